@@ -1,0 +1,64 @@
+package ndjson
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"syscall"
+)
+
+// ErrClosed means the downstream reader went away (EPIPE): the tool should
+// stop quietly and exit 0, as `| head -1` expects.
+var ErrClosed = errors.New("output closed")
+
+// Writer writes one record per Write call, newline included, so no reader
+// ever sees half a line and every record leaves the process at once.
+// It is safe for concurrent use.
+type Writer struct {
+	mu     sync.Mutex
+	w      io.Writer
+	buf    []byte
+	closed bool
+}
+
+// NewWriter returns a Writer to w. w should be unbuffered (os.Stdout) or
+// flushed by the caller; the Writer itself never holds a record back.
+func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+
+// Encode marshals v as one line.
+func (w *Writer) Encode(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode record: %w", err)
+	}
+	return w.WriteLine(b)
+}
+
+// WriteLine writes raw (one JSON object without its newline) unchanged.
+func (w *Writer) WriteLine(raw []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	w.buf = append(append(w.buf[:0], raw...), '\n')
+	_, err := w.w.Write(w.buf)
+	if cap(w.buf) > 64<<10 {
+		w.buf = nil // do not keep a huge line's buffer alive
+	}
+	if err != nil {
+		if IsClosed(err) {
+			w.closed = true
+			return ErrClosed
+		}
+		return fmt.Errorf("write output: %w", err)
+	}
+	return nil
+}
+
+// IsClosed reports whether err means the reader of our output is gone.
+func IsClosed(err error) bool {
+	return errors.Is(err, ErrClosed) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrClosedPipe)
+}
