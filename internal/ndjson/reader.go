@@ -162,6 +162,8 @@ func (r *Reader) Next() (Record, error) {
 		if !complete {
 			if len(bytes.TrimSpace(raw)) > 0 {
 				r.skip(SkipPartial, errors.New("no newline at end of input"))
+			} else {
+				r.counts.Blank++ // counted, so Lines = Records + Blank + skipped
 			}
 			continue
 		}
@@ -210,7 +212,7 @@ func (r *Reader) readLine() (raw []byte, complete, oversize bool, err error) {
 		case errors.Is(e, bufio.ErrBufferFull):
 			continue
 		default: // EOF or read error
-			if oversize {
+			if oversize || len(r.buf) > r.max { // no newline: max+1 is too long too
 				return nil, false, true, e
 			}
 			if len(r.buf) == 0 {

@@ -1,0 +1,317 @@
+// Package samplecmd is the sre-sample command: flags, usage and the wiring
+// of the sampler to stdout. The sampling itself lives in internal/sampler.
+package samplecmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/localsre/sre-agent/internal/cli"
+	"github.com/localsre/sre-agent/internal/event"
+	"github.com/localsre/sre-agent/internal/ndjson"
+	"github.com/localsre/sre-agent/internal/sampler"
+)
+
+const tool = "sre-sample"
+
+const usage = `sre-sample — sample processes and the host as NDJSON records.
+
+Usage:
+  sre-sample [flags] NAME...               processes whose name is NAME
+  sre-sample [flags] --match REGEX         processes whose command line matches
+  sre-sample [flags] --pid N | --pidfile FILE | --user USER
+  sre-sample [flags] -- CMD [ARGS...]      start CMD, sample it, exit with its status
+
+Every tick prints one "sample" record per matching process (or one with
+"up": false when none matches). When a watched process dies, its "up": false
+record with "exit" is printed at once, not at the next tick.
+
+Examples:
+  sre-sample nginx                          # every nginx process, once a second
+  sre-sample --match 'gunicorn.*api' --interval 5s
+  sre-sample --pidfile /run/myapp.pid | sre-detect
+  sre-sample --pid 4242 --count 1 | jq .process.rss_bytes
+  sre-sample --user www-data --disk / --disk /var
+  sre-sample --child-log app.log -- ./app --port 8080
+`
+
+// Options are sre-sample's flags.
+type Options struct {
+	Names     []string
+	Matches   []string
+	PIDs      []string
+	Pidfiles  []string
+	User      string
+	One       bool
+	Interval  time.Duration
+	Count     int
+	Duration  time.Duration
+	Disks     []string
+	ProcRoot  string
+	SysRoot   string
+	ChildLog  string
+	Label     string
+	NoPidfd   bool
+	ExitPoll  time.Duration
+	Version   bool
+	LaunchCmd []string
+}
+
+// MinInterval is the shortest tick allowed.
+const MinInterval = 10 * time.Millisecond
+
+func parse(std cli.IO, args []string) (*Options, error) {
+	o := &Options{}
+	fs := cli.NewFlagSet(tool, usage, std.Out)
+	fs.StringArrayVar(&o.Matches, "match", nil, "sample processes whose full command line matches `REGEX` (repeatable)")
+	fs.StringArrayVar(&o.PIDs, "pid", nil, "sample the process with PID `N`, and only that process: a reused PID is not it (repeatable)")
+	fs.StringArrayVar(&o.Pidfiles, "pidfile", nil, "sample the process whose PID is in `FILE`, re-read at every tick (repeatable)")
+	fs.StringVar(&o.User, "user", "", "sample the processes of `USER` (name or uid); with NAME or --match, only theirs")
+	fs.BoolVar(&o.One, "one", false, "refuse a target that matches several processes and list them")
+	fs.DurationVar(&o.Interval, "interval", time.Second, "time between samples (at least 10ms)")
+	fs.IntVar(&o.Count, "count", 0, "stop after `N` ticks (0: run until interrupted)")
+	fs.DurationVar(&o.Duration, "duration", 0, "stop after this long (0: run until interrupted)")
+	fs.StringArrayVar(&o.Disks, "disk", []string{"/"}, "report disk usage of the filesystem holding `PATH` (repeatable)")
+	fs.StringVar(&o.ProcRoot, "proc-root", "/proc", "read processes from this procfs mount (`DIR`)")
+	fs.StringVar(&o.SysRoot, "sys-root", "/sys", "read cgroups from this sysfs mount (`DIR`)")
+	fs.StringVar(&o.ChildLog, "child-log", "", "launch mode: append the child's stdout and stderr to `FILE` (default: this stderr)")
+	fs.StringVar(&o.Label, "target", "", "launch mode: the target name in records (default: CMD's basename)")
+	fs.BoolVar(&o.NoPidfd, "no-pidfd", false, "notice exits by polling every --exit-poll instead of pidfd notifications")
+	fs.DurationVar(&o.ExitPoll, "exit-poll", 100*time.Millisecond, "polling period for exits when pidfd is unavailable or off")
+	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
+	if err := cli.Parse(fs, args); err != nil {
+		return nil, err
+	}
+	if o.Version {
+		return o, nil
+	}
+	rest := fs.Args()
+	if dash := fs.ArgsLenAtDash(); dash >= 0 {
+		o.Names, o.LaunchCmd = rest[:dash], rest[dash:]
+		if len(o.LaunchCmd) == 0 {
+			return nil, cli.Usagef("launch mode: no command after --")
+		}
+	} else {
+		o.Names = rest
+	}
+	return o, o.check()
+}
+
+func (o *Options) check() error {
+	switch {
+	case o.Interval < MinInterval:
+		return cli.Usagef("--interval %v: must be at least %v", o.Interval, MinInterval)
+	case o.Count < 0:
+		return cli.Usagef("--count %d: must not be negative", o.Count)
+	case o.Duration < 0:
+		return cli.Usagef("--duration %v: must not be negative", o.Duration)
+	case o.ExitPoll < time.Millisecond:
+		return cli.Usagef("--exit-poll %v: must be at least 1ms", o.ExitPoll)
+	}
+	selectors := len(o.Names) + len(o.Matches) + len(o.PIDs) + len(o.Pidfiles)
+	if o.LaunchCmd != nil {
+		if selectors > 0 || o.User != "" {
+			return cli.Usagef("launch mode (-- CMD) takes no other target")
+		}
+	} else {
+		if o.Label != "" {
+			return cli.Usagef("--target: only in launch mode (-- CMD)")
+		}
+		if o.ChildLog != "" {
+			return cli.Usagef("--child-log: only in launch mode (-- CMD)")
+		}
+		if selectors == 0 && o.User == "" {
+			return cli.Usagef("no target: give a process NAME, --match REGEX, --pid N, --pidfile FILE, --user USER or -- CMD")
+		}
+	}
+	for _, n := range o.Names {
+		if n == "" {
+			return cli.Usagef("NAME: empty")
+		}
+	}
+	for _, dir := range []struct{ flag, path string }{{"--proc-root", o.ProcRoot}, {"--sys-root", o.SysRoot}} {
+		if fi, err := os.Stat(dir.path); err != nil || !fi.IsDir() {
+			return cli.Usagef("%s %s: not a readable directory", dir.flag, dir.path)
+		}
+	}
+	for _, d := range o.Disks {
+		if _, err := os.Stat(d); err != nil {
+			return cli.Usagef("--disk %s: %v", d, unwrap(err))
+		}
+	}
+	return nil
+}
+
+func unwrap(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// targets turns the selectors into sampler targets, in the order given.
+func (o *Options) targets() ([]sampler.Target, error) {
+	var user *sampler.UserFilter
+	if o.User != "" {
+		u, err := sampler.ParseUser(o.User)
+		if err != nil {
+			return nil, cli.Usagef("%v", err)
+		}
+		user = u
+	}
+	var ts []sampler.Target
+	for _, n := range o.Names {
+		ts = append(ts, sampler.Target{Label: n, Kind: sampler.ByName, Name: n, User: user})
+	}
+	for _, m := range o.Matches {
+		re, err := regexp.Compile(m)
+		if err != nil {
+			return nil, cli.Usagef("--match %q: invalid regular expression: %v", m, err)
+		}
+		ts = append(ts, sampler.Target{Label: m, Kind: sampler.ByMatch, Match: re, User: user})
+	}
+	for _, p := range o.PIDs {
+		pid, err := strconv.Atoi(p)
+		if err != nil || pid <= 0 {
+			return nil, cli.Usagef("--pid %q: not a process ID (a positive number)", p)
+		}
+		ts = append(ts, sampler.Target{Label: "pid:" + p, Kind: sampler.ByPID, PID: pid})
+	}
+	for _, f := range o.Pidfiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, cli.Usagef("--pidfile %s: cannot read: %v", f, unwrap(err))
+		}
+		if _, err := sampler.ParsePidfile(f, b); err != nil {
+			return nil, cli.Usagef("--pidfile %s: %v", f, errors.Unwrap(err))
+		}
+		ts = append(ts, sampler.Target{Label: f, Kind: sampler.ByPidfile, Pidfile: f})
+	}
+	if user != nil && len(o.Names)+len(o.Matches) == 0 {
+		ts = append(ts, sampler.Target{Label: "user:" + o.User, Kind: sampler.ByUser, User: user})
+	}
+	return ts, nil
+}
+
+// Run is sre-sample.
+func Run(ctx context.Context, std cli.IO, args []string) error {
+	o, err := parse(std, args)
+	if err != nil {
+		return err
+	}
+	if o.Version {
+		fmt.Fprintf(std.Out, "%s %s\n", tool, cli.Version())
+		return nil
+	}
+	targets, err := o.targets()
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	warnf := func(format string, a ...any) {
+		fmt.Fprintf(std.Err, tool+": "+format+"\n", a...)
+	}
+	cfg := sampler.Config{
+		ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Host: host,
+		Interval: o.Interval, Count: o.Count, Disks: o.Disks,
+		One: o.One, NoPidfd: o.NoPidfd, ExitPoll: o.ExitPoll,
+		Self: os.Getpid(), Now: std.Now, Warnf: warnf,
+	}
+	out := ndjson.NewWriter(std.Out)
+	emit := func(s *event.Sample) error { return out.Encode(s) }
+
+	if o.LaunchCmd != nil {
+		return launch(ctx, std, o, cfg, emit)
+	}
+	cfg.Targets = targets
+	s, err := sampler.New(cfg)
+	if err != nil {
+		return cli.Usagef("%v", err)
+	}
+	if o.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Duration)
+		defer cancel()
+	}
+	err = s.Run(ctx, emit)
+	switch {
+	case err == nil, errors.Is(err, ndjson.ErrClosed):
+		return nil
+	case errors.Is(err, sampler.ErrAmbiguous):
+		return cli.Usagef("%v", err)
+	}
+	return cli.Failf("%v", err)
+}
+
+// launch starts the command, samples it until it ends, and returns its exit
+// status: its code, or 128+signal when a signal ended it, as a shell does.
+func launch(ctx context.Context, std cli.IO, o *Options, cfg sampler.Config, emit sampler.Emit) error {
+	cmd := exec.Command(o.LaunchCmd[0], o.LaunchCmd[1:]...)
+	cmd.Stdin = std.In
+	cmd.Stdout, cmd.Stderr = std.Err, std.Err
+	if o.ChildLog != "" {
+		f, err := os.OpenFile(o.ChildLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return cli.Usagef("--child-log %s: %v", o.ChildLog, unwrap(err))
+		}
+		defer f.Close()
+		cmd.Stdout, cmd.Stderr = f, f
+	}
+	label := o.Label
+	if label == "" {
+		label = filepath.Base(o.LaunchCmd[0])
+	}
+	if err := cmd.Start(); err != nil {
+		return cli.Usagef("cannot start %s: %v", o.LaunchCmd[0], unwrap(err))
+	}
+	cfg.Targets = []sampler.Target{{Label: label, Kind: sampler.ByChild, PID: cmd.Process.Pid}}
+	s, err := sampler.New(cfg)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return cli.Usagef("%v", err)
+	}
+	var ws syscall.WaitStatus
+	waited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		ws, _ = cmd.ProcessState.Sys().(syscall.WaitStatus)
+		s.ChildExited(cmd.Process.Pid, ws, cfg.Now())
+		close(waited)
+	}()
+	// A stop request goes to the child; sampling goes on until it has ended
+	// so its end is recorded like any other.
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+		case <-waited:
+		}
+	}()
+	runCtx := context.Background()
+	if o.Duration > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(runCtx, o.Duration)
+		defer cancel()
+	}
+	if err := s.Run(runCtx, emit); err != nil && !errors.Is(err, ndjson.ErrClosed) {
+		fmt.Fprintf(std.Err, "%s: %v\n", tool, err)
+	}
+	<-waited
+	switch {
+	case ws.Exited():
+		return cli.ExitStatus(ws.ExitStatus())
+	case ws.Signaled():
+		return cli.ExitStatus(128 + int(ws.Signal()))
+	}
+	return cli.ExitStatus(cli.ExitFailure)
+}

@@ -1,0 +1,72 @@
+package sampler
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/shirou/gopsutil/v4/disk"
+	"github.com/shirou/gopsutil/v4/load"
+	"github.com/shirou/gopsutil/v4/mem"
+
+	"github.com/localsre/sre-agent/internal/event"
+)
+
+// readSystem reads the host's state; fields it cannot read are left out
+// and named in the returned map.
+func (s *Sampler) readSystem() (*event.System, map[string]string) {
+	sys := &event.System{}
+	unav := map[string]string{}
+	if vm, err := mem.VirtualMemoryWithContext(s.ctx); err == nil {
+		total, avail := vm.Total, vm.Available
+		swapTotal, swapUsed := vm.SwapTotal, vm.SwapTotal-min(vm.SwapFree, vm.SwapTotal)
+		sys.MemTotalBytes, sys.MemAvailableBytes = &total, &avail
+		sys.SwapTotalBytes, sys.SwapUsedBytes = &swapTotal, &swapUsed
+	} else {
+		unav["system.mem_available_bytes"] = err.Error()
+	}
+	if la, err := load.AvgWithContext(s.ctx); err == nil {
+		l1, l5, l15 := la.Load1, la.Load5, la.Load15
+		sys.Load1, sys.Load5, sys.Load15 = &l1, &l5, &l15
+	} else {
+		unav["system.load1"] = err.Error()
+	}
+	for _, path := range s.cfg.Disks {
+		u, err := disk.UsageWithContext(s.ctx, path)
+		if err != nil {
+			unav["system.disk:"+path] = reasonOf(err)
+			continue
+		}
+		pct := float64(int64(u.UsedPercent*100+0.5)) / 100
+		sys.Disk = append(sys.Disk, event.Disk{Path: path, TotalBytes: u.Total, UsedBytes: u.Used, FreeBytes: u.Free, UsedPct: min(pct, 100)})
+	}
+	if b, err := os.ReadFile(filepath.Join(s.cfg.ProcRoot, "pressure", "memory")); err == nil {
+		if p, err := parsePSI(b); err == nil {
+			some := p.SomeAvg10
+			sys.PSIMemSomeAvg10 = &some
+			if p.HasFull {
+				full := p.FullAvg10
+				sys.PSIMemFullAvg10 = &full
+			}
+		} else {
+			unav["system.psi_mem_some_avg10"] = err.Error()
+		}
+	} else if errors.Is(err, fs.ErrNotExist) {
+		unav["system.psi_mem_some_avg10"] = "not present: kernel without pressure stall information (CONFIG_PSI)"
+	} else {
+		unav["system.psi_mem_some_avg10"] = reasonOf(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(s.cfg.ProcRoot, "vmstat")); err == nil {
+		if n, ok, err := parseVmstat(b); err == nil && ok {
+			sys.OOMKills = &n
+		} else if err != nil {
+			unav["system.oom_kills"] = err.Error()
+		} else {
+			unav["system.oom_kills"] = "not present: kernel older than 4.13 does not count OOM kills"
+		}
+	} else {
+		unav["system.oom_kills"] = reasonOf(err)
+	}
+	return sys, unav
+}

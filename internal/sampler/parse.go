@@ -1,0 +1,401 @@
+package sampler
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// ErrParse is wrapped by every parse failure of /proc or /sys text.
+var ErrParse = errors.New("parse error")
+
+// Stat is what one read of /proc/PID/stat tells.
+type Stat struct {
+	PID        int
+	Comm       string
+	State      string
+	PPID       int
+	UTime      uint64 // clock ticks
+	STime      uint64 // clock ticks
+	Threads    int
+	StartTicks uint64 // clock ticks after boot
+	VSize      uint64 // bytes
+	RSSPages   int64
+	// ExitCode is the wait status of a zombie (field 52, Linux 3.5+);
+	// HasExitCode says whether the field was there.
+	ExitCode    int
+	HasExitCode bool
+}
+
+// parseStat parses /proc/PID/stat. The command name sits in parentheses and
+// may itself contain spaces and ')', so the fields after it are found from
+// the last ')'.
+func parseStat(b []byte) (Stat, error) {
+	var s Stat
+	open := bytes.IndexByte(b, '(')
+	end := bytes.LastIndexByte(b, ')')
+	if open < 0 || end < open {
+		return s, fmt.Errorf("%w: stat: no (comm)", ErrParse)
+	}
+	pid, err := strconv.Atoi(string(bytes.TrimSpace(b[:open])))
+	if err != nil {
+		return s, fmt.Errorf("%w: stat: pid: %v", ErrParse, err)
+	}
+	s.PID = pid
+	s.Comm = string(b[open+1 : end])
+	f := strings.Fields(string(b[end+1:]))
+	// f[i] is field i+3 of proc(5).
+	if len(f) < 22 {
+		return s, fmt.Errorf("%w: stat: %d fields after comm, want at least 22", ErrParse, len(f))
+	}
+	s.State = f[0]
+	num := func(i int) uint64 {
+		if err != nil {
+			return 0
+		}
+		var v uint64
+		v, err = strconv.ParseUint(f[i], 10, 64)
+		if err != nil {
+			err = fmt.Errorf("%w: stat: field %d %q: %v", ErrParse, i+3, f[i], err)
+		}
+		return v
+	}
+	s.PPID = int(num(1))
+	s.UTime = num(11)
+	s.STime = num(12)
+	s.Threads = int(num(17))
+	s.StartTicks = num(19)
+	s.VSize = num(20)
+	if err == nil {
+		s.RSSPages, err = strconv.ParseInt(f[21], 10, 64)
+		if err != nil {
+			err = fmt.Errorf("%w: stat: field 24 %q: %v", ErrParse, f[21], err)
+		}
+	}
+	if err == nil && len(f) >= 50 {
+		if c, cerr := strconv.Atoi(f[49]); cerr == nil {
+			s.ExitCode, s.HasExitCode = c, true
+		}
+	}
+	return s, err
+}
+
+// Status is the part of /proc/PID/status the sampler uses.
+type Status struct {
+	Name    string
+	UID     int // real
+	EUID    int
+	Threads int
+	HasUID  bool
+}
+
+// parseStatus parses /proc/PID/status.
+func parseStatus(b []byte) (Status, error) {
+	var s Status
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "Name":
+			s.Name = v
+		case "Uid":
+			f := strings.Fields(v)
+			if len(f) < 2 {
+				return s, fmt.Errorf("%w: status: Uid %q", ErrParse, v)
+			}
+			r, err1 := strconv.Atoi(f[0])
+			e, err2 := strconv.Atoi(f[1])
+			if err1 != nil || err2 != nil {
+				return s, fmt.Errorf("%w: status: Uid %q", ErrParse, v)
+			}
+			s.UID, s.EUID, s.HasUID = r, e, true
+		case "Threads":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return s, fmt.Errorf("%w: status: Threads %q", ErrParse, v)
+			}
+			s.Threads = n
+		}
+	}
+	if !s.HasUID {
+		return s, fmt.Errorf("%w: status: no Uid line", ErrParse)
+	}
+	return s, nil
+}
+
+// Cgroup is a process's cgroup and the container it belongs to, if any.
+type Cgroup struct {
+	Path        string // the unified (v2) path, else the memory controller's
+	V2          bool   // Path is a cgroup v2 path
+	MemoryPath  string // where memory accounting lives (v1 memory controller or v2)
+	ContainerID string
+	Runtime     string // docker, containerd, podman, crio, kubepods
+	PodUID      string
+}
+
+var (
+	// A 64-hex container id as the last part of a path element, with the
+	// prefixes systemd's cgroup driver adds.
+	containerRe = regexp.MustCompile(`(?:^|/)(docker-|libpod-|libpod-conmon-|cri-containerd-|crio-|crio-conmon-)?([0-9a-f]{64})(?:\.scope)?(?:/|$)`)
+	podRe       = regexp.MustCompile(`pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})`)
+)
+
+// parseCgroup parses /proc/PID/cgroup (v1, v2 or hybrid) and recognises the
+// Docker, containerd, podman, CRI-O and kubepods path forms.
+func parseCgroup(b []byte) (Cgroup, error) {
+	var cg Cgroup
+	var v2, mem, first string
+	seen := false
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			return cg, fmt.Errorf("%w: cgroup: line %q", ErrParse, line)
+		}
+		seen = true
+		id, ctrls, path := parts[0], parts[1], parts[2]
+		switch {
+		case id == "0" && ctrls == "":
+			v2 = path
+		case hasController(ctrls, "memory"):
+			mem = path
+		}
+		if first == "" && path != "/" {
+			first = path
+		}
+	}
+	if !seen {
+		return cg, fmt.Errorf("%w: cgroup: empty", ErrParse)
+	}
+	switch {
+	case v2 != "" && (v2 != "/" || mem == ""):
+		cg.Path, cg.V2, cg.MemoryPath = v2, true, v2
+	case mem != "":
+		cg.Path, cg.MemoryPath = mem, mem
+	case first != "":
+		cg.Path = first
+	default:
+		cg.Path = "/"
+	}
+	for _, p := range []string{v2, mem, first} {
+		if p == "" {
+			continue
+		}
+		if m := containerRe.FindAllStringSubmatch(p, -1); m != nil {
+			last := m[len(m)-1]
+			cg.ContainerID = last[2]
+			cg.Runtime = runtimeOf(last[1], p)
+		}
+		if m := podRe.FindStringSubmatch(p); m != nil {
+			cg.PodUID = strings.ReplaceAll(m[1], "_", "-")
+			if cg.Runtime == "" {
+				cg.Runtime = "kubepods"
+			}
+		}
+		if cg.ContainerID != "" {
+			break
+		}
+	}
+	return cg, nil
+}
+
+func hasController(list, name string) bool {
+	for _, c := range strings.Split(list, ",") {
+		if c == name {
+			return true
+		}
+	}
+	return false
+}
+
+func runtimeOf(prefix, path string) string {
+	switch {
+	case strings.HasPrefix(prefix, "docker"):
+		return "docker"
+	case strings.HasPrefix(prefix, "libpod"):
+		return "podman"
+	case strings.HasPrefix(prefix, "cri-containerd"):
+		return "containerd"
+	case strings.HasPrefix(prefix, "crio"):
+		return "crio"
+	case strings.Contains(path, "/docker/"):
+		return "docker"
+	case strings.Contains(path, "kubepods"):
+		return "kubepods"
+	case strings.Contains(path, "containerd"):
+		return "containerd"
+	case strings.Contains(path, "libpod"), strings.Contains(path, "podman"):
+		return "podman"
+	}
+	return "containerd" // a bare id under a namespace (ctr run) is containerd's form
+}
+
+// parseKeyValues parses "key value" lines (vmstat, memory.events,
+// memory.oom_control) into a map; a line that is not two fields with a
+// number is an error.
+func parseKeyValues(name string, b []byte) (map[string]uint64, error) {
+	out := map[string]uint64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) != 2 {
+			return out, fmt.Errorf("%w: %s: line %q", ErrParse, name, line)
+		}
+		v, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil {
+			return out, fmt.Errorf("%w: %s: %s %q", ErrParse, name, f[0], f[1])
+		}
+		out[f[0]] = v
+	}
+	return out, nil
+}
+
+// parseVmstat returns the kernel's oom_kill counter from /proc/vmstat;
+// ok is false on kernels older than 4.13, which do not count OOM kills.
+func parseVmstat(b []byte) (oomKills uint64, ok bool, err error) {
+	// Scan only for the one line: vmstat has ~150 of them.
+	i := bytes.Index(b, []byte("\noom_kill "))
+	if i < 0 {
+		if !bytes.HasPrefix(b, []byte("oom_kill ")) {
+			return 0, false, nil
+		}
+		i = -1
+	}
+	rest := b[i+1+len("oom_kill "):]
+	if j := bytes.IndexByte(rest, '\n'); j >= 0 {
+		rest = rest[:j]
+	}
+	v, perr := strconv.ParseUint(string(bytes.TrimSpace(rest)), 10, 64)
+	if perr != nil {
+		return 0, false, fmt.Errorf("%w: vmstat: oom_kill %q", ErrParse, rest)
+	}
+	return v, true, nil
+}
+
+// PSI is one resource's pressure averages (percent of wall time stalled).
+type PSI struct {
+	SomeAvg10, FullAvg10 float64
+	HasFull              bool
+}
+
+// parsePSI parses /proc/pressure/memory (or a cgroup's memory.pressure).
+func parsePSI(b []byte) (PSI, error) {
+	var p PSI
+	haveSome := false
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		var avg10 float64
+		found := false
+		for _, kv := range f[1:] {
+			k, v, ok := strings.Cut(kv, "=")
+			if ok && k == "avg10" {
+				x, err := strconv.ParseFloat(v, 64)
+				if err != nil || x < 0 {
+					return p, fmt.Errorf("%w: pressure: avg10 %q", ErrParse, v)
+				}
+				avg10, found = x, true
+			}
+		}
+		if !found {
+			return p, fmt.Errorf("%w: pressure: no avg10 in %q", ErrParse, line)
+		}
+		switch f[0] {
+		case "some":
+			p.SomeAvg10, haveSome = avg10, true
+		case "full":
+			p.FullAvg10, p.HasFull = avg10, true
+		default:
+			return p, fmt.Errorf("%w: pressure: line %q", ErrParse, line)
+		}
+	}
+	if !haveSome {
+		return p, fmt.Errorf("%w: pressure: no some line", ErrParse)
+	}
+	return p, nil
+}
+
+// MemoryEvents are the cgroup v2 memory.events counters the sampler reports.
+type MemoryEvents struct {
+	OOM, OOMKill uint64
+}
+
+// parseMemoryEvents parses a cgroup v2 memory.events file.
+func parseMemoryEvents(b []byte) (MemoryEvents, error) {
+	kv, err := parseKeyValues("memory.events", b)
+	if err != nil {
+		return MemoryEvents{}, err
+	}
+	oom, ok1 := kv["oom"]
+	kill, ok2 := kv["oom_kill"]
+	if !ok1 || !ok2 {
+		return MemoryEvents{}, fmt.Errorf("%w: memory.events: no oom/oom_kill", ErrParse)
+	}
+	return MemoryEvents{OOM: oom, OOMKill: kill}, nil
+}
+
+// parseLimits returns the soft "Max open files" limit from /proc/PID/limits;
+// ok is false when it is unlimited.
+func parseLimits(b []byte) (soft uint64, ok bool, err error) {
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "Max open files") {
+			continue
+		}
+		f := strings.Fields(strings.TrimPrefix(line, "Max open files"))
+		if len(f) < 2 {
+			return 0, false, fmt.Errorf("%w: limits: %q", ErrParse, line)
+		}
+		if f[0] == "unlimited" {
+			return 0, false, nil
+		}
+		v, perr := strconv.ParseUint(f[0], 10, 64)
+		if perr != nil {
+			return 0, false, fmt.Errorf("%w: limits: %q", ErrParse, line)
+		}
+		return v, true, nil
+	}
+	return 0, false, fmt.Errorf("%w: limits: no Max open files line", ErrParse)
+}
+
+// parseCmdline splits /proc/PID/cmdline at NULs.
+func parseCmdline(b []byte) []string {
+	b = bytes.TrimRight(b, "\x00")
+	if len(b) == 0 {
+		return nil
+	}
+	parts := bytes.Split(b, []byte{0})
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = string(p)
+	}
+	return out
+}
+
+// parseMemMax parses cgroup v2 memory.max or v1 memory.limit_in_bytes;
+// ok is false for "max" or v1's effectively-unlimited huge value.
+func parseMemMax(b []byte) (uint64, bool, error) {
+	s := strings.TrimSpace(string(b))
+	if s == "max" {
+		return 0, false, nil
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("%w: memory limit %q", ErrParse, s)
+	}
+	if v >= 1<<62 { // v1 reports "unlimited" as a page-rounded LONG_MAX
+		return 0, false, nil
+	}
+	return v, true, nil
+}

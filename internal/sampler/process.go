@@ -1,0 +1,385 @@
+package sampler
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/localsre/sre-agent/internal/event"
+)
+
+// Reasons recorded in a sample's unavailable map.
+const (
+	reasonPermission = "permission denied: another user's process or a restricted /proc (run as its user or root)"
+	reasonFirst      = "first sample of this process: CPU use needs two readings"
+	reasonKernel     = "kernel thread: no executable"
+)
+
+func reasonOf(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return reasonPermission
+	case errors.Is(err, fs.ErrNotExist):
+		return "not present: " + unwrapPath(err).Error()
+	}
+	return unwrapPath(err).Error()
+}
+
+// discover reads what does not change during a process's life and starts
+// watching it for its exit.
+func (s *Sampler) discover(ti int, c candidate, child bool) *proc {
+	id := event.Identity{PID: c.st.PID, StartTicks: c.st.StartTicks}
+	if p, ok := s.watched[id]; ok {
+		p.targets[ti] = true
+		return p
+	}
+	p := &proc{id: id, targets: map[int]bool{ti: true}, unav: map[string]string{}, child: child}
+	dir := s.path(strconv.Itoa(c.st.PID))
+	p.static.Args = s.args(&c)
+	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
+		p.static.Exe = exe
+	} else if errors.Is(err, fs.ErrNotExist) && len(p.static.Args) == 0 {
+		p.unav["process.exe"] = reasonKernel
+	} else {
+		p.unav["process.exe"] = reasonOf(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "status")); err == nil {
+		if st, err := parseStatus(b); err == nil {
+			uid := st.UID
+			p.static.UID = &uid
+			if n := s.userName(uid); n != "" {
+				p.static.User = n
+			} else {
+				p.unav["process.user"] = "uid " + strconv.Itoa(uid) + " has no user name on this host"
+			}
+		} else {
+			p.unav["process.user"] = err.Error()
+		}
+	} else {
+		p.unav["process.user"] = reasonOf(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
+		if cg, err := parseCgroup(b); err == nil {
+			p.static.Cgroup = cg.Path
+			p.static.ContainerID = cg.ContainerID
+			p.static.Runtime = cg.Runtime
+			p.static.PodUID = cg.PodUID
+			s.cgroupMemory(p, cg)
+		} else {
+			p.unav["process.cgroup"] = err.Error()
+		}
+	} else {
+		p.unav["process.cgroup"] = reasonOf(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "limits")); err == nil {
+		if n, ok, err := parseLimits(b); err == nil && ok {
+			p.static.FDsLimit = &n
+		} else if err != nil {
+			p.unav["process.fds_limit"] = err.Error()
+		}
+	} else {
+		p.unav["process.fds_limit"] = reasonOf(err)
+	}
+	s.watched[id] = p
+	if s.ew != nil && !child {
+		gone, err := s.ew.Add(id, func() bool {
+			st, err := s.readStat(id.PID)
+			return err == nil && st.StartTicks == id.StartTicks && alive(st)
+		})
+		if err != nil {
+			s.warnOnce("pidfd", "cannot watch pid %d for its exit (%v): its end is seen at the next tick", id.PID, err)
+		}
+		_ = gone // the tick that follows sees it gone and reports it
+	}
+	return p
+}
+
+// cgroupMemory finds the memory accounting directory of a cgroup and reads
+// its limit.
+func (s *Sampler) cgroupMemory(p *proc, cg Cgroup) {
+	if cg.MemoryPath == "" {
+		return
+	}
+	var dir, limitFile string
+	if cg.V2 {
+		dir = filepath.Join(s.cfg.SysRoot, "fs/cgroup", cg.MemoryPath)
+		limitFile = "memory.max"
+		if _, err := os.Stat(filepath.Join(dir, "memory.events")); err != nil {
+			// Hybrid hierarchy: v2 is mounted at fs/cgroup/unified.
+			alt := filepath.Join(s.cfg.SysRoot, "fs/cgroup/unified", cg.MemoryPath)
+			if _, err := os.Stat(filepath.Join(alt, "memory.events")); err == nil {
+				dir = alt
+			}
+		}
+	} else {
+		dir = filepath.Join(s.cfg.SysRoot, "fs/cgroup/memory", cg.MemoryPath)
+		limitFile = "memory.limit_in_bytes"
+	}
+	p.memPath, p.memV2 = dir, cg.V2
+	if b, err := os.ReadFile(filepath.Join(dir, limitFile)); err == nil {
+		if v, ok, err := parseMemMax(b); err == nil && ok {
+			p.static.CgroupMemMaxBytes = &v
+		}
+	}
+}
+
+// readOOM reads the cgroup's OOM counters: memory.events on v2, the
+// oom_kill line of memory.oom_control on v1 (which has no "oom" count).
+func (s *Sampler) readOOM(p *proc, out *event.Process, unav map[string]string) {
+	if p.memPath == "" {
+		return
+	}
+	if p.memV2 {
+		b, err := os.ReadFile(filepath.Join(p.memPath, "memory.events"))
+		if err != nil {
+			unav["process.cgroup_oom_kills"] = reasonOf(err)
+			return
+		}
+		ev, err := parseMemoryEvents(b)
+		if err != nil {
+			unav["process.cgroup_oom_kills"] = err.Error()
+			return
+		}
+		out.CgroupOOM, out.CgroupOOMKills = &ev.OOM, &ev.OOMKill
+		return
+	}
+	b, err := os.ReadFile(filepath.Join(p.memPath, "memory.oom_control"))
+	if err != nil {
+		unav["process.cgroup_oom_kills"] = reasonOf(err)
+		return
+	}
+	kv, err := parseKeyValues("memory.oom_control", b)
+	if err != nil {
+		unav["process.cgroup_oom_kills"] = err.Error()
+		return
+	}
+	if n, ok := kv["oom_kill"]; ok {
+		out.CgroupOOMKills = &n
+	}
+}
+
+// countFDs counts /proc/PID/fd entries without sorting or stat-ing them.
+func countFDs(dir string) (int, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n := 0
+	for {
+		names, err := f.Readdirnames(256)
+		n += len(names)
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// sampleOne emits the up sample of one candidate of target ti.
+func (s *Sampler) sampleOne(ti int, c candidate, matches int, now time.Time, sys *event.System, sysUnav map[string]string, emit Emit) error {
+	t := s.targets[ti]
+	p := s.discover(ti, c, t.Kind == ByChild)
+	pr := s.processFrom(p, c.st, now)
+	unav := copyMap(p.unav)
+	if unav == nil {
+		unav = map[string]string{}
+	}
+	if pr.CPUPct == nil {
+		unav["process.cpu_pct"] = reasonFirst
+	}
+	dir := s.path(strconv.Itoa(c.st.PID))
+	if n, err := countFDs(filepath.Join(dir, "fd")); err == nil {
+		pr.FDs = &n
+	} else {
+		unav["process.fds"] = reasonOf(err)
+	}
+	s.readOOM(p, pr, unav)
+	for k, v := range sysUnav {
+		unav[k] = v
+	}
+	for k, v := range unav {
+		if v == reasonFirst {
+			continue
+		}
+		s.warnOnce("unav:"+k, "%s of pid %d (%s) left out: %s", k, c.st.PID, c.st.Comm, v)
+	}
+	p.last = pr
+	smp := s.newSample(t.Label, now)
+	smp.Up, smp.Matches, smp.Process, smp.System = true, matches, pr, sys
+	if len(unav) > 0 {
+		smp.Unavailable = unav
+	}
+	return emit(smp)
+}
+
+// processFrom builds the process record from the static fields and a fresh
+// stat, and advances the CPU baseline.
+func (s *Sampler) processFrom(p *proc, st Stat, now time.Time) *event.Process {
+	pr := p.static
+	pr.PID, pr.PPID, pr.Name, pr.State = st.PID, st.PPID, st.Comm, st.State
+	pr.StartTicks = st.StartTicks
+	pr.Start = event.At(time.Unix(int64(s.bootTime), 0).Add(time.Duration(st.StartTicks) * time.Second / clockTicks))
+	pr.RSSBytes = uint64(max(st.RSSPages, 0)) * s.pageSize
+	pr.VMSBytes = st.VSize
+	pr.Threads = st.Threads
+	cpu := st.UTime + st.STime
+	pr.CPUTimeS = float64(cpu) / clockTicks
+	if p.hasLast && now.After(p.lastAt) && cpu >= p.lastCPU {
+		pct := float64(cpu-p.lastCPU) / clockTicks / now.Sub(p.lastAt).Seconds() * 100
+		pct = float64(int64(pct*100+0.5)) / 100
+		pr.CPUPct = &pct
+	}
+	p.lastCPU, p.lastAt, p.hasLast = cpu, now, true
+	return &pr
+}
+
+// exitOf reads how a process ended: a zombie's stat still carries its wait
+// status (Linux 3.5+), which is all that can be known of another process's
+// end without being its parent.
+func (s *Sampler) exitOf(p *proc, noticed string, now time.Time) *event.Exit {
+	ex := &event.Exit{PID: p.id.PID, Noticed: noticed}
+	if st, err := s.readStat(p.id.PID); err == nil && st.StartTicks == p.id.StartTicks {
+		if st.State == "Z" && noticed == event.NoticedGone {
+			ex.Noticed = event.NoticedZombie
+		}
+		if st.HasExitCode && (st.State == "Z" || st.State == "X") {
+			setStatus(ex, syscall.WaitStatus(st.ExitCode))
+		}
+	} else if err == nil && noticed == event.NoticedGone {
+		ex.Noticed = event.NoticedReused
+	}
+	start := time.Unix(int64(s.bootTime), 0).Add(time.Duration(p.id.StartTicks) * time.Second / clockTicks)
+	if up := now.Sub(start).Seconds(); up > 0 {
+		ex.UptimeS = float64(int64(up*1000)) / 1000
+	}
+	return ex
+}
+
+func setStatus(ex *event.Exit, ws syscall.WaitStatus) {
+	switch {
+	case ws.Exited():
+		c := ws.ExitStatus()
+		ex.Code = &c
+	case ws.Signaled():
+		sig := ws.Signal()
+		ex.SignalNum = int(sig)
+		ex.Signal = unix.SignalName(sig)
+		if ex.Signal == "" {
+			ex.Signal = "SIG" + strconv.Itoa(int(sig))
+		}
+		ex.CoreDump = ws.CoreDump()
+	}
+}
+
+// exited reports the end of a watched identity to every target watching it.
+func (s *Sampler) exited(id event.Identity, noticed string, emit Emit) error {
+	p, ok := s.watched[id]
+	if !ok {
+		return nil
+	}
+	now := s.cfg.Now()
+	ex := s.exitOf(p, noticed, now)
+	return s.reportExit(p, ex, now, emit)
+}
+
+func (s *Sampler) reportExit(p *proc, ex *event.Exit, now time.Time, emit Emit) error {
+	delete(s.watched, p.id)
+	if s.ew != nil {
+		s.ew.Remove(p.id)
+	}
+	sys, sysUnav := s.readSystem()
+	for ti := range s.targets {
+		if !p.targets[ti] {
+			continue
+		}
+		smp := s.newSample(s.targets[ti].Label, now)
+		smp.Process, smp.Exit, smp.System = p.last, ex, sys
+		smp.Matches = len(s.watchedBy(ti))
+		smp.Unavailable = copyMap(sysUnav)
+		if err := emit(smp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ended handles an identity that target ti no longer selects at a tick: if
+// it still runs it merely stopped matching (exec, a new pidfile); otherwise
+// it died without a notification reaching us first.
+func (s *Sampler) ended(id event.Identity, ti int, emit Emit) error {
+	p := s.watched[id]
+	if p.child {
+		return nil // the child's end is reported from its wait status
+	}
+	st, err := s.readStat(id.PID)
+	if err == nil && st.StartTicks == id.StartTicks && alive(st) {
+		delete(p.targets, ti)
+		if len(p.targets) == 0 {
+			delete(s.watched, id)
+			if s.ew != nil {
+				s.ew.Remove(id)
+			}
+		}
+		return nil
+	}
+	return s.exited(id, event.NoticedGone, emit)
+}
+
+// pollExits is the fallback when pidfd is unavailable: check each watched
+// process's stat.
+func (s *Sampler) pollExits(emit Emit) error {
+	for id, p := range s.watched {
+		if p.child {
+			continue
+		}
+		st, err := s.readStat(id.PID)
+		if err == nil && st.StartTicks == id.StartTicks && alive(st) {
+			continue
+		}
+		if err := s.exited(id, event.NoticedGone, emit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// childEnded reports launch mode's child with its exact wait status.
+func (s *Sampler) childEnded(ce childExit, emit Emit) error {
+	for _, t := range s.targets {
+		if t.Kind == ByChild && t.PID == ce.pid {
+			t.done = true
+		}
+	}
+	var p *proc
+	for _, w := range s.watched {
+		if w.child && w.id.PID == ce.pid {
+			p = w
+		}
+	}
+	if p == nil { // ended before its first sample
+		p = &proc{id: event.Identity{PID: ce.pid}, targets: map[int]bool{}, child: true}
+		for ti, t := range s.targets {
+			if t.Kind == ByChild {
+				p.targets[ti] = true
+			}
+		}
+	}
+	ex := &event.Exit{PID: ce.pid, Noticed: event.NoticedWait}
+	setStatus(ex, ce.status)
+	if p.last != nil {
+		if up := ce.at.Sub(p.last.Start.Time).Seconds(); up > 0 {
+			ex.UptimeS = float64(int64(up*1000)) / 1000
+		}
+	}
+	return s.reportExit(p, ex, ce.at, emit)
+}

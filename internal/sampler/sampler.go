@@ -1,0 +1,565 @@
+package sampler
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/shirou/gopsutil/v4/common"
+	"github.com/shirou/gopsutil/v4/host"
+
+	"github.com/localsre/sre-agent/internal/event"
+)
+
+// Src is the src field of every record the sampler makes.
+const Src = "sre-sample"
+
+// clockTicks is USER_HZ, the unit of /proc times; 100 on every Linux ABI
+// that Go supports.
+const clockTicks = 100
+
+// Config is everything the sampler needs from its caller.
+type Config struct {
+	ProcRoot string // "/proc", or a fixture tree
+	SysRoot  string // "/sys", or a fixture tree
+	Host     string
+	Interval time.Duration
+	Count    int // ticks to run; 0 = until cancelled
+	Disks    []string
+	Targets  []Target
+	// One refuses a target that matches several processes at the first
+	// tick (ErrAmbiguous) and afterwards samples only the oldest match.
+	One bool
+	// NoPidfd forces the polling fallback for exit detection.
+	NoPidfd bool
+	// ExitPoll is how often watched processes are checked when pidfd is
+	// not available; default 100ms.
+	ExitPoll time.Duration
+	// Self is excluded from every match (the sampler's own PID).
+	Self int
+	Now  func() time.Time
+	// Warnf prints a warning line on the tool's stderr.
+	Warnf func(format string, args ...any)
+}
+
+// ErrAmbiguous is returned by Run when One is set and a target matches
+// several processes.
+var ErrAmbiguous = errors.New("ambiguous target")
+
+// Emit receives each sample as soon as it exists.
+type Emit func(*event.Sample) error
+
+// Sampler samples its targets until cancelled.
+type Sampler struct {
+	cfg      Config
+	ctx      context.Context // carries the proc root to gopsutil
+	targets  []*targetState
+	watched  map[event.Identity]*proc
+	ew       *exitWatcher
+	child    chan childExit
+	seq      uint64
+	bootTime uint64
+	pageSize uint64
+	warned   map[string]bool
+	users    map[int]string
+	names    map[nameKey]nameHit // match cache per (pid, start, comm)
+	hostUnav map[string]string
+}
+
+type targetState struct {
+	Target
+	pinned    *event.Identity // ByPID: the identity first seen at the PID
+	lastCount int
+	done      bool // ByChild: the child has ended
+}
+
+// proc is one watched process identity.
+type proc struct {
+	id      event.Identity
+	targets map[int]bool
+	static  event.Process // fields read once at discovery
+	unav    map[string]string
+	memPath string // cgroup memory directory under SysRoot, "" if none
+	memV2   bool
+	lastCPU uint64
+	lastAt  time.Time
+	hasLast bool
+	last    *event.Process // as last emitted
+	child   bool
+}
+
+type nameKey struct {
+	pid   int
+	start uint64
+	comm  string
+}
+
+type nameHit struct {
+	args []string
+}
+
+type childExit struct {
+	pid    int
+	status syscall.WaitStatus
+	at     time.Time
+}
+
+// New checks cfg and returns a Sampler.
+func New(cfg Config) (*Sampler, error) {
+	if cfg.ProcRoot == "" {
+		cfg.ProcRoot = "/proc"
+	}
+	if cfg.SysRoot == "" {
+		cfg.SysRoot = "/sys"
+	}
+	if cfg.Interval <= 0 {
+		return nil, fmt.Errorf("interval %v: must be positive", cfg.Interval)
+	}
+	if cfg.ExitPoll <= 0 {
+		cfg.ExitPoll = 100 * time.Millisecond
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Warnf == nil {
+		cfg.Warnf = func(string, ...any) {}
+	}
+	if len(cfg.Targets) == 0 {
+		return nil, errors.New("no target")
+	}
+	s := &Sampler{
+		cfg:      cfg,
+		watched:  map[event.Identity]*proc{},
+		child:    make(chan childExit, 1),
+		warned:   map[string]bool{},
+		users:    map[int]string{},
+		names:    map[nameKey]nameHit{},
+		pageSize: uint64(os.Getpagesize()),
+	}
+	for _, t := range cfg.Targets {
+		s.targets = append(s.targets, &targetState{Target: t})
+	}
+	s.ctx = context.WithValue(context.Background(), common.EnvKey, common.EnvMap{
+		common.HostProcEnvKey: cfg.ProcRoot,
+		common.HostSysEnvKey:  cfg.SysRoot,
+	})
+	return s, nil
+}
+
+// ChildExited hands the sampler the wait status of launch mode's child; the
+// up:false sample with the exact status follows at once.
+func (s *Sampler) ChildExited(pid int, ws syscall.WaitStatus, at time.Time) {
+	s.child <- childExit{pid: pid, status: ws, at: at}
+}
+
+// Run samples at every tick until ctx ends, Count ticks have passed, or (in
+// launch mode) the child has ended and been reported. It returns emit's
+// first error.
+func (s *Sampler) Run(ctx context.Context, emit Emit) error {
+	bt, err := host.BootTimeWithContext(s.ctx)
+	if err != nil {
+		return fmt.Errorf("boot time from %s/stat: %w", s.cfg.ProcRoot, err)
+	}
+	s.bootTime = bt
+
+	var poll <-chan time.Time
+	var exits <-chan event.Identity
+	if !s.cfg.NoPidfd && s.cfg.ProcRoot == "/proc" {
+		ew, err := newExitWatcher()
+		if err != nil {
+			s.cfg.Warnf("exit notification unavailable (%v): checking watched processes every %v instead", err, s.cfg.ExitPoll)
+		} else {
+			s.ew = ew
+			exits = ew.Exits()
+			defer ew.Close()
+		}
+	}
+	if s.ew == nil && s.cfg.ProcRoot == "/proc" {
+		t := time.NewTicker(s.cfg.ExitPoll)
+		defer t.Stop()
+		poll = t.C
+	}
+
+	ticker := time.NewTicker(s.cfg.Interval)
+	defer ticker.Stop()
+	ticks := 0
+	for {
+		if err := s.tick(emit); err != nil {
+			return err
+		}
+		ticks++
+		if s.cfg.Count > 0 && ticks >= s.cfg.Count || s.childDone() {
+			return nil
+		}
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-ticker.C:
+				break wait
+			case id := <-exits:
+				if err := s.exited(id, event.NoticedPidfd, emit); err != nil {
+					return err
+				}
+			case ce := <-s.child:
+				if err := s.childEnded(ce, emit); err != nil {
+					return err
+				}
+				if s.childDone() {
+					return nil
+				}
+			case <-poll:
+				if err := s.pollExits(emit); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+func (s *Sampler) childDone() bool {
+	for _, t := range s.targets {
+		if t.Kind == ByChild {
+			return t.done
+		}
+	}
+	return false
+}
+
+func (s *Sampler) warnOnce(key, format string, args ...any) {
+	if s.warned[key] {
+		return
+	}
+	s.warned[key] = true
+	s.cfg.Warnf(format, args...)
+}
+
+func (s *Sampler) path(parts ...string) string {
+	return filepath.Join(append([]string{s.cfg.ProcRoot}, parts...)...)
+}
+
+func (s *Sampler) readStat(pid int) (Stat, error) {
+	b, err := os.ReadFile(s.path(strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return Stat{}, err
+	}
+	return parseStat(b)
+}
+
+// alive reports whether a stat describes a running (not dead) process.
+func alive(st Stat) bool { return st.State != "Z" && st.State != "X" && st.State != "x" }
+
+// candidate is a live process that a target selects at this tick.
+type candidate struct {
+	st   Stat
+	args []string // nil when not read yet
+}
+
+// tick samples every target once.
+func (s *Sampler) tick(emit Emit) error {
+	now := s.cfg.Now()
+	var scan []candidate
+	scanned := false
+	sys, sysUnav := s.readSystem()
+	for ti, t := range s.targets {
+		if t.done {
+			continue
+		}
+		var cands []candidate
+		switch t.Kind {
+		case ByName, ByMatch, ByUser:
+			if !scanned {
+				scan = s.scan()
+				scanned = true
+			}
+			cands = s.selectFrom(t, scan)
+		case ByPID:
+			cands = s.selectPID(t, t.PID)
+		case ByPidfile:
+			pid, err := readPidfile(t.Pidfile)
+			if err != nil {
+				s.warnOnce("pidfile:"+t.Pidfile, "target %q: %v: counted as down", t.Label, err)
+				break
+			}
+			delete(s.warned, "pidfile:"+t.Pidfile)
+			cands = s.selectPID(t, pid)
+		case ByChild:
+			st, err := s.readStat(t.PID)
+			if err == nil && alive(st) {
+				cands = []candidate{{st: st}}
+			} else {
+				// The child's exact status is on its way from Wait.
+				continue
+			}
+		}
+		slices.SortFunc(cands, func(a, b candidate) int {
+			return cmp.Or(cmp.Compare(a.st.StartTicks, b.st.StartTicks), cmp.Compare(a.st.PID, b.st.PID))
+		})
+		if len(cands) > 1 {
+			if s.cfg.One {
+				if t.lastCount == 0 && s.seq == 0 {
+					return fmt.Errorf("%w: target %q matches %d processes: %s (use --pid, or a narrower --match)",
+						ErrAmbiguous, t.Label, len(cands), describe(cands))
+				}
+				if t.lastCount != 1 {
+					s.cfg.Warnf("target %q matches %d processes (%s): --one samples only the oldest, pid %d",
+						t.Label, len(cands), describe(cands), cands[0].st.PID)
+				}
+				cands = cands[:1]
+			} else if len(cands) != t.lastCount {
+				s.cfg.Warnf("target %q matches %d processes (%s): sampling each", t.Label, len(cands), describe(cands))
+			}
+		}
+		// Identities this target watched that are no longer among its
+		// candidates have ended (or stopped matching).
+		live := map[event.Identity]bool{}
+		for _, c := range cands {
+			live[event.Identity{PID: c.st.PID, StartTicks: c.st.StartTicks}] = true
+		}
+		for _, id := range s.watchedBy(ti) {
+			if live[id] {
+				continue
+			}
+			if err := s.ended(id, ti, emit); err != nil {
+				return err
+			}
+		}
+		t.lastCount = len(cands)
+		if len(cands) == 0 {
+			smp := s.newSample(t.Label, now)
+			smp.System, smp.Unavailable = sys, copyMap(sysUnav)
+			if err := emit(smp); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, c := range cands {
+			if err := s.sampleOne(ti, c, len(cands), now, sys, sysUnav, emit); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func describe(cands []candidate) string {
+	var b strings.Builder
+	for i, c := range cands {
+		if i == 8 {
+			fmt.Fprintf(&b, ", … %d more", len(cands)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "pid %d %s", c.st.PID, c.st.Comm)
+		if len(c.args) > 0 {
+			fmt.Fprintf(&b, " %q", strings.Join(c.args, " "))
+		}
+	}
+	return b.String()
+}
+
+func (s *Sampler) newSample(target string, now time.Time) *event.Sample {
+	s.seq++
+	return &event.Sample{
+		Header: event.NewHeader(event.KindSample, Src, s.cfg.Host, now),
+		Target: target,
+		Seq:    s.seq,
+	}
+}
+
+func (s *Sampler) watchedBy(ti int) []event.Identity {
+	var ids []event.Identity
+	for id, p := range s.watched {
+		if p.targets[ti] {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b event.Identity) int { return a.PID - b.PID })
+	return ids
+}
+
+// scan lists /proc once and reads each process's stat.
+func (s *Sampler) scan() []candidate {
+	entries, err := os.ReadDir(s.cfg.ProcRoot)
+	if err != nil {
+		s.warnOnce("scan", "cannot list %s: %v", s.cfg.ProcRoot, err)
+		return nil
+	}
+	out := make([]candidate, 0, len(entries))
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == s.cfg.Self {
+			continue
+		}
+		st, err := s.readStat(pid)
+		if err != nil || !alive(st) {
+			continue // gone since the listing, or a zombie: not up
+		}
+		out = append(out, candidate{st: st})
+	}
+	return out
+}
+
+func (s *Sampler) args(c *candidate) []string {
+	if c.args != nil {
+		return c.args
+	}
+	k := nameKey{c.st.PID, c.st.StartTicks, c.st.Comm}
+	if hit, ok := s.names[k]; ok {
+		c.args = hit.args
+		return c.args
+	}
+	b, err := os.ReadFile(s.path(strconv.Itoa(c.st.PID), "cmdline"))
+	if err != nil {
+		return nil
+	}
+	c.args = parseCmdline(b)
+	if c.args == nil {
+		c.args = []string{}
+	}
+	s.names[k] = nameHit{args: c.args}
+	return c.args
+}
+
+func (s *Sampler) selectFrom(t *targetState, scan []candidate) []candidate {
+	var out []candidate
+	for i := range scan {
+		c := &scan[i]
+		if t.User != nil {
+			uid, ok := s.ownerUID(c.st.PID)
+			if !ok || uid != t.User.UID {
+				continue
+			}
+		}
+		switch t.Kind {
+		case ByName:
+			exe := func() string {
+				e, _ := os.Readlink(s.path(strconv.Itoa(c.st.PID), "exe"))
+				return e
+			}
+			if !matchesName(t.Name, c.st.Comm, s.args(c), exe) {
+				continue
+			}
+		case ByMatch:
+			a := s.args(c)
+			if len(a) == 0 || !t.Match.MatchString(strings.Join(a, " ")) {
+				continue
+			}
+		}
+		out = append(out, *c)
+	}
+	s.pruneNames(scan)
+	return out
+}
+
+// pruneNames drops cache entries of processes no longer listed, so the cache
+// stays as large as the process table.
+func (s *Sampler) pruneNames(scan []candidate) {
+	if len(s.names) <= 2*len(scan)+64 {
+		return
+	}
+	keep := make(map[nameKey]bool, len(scan))
+	for _, c := range scan {
+		keep[nameKey{c.st.PID, c.st.StartTicks, c.st.Comm}] = true
+	}
+	for k := range s.names {
+		if !keep[k] {
+			delete(s.names, k)
+		}
+	}
+}
+
+// ownerUID is the effective UID of a process: the owner of its /proc dir.
+func (s *Sampler) ownerUID(pid int) (int, bool) {
+	fi, err := os.Stat(s.path(strconv.Itoa(pid)))
+	if err != nil {
+		return 0, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return int(st.Uid), true
+}
+
+func (s *Sampler) selectPID(t *targetState, pid int) []candidate {
+	st, err := s.readStat(pid)
+	if err != nil || !alive(st) {
+		return nil
+	}
+	id := event.Identity{PID: st.PID, StartTicks: st.StartTicks}
+	if t.Kind == ByPID {
+		if t.pinned == nil {
+			t.pinned = &id
+		} else if *t.pinned != id {
+			return nil // the PID was reused: not the process asked for
+		}
+	}
+	return []candidate{{st: st}}
+}
+
+func readPidfile(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("pidfile %s: %w", path, unwrapPath(err))
+	}
+	return ParsePidfile(path, b)
+}
+
+// ParsePidfile parses a pidfile's contents: one positive decimal PID,
+// optionally followed by whitespace.
+func ParsePidfile(path string, b []byte) (int, error) {
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, fmt.Errorf("pidfile %s: empty", path)
+	}
+	pid, err := strconv.Atoi(f[0])
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("pidfile %s: %q is not a PID", path, f[0])
+	}
+	return pid, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func copyMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *Sampler) userName(uid int) string {
+	if n, ok := s.users[uid]; ok {
+		return n
+	}
+	n := ""
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		n = u.Username
+	}
+	s.users[uid] = n
+	return n
+}
