@@ -133,8 +133,7 @@ func Parse(fs *pflag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard) // Main prints the error once
 	err := fs.Parse(args)
 	if errors.Is(err, pflag.ErrHelp) {
-		fs.Usage()
-		return ErrHelp
+		return ErrHelp // pflag has already called fs.Usage
 	}
 	if err != nil {
 		return &Error{Code: ExitUsage, Err: fmt.Errorf("%w (see --help)", err)}

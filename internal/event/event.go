@@ -50,6 +50,9 @@ func (t Time) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON accepts any RFC 3339 timestamp.
 func (t *Time) UnmarshalJSON(b []byte) error {
 	s := string(b)
+	if s == "null" {
+		return nil // encoding/json convention: null leaves the value alone
+	}
 	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
 		return fmt.Errorf("timestamp %s: not a string", s)
 	}
@@ -317,6 +320,9 @@ type Action struct {
 func (a *Action) Validate() error {
 	if err := a.Header.Validate(); err != nil {
 		return err
+	}
+	if a.Kind != KindAction {
+		return invalid("kind %q: want action", a.Kind)
 	}
 	switch a.Result {
 	case ResultPlanned, ResultOK, ResultFailed, ResultSkipped, ResultGaveUp:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"slices"
 	"testing"
 )
 
@@ -12,8 +13,10 @@ import (
 func FuzzReader(f *testing.F) {
 	f.Add([]byte(eventLine+"\n"+sampleLine+"\n"), uint16(200))
 	f.Add([]byte("\n\r\n \t\n"), uint16(10))
-	f.Add([]byte(`{"v":1,"kind":"x"}`), uint16(18))                     // partial, exactly max
-	f.Add([]byte(`{"v":1,"kind":"x"}`+"\n"), uint16(17))                // one byte too long
+	f.Add([]byte(`{"v":1,"kind":"x"}`+"\n"), uint16(18)) // exactly max
+	f.Add([]byte(`{"v":1,"kind":"x"}`+"\n"), uint16(17)) // one byte too long
+	f.Add([]byte(`{"v":1,"kind":"x"}`), uint16(17))      // partial, one byte too long
+	f.Add([]byte(`{"v":1,"kind":"x"}`+"\n"), uint16(0))  // default max
 	f.Add([]byte(`{"v":2,"kind":"x"}`+"\n"+`{"v":0,"kind":"x"}`+"\n"), uint16(64))
 	f.Add([]byte(`{"v":1,"kind":""}`+"\n"+`{"kind":"x"}`+"\n"+"null\n[]\n"), uint16(64))
 	f.Add([]byte(`{"v":1,"kind":"x","s":"\xff\xfe"}`+"\n"), uint16(64)) // invalid UTF-8
@@ -21,10 +24,26 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte("{\"v\":1,\"kind\":\"x\"}\r\n\x00\n"), uint16(64))
 
 	f.Fuzz(func(t *testing.T, data []byte, maxLine uint16) {
-		max := int(maxLine)%4096 + 1
+		max := int(maxLine) % 4097 // small, so oversize lines are common
 		var skips []Skip
 		r := NewReader(bytes.NewReader(data), WithMaxLine(max), OnSkip(func(s Skip) { skips = append(skips, s) }))
+		if max == 0 {
+			max = DefaultMaxLine // what WithMaxLine(0) means
+		}
 		lines := bytes.Split(data, []byte("\n"))
+		// The oracle: every complete line that fits and has v 1 and a kind
+		// must come back, at its line number; nothing else may.
+		var want []int64
+		for i, l := range lines[:len(lines)-1] {
+			var h struct {
+				V    *int    `json:"v"`
+				Kind *string `json:"kind"`
+			}
+			if len(l) <= max && json.Unmarshal(l, &h) == nil && h.V != nil && *h.V == 1 && h.Kind != nil && *h.Kind != "" {
+				want = append(want, int64(i+1))
+			}
+		}
+		var got []int64
 		var records int64
 		last := int64(0)
 		for {
@@ -36,6 +55,7 @@ func FuzzReader(f *testing.F) {
 				t.Fatalf("Next over a bytes.Reader: %v", err)
 			}
 			records++
+			got = append(got, rec.Line)
 			if len(rec.Raw) > max {
 				t.Fatalf("line %d: %d bytes returned, max %d", rec.Line, len(rec.Raw), max)
 			}
@@ -64,6 +84,9 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 
+		if !slices.Equal(want, got) {
+			t.Errorf("returned lines %v, want %v", got, want)
+		}
 		c := r.Counts()
 		if c.Records != records {
 			t.Errorf("Counts.Records = %d, returned %d", c.Records, records)

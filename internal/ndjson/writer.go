@@ -1,6 +1,7 @@
 package ndjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,19 +22,23 @@ type Writer struct {
 	w      io.Writer
 	buf    []byte
 	closed bool
+	failed error // a write failed: a half line may be out, so write no more
 }
 
 // NewWriter returns a Writer to w. w should be unbuffered (os.Stdout) or
 // flushed by the caller; the Writer itself never holds a record back.
 func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
 
-// Encode marshals v as one line.
+// Encode marshals v as one line. <, > and & stay as they are, so messages
+// such as "rss > limit" read and grep as written.
 func (w *Writer) Encode(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("encode record: %w", err)
 	}
-	return w.WriteLine(b)
+	return w.WriteLine(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
 }
 
 // WriteLine writes raw (one JSON object without its newline) unchanged.
@@ -42,6 +47,9 @@ func (w *Writer) WriteLine(raw []byte) error {
 	defer w.mu.Unlock()
 	if w.closed {
 		return ErrClosed
+	}
+	if w.failed != nil {
+		return w.failed
 	}
 	w.buf = append(append(w.buf[:0], raw...), '\n')
 	_, err := w.w.Write(w.buf)
@@ -53,7 +61,8 @@ func (w *Writer) WriteLine(raw []byte) error {
 			w.closed = true
 			return ErrClosed
 		}
-		return fmt.Errorf("write output: %w", err)
+		w.failed = fmt.Errorf("write output: %w", err)
+		return w.failed
 	}
 	return nil
 }

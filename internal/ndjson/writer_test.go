@@ -112,16 +112,19 @@ func TestWriterErrors(t *testing.T) {
 			if !tt.closed && !errors.Is(err, tt.err) {
 				t.Errorf("write error %v does not wrap %v", err, tt.err)
 			}
-			// Later writes: a closed Writer never writes again; another
-			// error does not close it.
+			// Later writes: after any failed write the Writer never
+			// writes again (half a line may be out); a closed downstream
+			// keeps answering ErrClosed, another error keeps answering
+			// that error.
 			err3 := w.WriteLine([]byte(`{"n":3}`))
 			err4 := w.Encode(map[string]int{"n": 4})
-			wantCalls := 4
+			wantCalls := 2
 			if tt.closed {
-				wantCalls = 2
 				if err3 != ErrClosed || err4 != ErrClosed {
 					t.Errorf("writes after close = %v, %v; want ErrClosed twice", err3, err4)
 				}
+			} else if !errors.Is(err3, tt.err) || !errors.Is(err4, tt.err) {
+				t.Errorf("writes after a failure = %v, %v; want %v again", err3, err4, tt.err)
 			}
 			if len(rw.calls) != wantCalls {
 				t.Errorf("underlying Write called %d times, want %d: %q", len(rw.calls), wantCalls, rw.calls)
