@@ -309,7 +309,7 @@ func (s *Sampler) tick(emit Emit) error {
 		if len(cands) > 1 {
 			if s.cfg.One {
 				if t.lastCount == 0 && s.seq == 0 {
-					return fmt.Errorf("%w: target %q matches %d processes: %s (use --pid, or a narrower --match)",
+					return fmt.Errorf("%w %q: it matches %d processes: %s (use --pid, or a narrower --match)",
 						ErrAmbiguous, t.Label, len(cands), describe(cands))
 				}
 				if t.lastCount != 1 {

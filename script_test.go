@@ -1,0 +1,281 @@
+package sreagent_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/localsre/sre-agent/internal/cli"
+	"github.com/localsre/sre-agent/internal/event"
+	"github.com/localsre/sre-agent/internal/event/eventtest"
+	"github.com/localsre/sre-agent/internal/samplecmd"
+)
+
+// TestMain makes the test binary double as every sre-* command, so the
+// scripts run the real binaries through real pipes.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"sre-sample": func() { os.Exit(cli.Main("sre-sample", samplecmd.Run)) },
+	})
+}
+
+// TestScripts runs testdata/script/*.txtar.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("NO_COLOR", "1")
+			env.Values[procsKey{}] = map[string]*spawned{}
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"spawn":      cmdSpawn,
+			"signal":     cmdSignal,
+			"waitproc":   cmdWaitproc,
+			"waitlines":  cmdWaitlines,
+			"validate":   cmdValidate,
+			"exitwithin": cmdExitWithin,
+		},
+	})
+}
+
+type spawned struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// spawn NAME CMD [ARGS...]: start CMD in the background with stdout in
+// NAME.out and stderr in NAME.err; $NAME_PID holds its PID. It is killed
+// when the script ends. CMD may be a pipeline given as "sh -c '...'".
+func cmdSpawn(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: spawn NAME CMD [ARGS...]")
+	}
+	name := args[0]
+	out, err := os.Create(ts.MkAbs(name + ".out"))
+	ts.Check(err)
+	errf, err := os.Create(ts.MkAbs(name + ".err"))
+	ts.Check(err)
+	path := args[1]
+	if lp, err := exec.LookPath(args[1]); err == nil {
+		path = lp
+	} else if p, err := lookPathIn(ts, args[1]); err == nil {
+		path = p
+	}
+	cmd := exec.Command(path, args[2:]...)
+	cmd.Args[0] = args[1] // argv[0] as a shell would give it
+	cmd.Dir = ts.Getenv("WORK")
+	cmd.Env = scriptEnv(ts)
+	cmd.Stdout, cmd.Stderr = out, errf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ts.Check(cmd.Start())
+	p := &spawned{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		out.Close()
+		errf.Close()
+		close(p.done)
+	}()
+	procs(ts)[name] = p
+	ts.Setenv(name+"_PID", strconv.Itoa(cmd.Process.Pid))
+	ts.Defer(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	})
+}
+
+func lookPathIn(ts *testscript.TestScript, file string) (string, error) {
+	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
+		p := filepath.Join(dir, file)
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found", file)
+}
+
+var envKeys = []string{"PATH", "HOME", "WORK", "TMPDIR", "NO_COLOR"}
+
+func scriptEnv(ts *testscript.TestScript) []string {
+	env := os.Environ()
+	for _, k := range envKeys {
+		env = append(env, k+"="+ts.Getenv(k))
+	}
+	return env
+}
+
+type procsKey struct{}
+
+func procs(ts *testscript.TestScript) map[string]*spawned {
+	if m, ok := ts.Value(procsKey{}).(map[string]*spawned); ok {
+		return m
+	}
+	ts.Fatalf("no spawned processes")
+	return nil
+}
+
+// signal NAME SIG: send SIG (e.g. KILL, TERM, INT, SEGV) to a spawned
+// process, or to the PID in $NAME_PID; $NAME_SIGNALED_AT holds the time
+// in Unix nanoseconds.
+func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: signal NAME SIG")
+	}
+	pid, err := strconv.Atoi(ts.Getenv(args[0] + "_PID"))
+	if err != nil {
+		ts.Fatalf("signal: no $%s_PID", args[0])
+	}
+	sig := unixSignal(ts, args[1])
+	ts.Setenv(args[0]+"_SIGNALED_AT", strconv.FormatInt(time.Now().UnixNano(), 10))
+	ts.Check(syscall.Kill(pid, sig))
+}
+
+func unixSignal(ts *testscript.TestScript, name string) syscall.Signal {
+	switch strings.TrimPrefix(name, "SIG") {
+	case "KILL":
+		return syscall.SIGKILL
+	case "TERM":
+		return syscall.SIGTERM
+	case "INT":
+		return syscall.SIGINT
+	case "SEGV":
+		return syscall.SIGSEGV
+	case "HUP":
+		return syscall.SIGHUP
+	case "STOP":
+		return syscall.SIGSTOP
+	case "CONT":
+		return syscall.SIGCONT
+	}
+	ts.Fatalf("unknown signal %s", name)
+	return 0
+}
+
+// waitproc NAME [TIMEOUT]: wait for a spawned process to end; fails if it
+// runs past TIMEOUT (default 10s). $NAME_STATUS holds its exit status.
+// With !, asserts that it is still running after TIMEOUT.
+func cmdWaitproc(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: waitproc NAME [TIMEOUT]")
+	}
+	p := procs(ts)[args[0]]
+	if p == nil {
+		ts.Fatalf("waitproc: %s was not spawned", args[0])
+	}
+	timeout := 10 * time.Second
+	if len(args) == 2 {
+		d, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		timeout = d
+	}
+	select {
+	case <-p.done:
+		if neg {
+			ts.Fatalf("%s ended within %v", args[0], timeout)
+		}
+		code := p.cmd.ProcessState.ExitCode()
+		if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		}
+		ts.Setenv(args[0]+"_STATUS", strconv.Itoa(code))
+	case <-time.After(timeout):
+		if !neg {
+			ts.Fatalf("%s still running after %v", args[0], timeout)
+		}
+	}
+}
+
+// waitlines FILE N [TIMEOUT]: wait until FILE holds at least N complete
+// lines (default timeout 10s).
+func cmdWaitlines(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: waitlines FILE N [TIMEOUT]")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	timeout := 10 * time.Second
+	if len(args) == 3 {
+		timeout, err = time.ParseDuration(args[2])
+		ts.Check(err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		b, _ := os.ReadFile(ts.MkAbs(args[0]))
+		if bytes.Count(b, []byte("\n")) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s: %d lines after %v, want %d:\n%s", args[0], bytes.Count(b, []byte("\n")), timeout, n, b)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// validate FILE...: every line is a record valid under the JSON Schema.
+func cmdValidate(ts *testscript.TestScript, neg bool, args []string) {
+	for _, f := range args {
+		n, err := eventtest.ValidateStream([]byte(ts.ReadFile(f)))
+		if neg {
+			if err == nil {
+				ts.Fatalf("%s: all %d records valid", f, n)
+			}
+			continue
+		}
+		if err != nil {
+			ts.Fatalf("%s: %v", f, err)
+		}
+		if n == 0 {
+			ts.Fatalf("%s: no records", f)
+		}
+		ts.Logf("%s: %d records valid", f, n)
+	}
+}
+
+// exitwithin FILE NAME DURATION: the up:false sample with exit for
+// $NAME_PID is in FILE and its ts is within DURATION of $NAME_SIGNALED_AT.
+func cmdExitWithin(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: exitwithin FILE NAME DURATION")
+	}
+	pid, _ := strconv.Atoi(ts.Getenv(args[1] + "_PID"))
+	at, err := strconv.ParseInt(ts.Getenv(args[1]+"_SIGNALED_AT"), 10, 64)
+	if err != nil {
+		ts.Fatalf("exitwithin: no $%s_SIGNALED_AT", args[1])
+	}
+	limit, err := time.ParseDuration(args[2])
+	ts.Check(err)
+	// The record may still be on its way: look again for a few seconds.
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		sc := bufio.NewScanner(strings.NewReader(ts.ReadFile(args[0])))
+		for sc.Scan() {
+			var s event.Sample
+			if json.Unmarshal(sc.Bytes(), &s) != nil || s.Kind != "sample" || s.Exit == nil || s.Exit.PID != pid {
+				continue
+			}
+			lag := s.TS.Sub(time.Unix(0, at))
+			ts.Logf("exit of pid %d noticed %v after the signal (%s)", pid, lag, s.Exit.Noticed)
+			if lag > limit {
+				ts.Fatalf("exit of pid %d noticed %v after the signal, want within %v", pid, lag, limit)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	ts.Fatalf("%s: no exit sample for pid %d", args[0], pid)
+}
