@@ -191,8 +191,8 @@ func (o *Options) targets() ([]sampler.Target, error) {
 		if err != nil {
 			return nil, cli.Usagef("--pidfile %s: cannot read: %v", f, unwrap(err))
 		}
-		if _, err := sampler.ParsePidfile(f, b); err != nil {
-			return nil, cli.Usagef("--pidfile %s: %v", f, errors.Unwrap(err))
+		if _, err := sampler.ParsePidfile(b); err != nil {
+			return nil, cli.Usagef("--pidfile %s: %v", f, err)
 		}
 		ts = append(ts, sampler.Target{Label: f, Kind: sampler.ByPidfile, Pidfile: f})
 	}

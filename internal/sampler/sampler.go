@@ -516,19 +516,23 @@ func readPidfile(path string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("pidfile %s: %w", path, unwrapPath(err))
 	}
-	return ParsePidfile(path, b)
+	pid, err := ParsePidfile(b)
+	if err != nil {
+		return 0, fmt.Errorf("pidfile %s: %w", path, err)
+	}
+	return pid, nil
 }
 
 // ParsePidfile parses a pidfile's contents: one positive decimal PID,
-// optionally followed by whitespace.
-func ParsePidfile(path string, b []byte) (int, error) {
+// optionally surrounded by whitespace.
+func ParsePidfile(b []byte) (int, error) {
 	f := strings.Fields(string(b))
 	if len(f) == 0 {
-		return 0, fmt.Errorf("pidfile %s: empty", path)
+		return 0, errors.New("empty")
 	}
 	pid, err := strconv.Atoi(f[0])
 	if err != nil || pid <= 0 {
-		return 0, fmt.Errorf("pidfile %s: %q is not a PID", path, f[0])
+		return 0, fmt.Errorf("%q is not a PID", f[0])
 	}
 	return pid, nil
 }
