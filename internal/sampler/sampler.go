@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/shirou/gopsutil/v4/common"
-	"github.com/shirou/gopsutil/v4/host"
 
 	"github.com/localsre/sre-agent/internal/event"
 )
@@ -166,7 +165,7 @@ func (s *Sampler) ChildExited(pid int, ws syscall.WaitStatus, at time.Time) {
 // launch mode) the child has ended and been reported. It returns emit's
 // first error.
 func (s *Sampler) Run(ctx context.Context, emit Emit) error {
-	bt, err := host.BootTimeWithContext(s.ctx)
+	bt, err := readBootTime(s.cfg.ProcRoot)
 	if err != nil {
 		return fmt.Errorf("boot time from %s/stat: %w", s.cfg.ProcRoot, err)
 	}
