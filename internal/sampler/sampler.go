@@ -72,7 +72,6 @@ type Sampler struct {
 	warned   map[string]bool
 	users    map[int]string
 	names    map[nameKey]nameHit // match cache per (pid, start, comm)
-	hostUnav map[string]string
 }
 
 type targetState struct {
