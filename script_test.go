@@ -20,6 +20,7 @@ import (
 	"github.com/localsre/sre-agent/internal/cli"
 	"github.com/localsre/sre-agent/internal/event"
 	"github.com/localsre/sre-agent/internal/event/eventtest"
+	"github.com/localsre/sre-agent/internal/reportcmd"
 	"github.com/localsre/sre-agent/internal/samplecmd"
 )
 
@@ -28,6 +29,7 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"sre-sample": func() { os.Exit(cli.Main("sre-sample", samplecmd.Run)) },
+		"sre-report": func() { os.Exit(cli.Main("sre-report", reportcmd.Run)) },
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 )
 
 // Exit codes shared by all tools (DESIGN §5).
@@ -157,4 +158,15 @@ func Version() string {
 		}
 	}
 	return v + " " + bi.GoVersion
+}
+
+// IsTerminal reports whether w is a terminal: tables and colour go to a
+// person, NDJSON to a pipe.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

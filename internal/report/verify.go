@@ -1,0 +1,181 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/localsre/sre-agent/internal/ndjson"
+)
+
+// NoticeReportWritten is the notice code the archive records for each
+// report, with its name and SHA-256: what Verify checks the files against.
+const NoticeReportWritten = "report_written"
+
+// Problem is one way the directory differs from what was written.
+type Problem struct {
+	Kind string // altered, removed, inserted
+	Name string // the report file concerned
+	Why  string
+}
+
+func (p Problem) String() string { return fmt.Sprintf("%s: %s: %s", p.Kind, p.Name, p.Why) }
+
+// Verification is the outcome of Verify.
+type Verification struct {
+	Reports  int
+	Recorded int // reports the archive records
+	Problems []Problem
+}
+
+// Verify checks every report against the chain of SHA-256 links and against
+// the archive's record of what was written. It names every file altered,
+// removed or inserted. err is for a directory it could not read at all.
+func Verify(dir string) (*Verification, error) {
+	chain, err := ReadChain(dir)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verification{Reports: len(chain.Entries)}
+	add := func(kind, name, format string, args ...any) {
+		v.Problems = append(v.Problems, Problem{kind, name, fmt.Sprintf(format, args...)})
+	}
+	written, err := readWritten(filepath.Join(dir, ArchiveName))
+	if err != nil {
+		return nil, err
+	}
+
+	// 1. The chain: each report names its predecessor and that file's hash.
+	// Only one report may be the first: the one the archive knows (or, with
+	// no archive, the oldest).
+	var roots []*Entry
+	follows := map[string][]string{}
+	for _, e := range sortedEntries(chain) {
+		if e.Prev == "" {
+			roots = append(roots, e)
+			continue
+		}
+		follows[e.Prev] = append(follows[e.Prev], e.Name)
+		prev, ok := chain.Entries[e.Prev]
+		switch {
+		case !ok:
+			add("removed", e.Prev, "missing, but %s follows it", e.Name)
+		case prev.SHA256 != e.PrevSHA:
+			add("altered", e.Prev, "its SHA-256 is %s, but %s recorded %s", short(prev.SHA256), e.Name, short(e.PrevSHA))
+		}
+	}
+	if len(roots) > 1 {
+		first := roots[0]
+		for _, r := range roots {
+			if _, ok := written[r.Name]; ok {
+				first = r
+				break
+			}
+		}
+		for _, r := range roots {
+			if r != first {
+				add("inserted", r.Name, "claims to be the first report, but %s is", first.Name)
+			}
+		}
+	}
+	for prev, names := range follows {
+		if len(names) > 1 {
+			sort.Strings(names)
+			add("inserted", names[len(names)-1], "it and %s both claim to follow %s", names[0], prev)
+		}
+	}
+
+	// 2. The archive: what was written, with its hash. This also covers the
+	// newest report, which no later report vouches for.
+	v.Recorded = len(written)
+	if written != nil {
+		for name, sum := range written {
+			e, ok := chain.Entries[name]
+			switch {
+			case !ok:
+				add("removed", name, "the archive records it, but the file is gone")
+			case e.SHA256 != sum:
+				add("altered", name, "its SHA-256 is %s, but the archive recorded %s", short(e.SHA256), short(sum))
+			}
+		}
+		for _, e := range sortedEntries(chain) {
+			if _, ok := written[e.Name]; !ok {
+				add("inserted", e.Name, "the archive has no record of writing it")
+			}
+		}
+	}
+	v.Problems = dedupe(v.Problems)
+	return v, nil
+}
+
+func sortedEntries(c *Chain) []*Entry {
+	out := make([]*Entry, 0, len(c.Entries))
+	for _, e := range c.Entries {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func short(sum string) string {
+	if len(sum) > 16 {
+		return sum[:16] + "…"
+	}
+	return sum
+}
+
+func dedupe(ps []Problem) []Problem {
+	seen := map[string]bool{}
+	var out []Problem
+	for _, p := range ps {
+		k := p.Kind + "\x00" + p.Name
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, p)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// readWritten returns name → SHA-256 of every report_written notice in the
+// archive; nil when there is no archive.
+func readWritten(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("archive %s: %w", path, unwrap(err))
+	}
+	defer f.Close()
+	out := map[string]string{}
+	r := ndjson.NewReader(f)
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("archive %s: %w", path, err)
+		}
+		if rec.Kind != "notice" {
+			continue
+		}
+		var n struct {
+			Code   string `json:"code"`
+			Detail struct {
+				Name   string `json:"name"`
+				SHA256 string `json:"sha256"`
+			} `json:"detail"`
+		}
+		if json.Unmarshal(rec.Raw, &n) == nil && n.Code == NoticeReportWritten && n.Detail.Name != "" {
+			out[n.Detail.Name] = n.Detail.SHA256
+		}
+	}
+}

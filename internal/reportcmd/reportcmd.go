@@ -1,0 +1,379 @@
+// Package reportcmd is the sre-report command: the stream filter that
+// writes forensic reports and the archive, and the list, show and verify
+// subcommands that read them back.
+package reportcmd
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/localsre/sre-agent/internal/cli"
+	"github.com/localsre/sre-agent/internal/event"
+	"github.com/localsre/sre-agent/internal/forensics"
+	"github.com/localsre/sre-agent/internal/ndjson"
+	"github.com/localsre/sre-agent/internal/report"
+)
+
+const tool = "sre-report"
+
+const usage = `sre-report — write a forensic report for every failure, and keep the event archive.
+
+Usage:
+  ... | sre-report [flags]                 filter: report events, archive, pass everything on
+  sre-report list [flags]                  the incidents in the archive
+  sre-report show ID                       print one report (event id or report id)
+  sre-report verify                        prove no report was altered, removed or inserted
+
+Every record passes through unchanged and in order; an event of a type in
+--on gets a report, and leaves annotated with "report": its path. Every
+event, action and notice is appended to DIR/events.ndjson.
+
+Examples:
+  sre-sample api | sre-detect | sre-report --log /var/log/api.log
+  sre-sample --pidfile /run/db.pid | sre-detect | sre-report --log db=/var/log/db.log --on crash,oom_kill
+  sre-report list --since 24h --type crash
+  sre-report list --where '.process.rss_bytes > 1e9'
+  sre-report show 3f9a1c2e
+  sre-report verify --dir /var/lib/sre/reports
+`
+
+// DefaultOn is the event types reported unless --on says otherwise.
+var DefaultOn = []string{"crash", "oom_kill", "absent", "leak_suspected", "memory_high"}
+
+// Options are the filter's flags.
+type Options struct {
+	Dir         string
+	On          []string
+	Logs        []string
+	LogLines    int
+	Journal     []string
+	Timeout     time.Duration
+	DockerSock  string
+	Strict      bool
+	MaxLine     int
+	Launch      bool
+	RetryEvery  time.Duration
+	Version     bool
+	Disks       []string
+}
+
+func dirDefault(std cli.IO) string {
+	if d := std.Getenv("SRE_REPORT_DIR"); d != "" {
+		return d
+	}
+	return "sre_reports"
+}
+
+// Run is sre-report.
+func Run(ctx context.Context, std cli.IO, args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "list":
+			return runList(ctx, std, args[1:])
+		case "show":
+			return runShow(std, args[1:])
+		case "verify":
+			return runVerify(std, args[1:])
+		}
+	}
+	o := &Options{}
+	fs := cli.NewFlagSet(tool, usage, std.Out)
+	fs.StringVar(&o.Dir, "dir", dirDefault(std), "report directory (env SRE_REPORT_DIR)")
+	fs.StringSliceVar(&o.On, "on", DefaultOn, "event `TYPES` that get a report (comma-separated)")
+	fs.StringArrayVar(&o.Logs, "log", nil, "follow application log `FILE` (or TARGET=FILE) from now on; its tail goes in reports (repeatable)")
+	fs.IntVar(&o.LogLines, "log-lines", 100, "log lines kept per file")
+	fs.StringArrayVar(&o.Journal, "journal-unit", nil, "add `UNIT`'s journal lines (journalctl -u) to reports (repeatable)")
+	fs.DurationVar(&o.Timeout, "collector-timeout", 2*time.Second, "longest wait for each evidence collector")
+	fs.StringVar(&o.DockerSock, "docker-socket", "", "Docker Engine socket (default: DOCKER_HOST's unix socket, else /var/run/docker.sock)")
+	fs.StringArrayVar(&o.Disks, "disk", []string{"/"}, "disk usage of the filesystem holding `PATH` in reports (repeatable)")
+	fs.BoolVar(&o.Launch, "launch", false, "after a crash report, open the fitting operator tool on the terminal (only with a controlling terminal)")
+	fs.BoolVar(&o.Strict, "strict", false, "exit 1 if any input line was skipped")
+	fs.IntVar(&o.MaxLine, "max-line", ndjson.DefaultMaxLine, "longest input line in bytes; longer lines are skipped and counted")
+	fs.DurationVar(&o.RetryEvery, "retry", 5*time.Second, "how often to retry a report that could not be written")
+	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if o.Version {
+		fmt.Fprintf(std.Out, "%s %s\n", tool, cli.Version())
+		return nil
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef("unexpected argument %q (subcommands: list, show, verify)", fs.Arg(0))
+	}
+	if err := o.check(); err != nil {
+		return err
+	}
+	return filter(ctx, std, o)
+}
+
+func (o *Options) check() error {
+	switch {
+	case o.LogLines < 1 || o.LogLines > 100000:
+		return cli.Usagef("--log-lines %d: must be between 1 and 100000", o.LogLines)
+	case o.Timeout <= 0:
+		return cli.Usagef("--collector-timeout %v: must be positive", o.Timeout)
+	case o.MaxLine < 1024:
+		return cli.Usagef("--max-line %d: must be at least 1024", o.MaxLine)
+	case o.RetryEvery <= 0:
+		return cli.Usagef("--retry %v: must be positive", o.RetryEvery)
+	case o.Dir == "":
+		return cli.Usagef("--dir: empty")
+	}
+	for _, t := range o.On {
+		if t == "" || strings.Trim(t, "abcdefghijklmnopqrstuvwxyz_") != "" {
+			return cli.Usagef("--on %q: not an event type", t)
+		}
+	}
+	return nil
+}
+
+// shortID is the report id: 8 hex digits derived from the event id.
+func shortID(eventID string) string {
+	s := sha256.Sum256([]byte(eventID))
+	return hex.EncodeToString(s[:4])
+}
+
+type pending struct {
+	ev   *event.Event
+	tries int
+}
+
+type filterState struct {
+	std      cli.IO
+	o        *Options
+	dir      *report.Dir
+	out      *ndjson.Writer
+	on       map[string]bool
+	host     string
+	entries  []forensics.Entry
+	stop     func()
+	retry    []*pending
+	warnedAr bool
+}
+
+func filter(ctx context.Context, std cli.IO, o *Options) error {
+	dir, err := report.Open(o.Dir)
+	if err != nil {
+		return cli.Usagef("--dir: %v", err)
+	}
+	defer dir.Close()
+	if _, err := dir.Head(); err != nil {
+		return cli.Failf("%v", err)
+	}
+	host, _ := os.Hostname()
+	st := &filterState{std: std, o: o, dir: dir, out: ndjson.NewWriter(std.Out), on: map[string]bool{}, host: host}
+	for _, t := range o.On {
+		st.on[t] = true
+	}
+	entries, stop, err := collectors(ctx, std, o)
+	if err != nil {
+		return err
+	}
+	st.entries, st.stop = entries, stop
+	defer stop()
+
+	warner := ndjson.NewWarner(tool, "stdin", std.Err)
+	rd := ndjson.NewReader(std.In, ndjson.WithMaxLine(o.MaxLine), ndjson.OnSkip(warner.Skip))
+	type item struct {
+		rec ndjson.Record
+		err error
+	}
+	recs := make(chan item)
+	go func() {
+		for {
+			rec, err := rd.Next()
+			if err == nil {
+				rec.Raw = append([]byte(nil), rec.Raw...)
+			}
+			select {
+			case recs <- item{rec, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	retry := time.NewTicker(o.RetryEvery)
+	defer retry.Stop()
+	var invalid int64
+	for {
+		select {
+		case <-ctx.Done():
+			warner.Summary(rd.Counts())
+			return nil
+		case <-retry.C:
+			if err := st.retryPending(); err != nil {
+				return st.outErr(err)
+			}
+		case it := <-recs:
+			if it.err != nil {
+				if !errors.Is(it.err, io.EOF) {
+					fmt.Fprintf(std.Err, "%s: stdin: %v\n", tool, it.err)
+				}
+				st.retryPending()
+				c := rd.Counts()
+				warner.Summary(c)
+				if invalid > 0 {
+					fmt.Fprintf(std.Err, "%s: stdin: %d events skipped as invalid\n", tool, invalid)
+				}
+				if len(st.retry) > 0 {
+					fmt.Fprintf(std.Err, "%s: %d reports could not be written (see above); their events passed on without a report\n", tool, len(st.retry))
+				}
+				if o.Strict && c.SkippedTotal()+invalid > 0 {
+					return cli.Failf("--strict: %d input lines skipped", c.SkippedTotal()+invalid)
+				}
+				return nil
+			}
+			skipped, err := st.handle(it.rec)
+			if skipped {
+				invalid++
+				warner.Skip(ndjson.Skip{Line: it.rec.Line, Reason: "invalid_event", Err: err})
+				continue
+			}
+			if err != nil {
+				return st.outErr(err)
+			}
+			if err := st.retryPending(); err != nil {
+				return st.outErr(err)
+			}
+		}
+	}
+}
+
+func (st *filterState) outErr(err error) error {
+	if errors.Is(err, ndjson.ErrClosed) {
+		return nil
+	}
+	return cli.Failf("%v", err)
+}
+
+// handle archives and passes one record on; an event of a reported type
+// gets its report first. skipped reports an event that is not valid.
+func (st *filterState) handle(rec ndjson.Record) (skipped bool, err error) {
+	switch rec.Kind {
+	case event.KindEvent:
+		var ev event.Event
+		if err := json.Unmarshal(rec.Raw, &ev); err != nil {
+			return true, err
+		}
+		if err := ev.Validate(); err != nil {
+			return true, err
+		}
+		if st.on[ev.Type] && ev.Report == "" {
+			return false, st.reportAndPass(&ev)
+		}
+		st.archive(rec.Raw, ev.Severity == event.SevCritical)
+		return false, st.out.WriteLine(rec.Raw)
+	case event.KindAction, event.KindNotice:
+		st.archive(rec.Raw, rec.Kind == event.KindAction)
+	}
+	return false, st.out.WriteLine(rec.Raw)
+}
+
+// archive appends to events.ndjson; a failure is said on stderr (once per
+// kind of failure) and the stream goes on: the record still reaches the
+// next stage.
+func (st *filterState) archive(line []byte, critical bool) {
+	if err := st.dir.AppendArchive(line, critical); err != nil {
+		if !st.warnedAr {
+			fmt.Fprintf(st.std.Err, "%s: %v (records still pass on)\n", tool, err)
+			st.warnedAr = true
+		}
+		return
+	}
+	st.warnedAr = false
+}
+
+func (st *filterState) reportAndPass(ev *event.Event) error {
+	path, err := st.write(ev, true)
+	if err != nil {
+		fmt.Fprintf(st.std.Err, "%s: %v; the event passes on without a report, retrying every %v\n", tool, err, st.o.RetryEvery)
+		st.retry = append(st.retry, &pending{ev: ev, tries: 1})
+		raw, _ := json.Marshal(ev)
+		st.archive(raw, ev.Severity == event.SevCritical)
+		return st.out.Encode(ev)
+	}
+	ev.Report = path
+	return st.out.Encode(ev)
+}
+
+// write writes the report of ev, archives the annotated event (unless it
+// was archived already, on a retry) and the report_written notice, and
+// returns the report's path.
+func (st *filterState) write(ev *event.Event, archiveEvent bool) (string, error) {
+	now := st.std.Now()
+	inc := &forensics.Incident{Event: ev, Process: ev.Process, Target: ev.Target, At: ev.TS.Time, Now: now}
+	results := forensics.Run(context.Background(), st.entries, inc, st.o.Timeout)
+	id := shortID(ev.ID)
+	r := &report.Report{
+		Event: ev, ShortID: id,
+		Name:      report.FileName(ev.TS.Time, ev.Target, ev.Type, id),
+		WrittenAt: now, Results: results,
+	}
+	path, sum, err := st.dir.WriteReport(r)
+	if err != nil {
+		return "", err
+	}
+	if archiveEvent {
+		annotated := *ev
+		annotated.Report = path
+		raw, _ := json.Marshal(&annotated)
+		st.archive(raw, ev.Severity == event.SevCritical)
+	}
+	n := event.Notice{
+		Header: event.NewHeader(event.KindNotice, tool, st.host, now),
+		Code:   report.NoticeReportWritten,
+		Msg:    fmt.Sprintf("report written for %s %s of %s", ev.Type, ev.ID, ev.Target),
+		Detail: map[string]any{"name": baseName(path), "path": path, "sha256": sum, "event_id": ev.ID},
+	}
+	nraw, _ := json.Marshal(&n)
+	st.archive(nraw, true)
+	return path, nil
+}
+
+// retryPending tries again the reports that could not be written; a report
+// written late is announced downstream by its report_written notice.
+func (st *filterState) retryPending() error {
+	if len(st.retry) == 0 {
+		return nil
+	}
+	var left []*pending
+	for _, p := range st.retry {
+		path, err := st.write(p.ev, false)
+		if err != nil {
+			p.tries++
+			left = append(left, p)
+			continue
+		}
+		fmt.Fprintf(st.std.Err, "%s: report for event %s written on try %d: %s\n", tool, p.ev.ID, p.tries+1, path)
+		n := event.Notice{
+			Header: event.NewHeader(event.KindNotice, tool, st.host, st.std.Now()),
+			Code:   report.NoticeReportWritten,
+			Msg:    fmt.Sprintf("report for %s %s of %s written late, on try %d", p.ev.Type, p.ev.ID, p.ev.Target, p.tries+1),
+			Detail: map[string]any{"path": path, "event_id": p.ev.ID, "late": true},
+		}
+		if err := st.out.Encode(&n); err != nil {
+			return err
+		}
+	}
+	st.retry = left
+	return nil
+}
+
+func baseName(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
