@@ -57,12 +57,13 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"spawn":      cmdSpawn,
-			"signal":     cmdSignal,
-			"waitproc":   cmdWaitproc,
-			"waitlines":  cmdWaitlines,
-			"validate":   cmdValidate,
-			"exitwithin": cmdExitWithin,
+			"spawn":        cmdSpawn,
+			"signal":       cmdSignal,
+			"waitproc":     cmdWaitproc,
+			"waitlines":    cmdWaitlines,
+			"validate":     cmdValidate,
+			"exitwithin":   cmdExitWithin,
+			"defer-umount": cmdDeferUmount,
 		},
 	})
 }
@@ -293,4 +294,22 @@ func cmdExitWithin(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Fatalf("%s: no exit sample for pid %d", args[0], pid)
+}
+
+// defer-umount DIR: unmount DIR when the script ends (after its processes
+// are gone), so a tmpfs a script mounted never outlives it.
+func cmdDeferUmount(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: defer-umount DIR")
+	}
+	dir := ts.MkAbs(args[0])
+	ts.Defer(func() {
+		for i := 0; i < 50; i++ {
+			if exec.Command("umount", dir).Run() == nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		_ = exec.Command("umount", "-l", dir).Run()
+	})
 }

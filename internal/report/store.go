@@ -173,10 +173,16 @@ func (d *Dir) AppendArchive(line []byte, sync bool) error {
 	}
 	buf := make([]byte, 0, len(line)+1)
 	buf = append(append(buf, line...), '\n')
+	var size int64 = -1
+	if fi, err := d.archive.Stat(); err == nil {
+		size = fi.Size()
+	}
 	if _, err := d.archive.Write(buf); err != nil {
-		// A short write may have left half a line: start the next record
-		// on a fresh line so the archive stays parseable.
-		_, _ = d.archive.Write([]byte("\n"))
+		// A short write (ENOSPC) may have left half a line: cut it off so
+		// the archive holds whole records only.
+		if size >= 0 {
+			_ = d.archive.Truncate(size)
+		}
 		return fmt.Errorf("archive: write: %w", unwrap(err))
 	}
 	if sync {

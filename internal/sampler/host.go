@@ -27,13 +27,17 @@ func (s *Sampler) readSystem() (*event.System, map[string]string) {
 		sys.MemTotalBytes, sys.MemAvailableBytes = &total, &avail
 		sys.SwapTotalBytes, sys.SwapUsedBytes = &swapTotal, &swapUsed
 	} else {
-		unav["system.mem_available_bytes"] = err.Error()
+		for _, k := range []string{"mem_total_bytes", "mem_available_bytes", "swap_total_bytes", "swap_used_bytes"} {
+			unav["system."+k] = err.Error()
+		}
 	}
 	if la, err := load.AvgWithContext(s.ctx); err == nil {
 		l1, l5, l15 := la.Load1, la.Load5, la.Load15
 		sys.Load1, sys.Load5, sys.Load15 = &l1, &l5, &l15
 	} else {
-		unav["system.load1"] = err.Error()
+		for _, k := range []string{"load1", "load5", "load15"} {
+			unav["system."+k] = err.Error()
+		}
 	}
 	for _, path := range s.cfg.Disks {
 		u, err := disk.UsageWithContext(s.ctx, path)

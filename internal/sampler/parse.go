@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -41,8 +42,8 @@ func parseStat(b []byte) (Stat, error) {
 		return s, fmt.Errorf("%w: stat: no (comm)", ErrParse)
 	}
 	pid, err := strconv.Atoi(string(bytes.TrimSpace(b[:open])))
-	if err != nil {
-		return s, fmt.Errorf("%w: stat: pid: %v", ErrParse, err)
+	if err != nil || pid <= 0 {
+		return s, fmt.Errorf("%w: stat: pid %q", ErrParse, bytes.TrimSpace(b[:open]))
 	}
 	s.PID = pid
 	s.Comm = string(b[open+1 : end])
@@ -52,6 +53,9 @@ func parseStat(b []byte) (Stat, error) {
 		return s, fmt.Errorf("%w: stat: %d fields after comm, want at least 22", ErrParse, len(f))
 	}
 	s.State = f[0]
+	if len(s.State) != 1 {
+		return s, fmt.Errorf("%w: stat: state %q", ErrParse, s.State)
+	}
 	num := func(i int) uint64 {
 		if err != nil {
 			return 0
@@ -63,10 +67,19 @@ func parseStat(b []byte) (Stat, error) {
 		}
 		return v
 	}
-	s.PPID = int(num(1))
+	// A PID or thread count is far below 2^31; a larger one would wrap
+	// negative as an int.
+	small := func(i int) int {
+		v := num(i)
+		if err == nil && v > math.MaxInt32 {
+			err = fmt.Errorf("%w: stat: field %d %q: out of range", ErrParse, i+3, f[i])
+		}
+		return int(v)
+	}
+	s.PPID = small(1)
 	s.UTime = num(11)
 	s.STime = num(12)
-	s.Threads = int(num(17))
+	s.Threads = small(17)
 	s.StartTicks = num(19)
 	s.VSize = num(20)
 	if err == nil {
@@ -131,7 +144,7 @@ func parseStatus(b []byte) (Status, error) {
 
 // Cgroup is a process's cgroup and the container it belongs to, if any.
 type Cgroup struct {
-	Path        string // the unified (v2) path, else the memory controller's
+	Path        string // the v1 memory controller's path if there is one, else the unified (v2) path
 	V2          bool   // Path is a cgroup v2 path
 	MemoryPath  string // where memory accounting lives (v1 memory controller or v2)
 	ContainerID string
@@ -175,11 +188,14 @@ func parseCgroup(b []byte) (Cgroup, error) {
 	if !seen {
 		return cg, fmt.Errorf("%w: cgroup: empty", ErrParse)
 	}
+	// A controller is bound to one hierarchy: a v1 line naming memory wins
+	// over the unified line, which in systemd's hybrid mode only tracks
+	// processes and has no memory files.
 	switch {
-	case v2 != "" && (v2 != "/" || mem == ""):
-		cg.Path, cg.V2, cg.MemoryPath = v2, true, v2
 	case mem != "":
 		cg.Path, cg.MemoryPath = mem, mem
+	case v2 != "":
+		cg.Path, cg.V2, cg.MemoryPath = v2, true, v2
 	case first != "":
 		cg.Path = first
 	default:
@@ -303,7 +319,7 @@ func parsePSI(b []byte) (PSI, error) {
 			k, v, ok := strings.Cut(kv, "=")
 			if ok && k == "avg10" {
 				x, err := strconv.ParseFloat(v, 64)
-				if err != nil || x < 0 {
+				if err != nil || !(x >= 0) || math.IsInf(x, 0) { // NaN and Inf do not marshal
 					return p, fmt.Errorf("%w: pressure: avg10 %q", ErrParse, v)
 				}
 				avg10, found = x, true

@@ -281,13 +281,13 @@ func setStatus(ex *event.Exit, ws syscall.WaitStatus) {
 	}
 }
 
-// exited reports the end of a watched identity to every target watching it.
-func (s *Sampler) exited(id event.Identity, noticed string, emit Emit) error {
+// exited reports the end of a watched identity to every target watching it;
+// now is when it was noticed.
+func (s *Sampler) exited(id event.Identity, noticed string, now time.Time, emit Emit) error {
 	p, ok := s.watched[id]
 	if !ok {
 		return nil
 	}
-	now := s.cfg.Now()
 	ex := s.exitOf(p, noticed, now)
 	return s.reportExit(p, ex, now, emit)
 }
@@ -316,7 +316,7 @@ func (s *Sampler) reportExit(p *proc, ex *event.Exit, now time.Time, emit Emit) 
 // ended handles an identity that target ti no longer selects at a tick: if
 // it still runs it merely stopped matching (exec, a new pidfile); otherwise
 // it died without a notification reaching us first.
-func (s *Sampler) ended(id event.Identity, ti int, emit Emit) error {
+func (s *Sampler) ended(id event.Identity, ti int, now time.Time, emit Emit) error {
 	p := s.watched[id]
 	if p.child {
 		return nil // the child's end is reported from its wait status
@@ -332,7 +332,7 @@ func (s *Sampler) ended(id event.Identity, ti int, emit Emit) error {
 		}
 		return nil
 	}
-	return s.exited(id, event.NoticedGone, emit)
+	return s.exited(id, event.NoticedGone, now, emit)
 }
 
 // pollExits is the fallback when pidfd is unavailable: check each watched
@@ -346,7 +346,7 @@ func (s *Sampler) pollExits(emit Emit) error {
 		if err == nil && st.StartTicks == id.StartTicks && alive(st) {
 			continue
 		}
-		if err := s.exited(id, event.NoticedGone, emit); err != nil {
+		if err := s.exited(id, event.NoticedGone, s.cfg.Now(), emit); err != nil {
 			return err
 		}
 	}

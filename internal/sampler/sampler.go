@@ -67,6 +67,7 @@ type Sampler struct {
 	ew       *exitWatcher
 	child    chan childExit
 	seq      uint64
+	ticks    int // ticks completed
 	bootTime uint64
 	pageSize uint64
 	warned   map[string]bool
@@ -195,6 +196,7 @@ func (s *Sampler) Run(ctx context.Context, emit Emit) error {
 		if err := s.tick(emit); err != nil {
 			return err
 		}
+		s.ticks++
 		ticks++
 		if s.cfg.Count > 0 && ticks >= s.cfg.Count || s.childDone() {
 			return nil
@@ -207,7 +209,7 @@ func (s *Sampler) Run(ctx context.Context, emit Emit) error {
 			case <-ticker.C:
 				break wait
 			case id := <-exits:
-				if err := s.exited(id, event.NoticedPidfd, emit); err != nil {
+				if err := s.exited(id, event.NoticedPidfd, s.cfg.Now(), emit); err != nil {
 					return err
 				}
 			case ce := <-s.child:
@@ -304,13 +306,14 @@ func (s *Sampler) tick(emit Emit) error {
 		slices.SortFunc(cands, func(a, b candidate) int {
 			return cmp.Or(cmp.Compare(a.st.StartTicks, b.st.StartTicks), cmp.Compare(a.st.PID, b.st.PID))
 		})
+		matched := len(cands)
 		if len(cands) > 1 {
 			if s.cfg.One {
-				if t.lastCount == 0 && s.seq == 0 {
+				if s.ticks == 0 {
 					return fmt.Errorf("%w %q: it matches %d processes: %s (use --pid, or a narrower --match)",
 						ErrAmbiguous, t.Label, len(cands), describe(cands))
 				}
-				if t.lastCount != 1 {
+				if t.lastCount != matched {
 					s.cfg.Warnf("target %q matches %d processes (%s): --one samples only the oldest, pid %d",
 						t.Label, len(cands), describe(cands), cands[0].st.PID)
 				}
@@ -329,11 +332,11 @@ func (s *Sampler) tick(emit Emit) error {
 			if live[id] {
 				continue
 			}
-			if err := s.ended(id, ti, emit); err != nil {
+			if err := s.ended(id, ti, now, emit); err != nil {
 				return err
 			}
 		}
-		t.lastCount = len(cands)
+		t.lastCount = matched
 		if len(cands) == 0 {
 			smp := s.newSample(t.Label, now)
 			smp.System, smp.Unavailable = sys, copyMap(sysUnav)
@@ -527,6 +530,12 @@ func ParsePidfile(b []byte) (int, error) {
 	f := strings.Fields(string(b))
 	if len(f) == 0 {
 		return 0, errors.New("empty")
+	}
+	if len(f) > 1 {
+		return 0, fmt.Errorf("%q: more than one PID", strings.Join(f, " "))
+	}
+	if strings.Trim(f[0], "0123456789") != "" {
+		return 0, fmt.Errorf("%q is not a PID", f[0])
 	}
 	pid, err := strconv.Atoi(f[0])
 	if err != nil || pid <= 0 {
