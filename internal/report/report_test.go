@@ -76,16 +76,16 @@ func fixtureEvent() *event.Event {
 		Msg:      "api (pid 4242) was killed by SIGKILL after 2m0s",
 		Process: &event.Process{
 			PID: 4242, PPID: 1, Name: "api", State: "S", StartTicks: 1000,
-			Start:    event.At(ts.Add(-2 * time.Minute)),
-			Exe:      "/opt/api/bin/api",
-			Args:     []string{"/opt/api/bin/api", "--password=hunter2", "--port", "8080"},
-			User:     "app", UID: &uid,
+			Start: event.At(ts.Add(-2 * time.Minute)),
+			Exe:   "/opt/api/bin/api",
+			Args:  []string{"/opt/api/bin/api", "--password=hunter2", "--port", "8080"},
+			User:  "app", UID: &uid,
 			CPUPct: &cpu, CPUTimeS: 3.25, RSSBytes: 512 << 20, VMSBytes: 2 << 30,
 			Threads: 12, FDs: &fds, FDsLimit: &lim, Cgroup: "/system.slice/api.service",
 		},
 		Detail: map[string]any{
-			"exit":      map[string]any{"pid": 4242.0, "noticed": "pidfd", "signal": "SIGKILL", "signal_num": 9.0},
-			"uptime_s":  120.0,
+			"exit":     map[string]any{"pid": 4242.0, "noticed": "pidfd", "signal": "SIGKILL", "signal_num": 9.0},
+			"uptime_s": 120.0,
 			"history": []any{
 				map[string]any{"ts": "2026-11-27T03:41:09.000000000Z", "cpu_pct": 10.0, "rss_bytes": float64(500 << 20), "threads": 12.0, "fds": 9.0},
 				map[string]any{"ts": "2026-11-27T03:41:10.000000000Z", "cpu_pct": 12.5, "rss_bytes": float64(512 << 20), "threads": 12.0, "fds": 9.0},

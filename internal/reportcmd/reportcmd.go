@@ -50,19 +50,19 @@ var DefaultOn = []string{"crash", "oom_kill", "absent", "leak_suspected", "memor
 
 // Options are the filter's flags.
 type Options struct {
-	Dir         string
-	On          []string
-	Logs        []string
-	LogLines    int
-	Journal     []string
-	Timeout     time.Duration
-	DockerSock  string
-	Strict      bool
-	MaxLine     int
-	Launch      bool
-	RetryEvery  time.Duration
-	Version     bool
-	Disks       []string
+	Dir        string
+	On         []string
+	Logs       []string
+	LogLines   int
+	Journal    []string
+	Timeout    time.Duration
+	DockerSock string
+	Strict     bool
+	MaxLine    int
+	Launch     bool
+	RetryEvery time.Duration
+	Version    bool
+	Disks      []string
 }
 
 func dirDefault(std cli.IO) string {
@@ -143,7 +143,7 @@ func shortID(eventID string) string {
 }
 
 type pending struct {
-	ev   *event.Event
+	ev    *event.Event
 	tries int
 }
 
