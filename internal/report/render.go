@@ -238,28 +238,40 @@ func bytesHuman(n uint64) string {
 	return fmt.Sprintf("%.1f %ciB (%d bytes)", float64(n)/float64(div), "KMGTPE"[exp], n)
 }
 
+// exitKeys are the detail fields that say how a process ended, flat in the
+// detail or under detail.exit (the sampler's shape).
+var exitKeys = map[string]string{
+	"exit_code": "Exit-Code", "code": "Exit-Code", "signal": "Exit-Signal",
+	"core_dumped": "Core-Dumped", "noticed": "Exit-Noticed",
+}
+
 // exitFields prints how the process ended when the event says so.
 func exitFields(b *bytes.Buffer, kv func(k, v string), e *event.Event) {
 	ex, _ := e.Detail["exit"].(map[string]any)
 	if ex == nil {
+		ex = e.Detail
+	}
+	if ex == nil || e.Type != "crash" && e.Detail["exit"] == nil {
 		return
 	}
-	if v, ok := ex["code"]; ok {
-		kv("Exit-Code", fmt.Sprint(v))
+	code, hasCode := ex["exit_code"]
+	if !hasCode {
+		code, hasCode = ex["code"]
 	}
-	if v, ok := ex["signal"]; ok {
-		kv("Exit-Signal", fmt.Sprint(v))
+	sig, hasSig := ex["signal"]
+	switch {
+	case hasCode:
+		kv("Exit-Code", fmt.Sprint(code))
+	case hasSig:
+		kv("Exit-Signal", fmt.Sprint(sig))
+	default:
+		kv("Exit-Status", "unknown (not our child, and reaped before its status could be read)")
 	}
 	if v, ok := ex["core_dumped"]; ok && v == true {
 		kv("Core-Dumped", "yes")
 	}
 	if v, ok := ex["noticed"]; ok {
 		kv("Exit-Noticed", fmt.Sprint(v))
-	}
-	if _, ok := ex["code"]; !ok {
-		if _, ok := ex["signal"]; !ok {
-			kv("Exit-Status", "unknown (the process was not our child and was reaped before it could be read)")
-		}
 	}
 }
 
@@ -352,6 +364,9 @@ func cell(k string, v any) string {
 func scalarDetail(e *event.Event) []forensics.Field {
 	var out []forensics.Field
 	for k, v := range e.Detail {
+		if _, ok := exitKeys[k]; ok && e.Type == "crash" {
+			continue // shown with the process
+		}
 		switch v.(type) {
 		case map[string]any, []any:
 			if k == "history" || k == "exit" {
