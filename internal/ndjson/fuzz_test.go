@@ -111,3 +111,41 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHeader checks the fast header reader against encoding/json: the same
+// v, the same kind, the same error, for any line.
+func FuzzHeader(f *testing.F) {
+	for _, s := range []string{
+		eventLine, sampleLine, `{}`, `null`, `[]`, `{"v":1}`, `{"V":1,"KIND":"x"}`, `{"v":1,"kind":"x","v":2}`,
+		`{"v":1.0,"kind":"x"}`, `{"v":-0,"kind":"x"}`, `{"v":01}`, `{"kind":"\u0078","v":1}`, `{"\u212aind":"x","v":1}`,
+		`{"v":1,"kind":"x","a":[1,2,{"b":"\ud800"}],"c":"\xff"}`, `{"v":1,"kind":null}`, `{"v":1,"kind":"x"} x`,
+		`{"v":1,"kind":"x","s":"a` + "\t" + `b"}`, `{"v":99999999999999999999,"kind":"x"}`, ` {"v" : 1 , "kind" : "x" } `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var want header
+		wantErr := json.Unmarshal(line, &want)
+		got, gotErr := readHeader(line)
+		if (wantErr == nil) != (gotErr == nil) || wantErr != nil && wantErr.Error() != gotErr.Error() {
+			t.Fatalf("%q: error %v, encoding/json says %v", line, gotErr, wantErr)
+		}
+		if wantErr != nil {
+			return
+		}
+		if !eqPtr(got.V, want.V) || !eqPtr(got.Kind, want.Kind) {
+			t.Fatalf("%q: got v=%v kind=%v, encoding/json v=%v kind=%v", line, deref(got.V), deref(got.Kind), deref(want.V), deref(want.Kind))
+		}
+	})
+}
+
+func eqPtr[T comparable](a, b *T) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}

@@ -3,7 +3,6 @@ package ndjson
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -233,8 +232,8 @@ func (r *Reader) parse(raw []byte) (Record, string, error) {
 	if len(trimmed) == 0 {
 		return Record{}, "blank", nil
 	}
-	var h header
-	if err := json.Unmarshal(trimmed, &h); err != nil {
+	h, err := readHeader(trimmed)
+	if err != nil {
 		return Record{}, SkipBadJSON, err
 	}
 	switch {

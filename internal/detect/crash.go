@@ -1,0 +1,102 @@
+package detect
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/localsre/sre-agent/internal/event"
+)
+
+// crash: a process identity that was up is gone — the sampler reported its
+// exit, or a complete tick no longer had it. Each identity crashes once.
+type crash struct{ cfg *Config }
+
+var _ Detector = (*crash)(nil)
+
+func newCrash(cfg *Config) Detector { return &crash{cfg} }
+
+func (d *crash) Observe(o *Obs) {
+	if o.Kind != KindEnd || o.Cause == CauseReplaced {
+		return
+	}
+	p, s := o.P, o.S
+	detail := map[string]any{
+		"noticed": o.Cause,
+		"history": p.History(),
+	}
+	uptime := -1.0
+	how := "is gone"
+	if o.Cause == CauseExit {
+		x := s.Exit
+		detail["noticed"] = x.Noticed
+		if x.UptimeS.OK {
+			uptime = x.UptimeS.V
+		}
+		switch {
+		case x.Signal != "":
+			detail["signal"] = x.Signal
+			how = "was killed by " + x.Signal
+		case x.Code.OK:
+			detail["exit_code"] = x.Code.V
+			how = fmt.Sprintf("exited with code %d", x.Code.V)
+		default:
+			how = "is gone (exit status unknown)"
+		}
+	} else {
+		how = "is gone: a tick no longer found it"
+	}
+	if uptime < 0 && !p.Start.IsZero() && s.TS.After(p.Start) {
+		uptime = s.TS.Sub(p.Start).Seconds()
+	}
+	if uptime >= 0 {
+		detail["uptime_s"] = round(uptime, 3)
+	}
+	conf, evidence := oomEvidence(p, s)
+	detail["oom_suspected"] = conf != ""
+	if conf != "" {
+		detail["oom_confidence"] = conf
+		detail["oom_evidence"] = evidence
+	}
+	msg := fmt.Sprintf("%s %s", subject(o.T, p), how)
+	if uptime >= 0 {
+		msg += " after " + FormatDuration(uptime) + " up"
+	}
+	if conf != "" {
+		msg += fmt.Sprintf("; OOM kill suspected (%s confidence: %s)", conf, strings.Join(evidence, ", "))
+	}
+	o.emit(ev{typ: "crash", sev: event.SevCritical, msg: msg + ".", detail: detail, proc: p})
+}
+
+// oomEvidence weighs whether the kernel's OOM killer ended p: the OOM
+// counters rising between its last sample and its end, a SIGKILL (the
+// OOM killer's signal), and memory close to its limit.
+func oomEvidence(p *Proc, s *Sample) (confidence string, evidence []string) {
+	if s.HasExit && (s.Exit.Code.OK || s.Exit.Signal != "" && s.Exit.Signal != "SIGKILL") {
+		return "", nil // it exited, or another signal ended it
+	}
+	sigkill := s.HasExit && s.Exit.Signal == "SIGKILL"
+	host := s.OOMKills.OK && p.hostOOM.OK && s.OOMKills.V > p.hostOOM.V
+	group := s.HasProc && s.ID() == p.ID && s.CgroupOOMs.OK && p.cgroupOOM.OK && s.CgroupOOMs.V > p.cgroupOOM.V
+	near := p.memMax.OK && p.memMax.V > 0 && float64(p.Last.rss) >= 0.9*float64(p.memMax.V)
+	if group {
+		evidence = append(evidence, "cgroup oom_kill counter rose")
+	}
+	if host {
+		evidence = append(evidence, "host oom_kill counter rose")
+	}
+	if sigkill {
+		evidence = append(evidence, "killed by SIGKILL")
+	}
+	if near {
+		evidence = append(evidence, "RSS within 10% of the cgroup limit")
+	}
+	switch {
+	case (group || host) && sigkill, group && near:
+		return "high", evidence
+	case group || host:
+		return "medium", evidence
+	case sigkill && near:
+		return "low", evidence
+	}
+	return "", nil
+}

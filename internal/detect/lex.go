@@ -1,0 +1,311 @@
+package detect
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"math/bits"
+	"strconv"
+)
+
+// lex walks one JSON object and hands out only the fields a sample needs,
+// skipping everything else without building it. Decoding a whole sample with
+// encoding/json costs more than the detectors themselves; a sample is read
+// here with no allocation. Any surprise sets bad and stops: the caller skips
+// the line, it never panics.
+type lex struct {
+	b   []byte
+	i   int
+	bad bool
+}
+
+func (l *lex) ws() {
+	for l.i < len(l.b) && l.b[l.i] <= ' ' {
+		switch l.b[l.i] {
+		case ' ', '\t', '\n', '\r':
+			l.i++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next non-space byte, or 0 at the end.
+func (l *lex) peek() byte {
+	if l.i < len(l.b) && l.b[l.i] > ' ' {
+		return l.b[l.i] // compact JSON: the usual case
+	}
+	l.ws()
+	if l.i >= len(l.b) {
+		return 0
+	}
+	return l.b[l.i]
+}
+
+func (l *lex) fail() { l.bad, l.i = true, len(l.b) }
+
+func (l *lex) expect(c byte) bool {
+	if l.peek() != c {
+		l.fail()
+		return false
+	}
+	l.i++
+	return true
+}
+
+// open starts an object ({) and reports whether it is one.
+func (l *lex) open() bool { return l.expect('{') }
+
+// more reports whether the object has another member, consuming the comma
+// (first is true before the first member).
+func (l *lex) more(first bool) bool {
+	c := l.peek()
+	if c == '}' {
+		l.i++
+		return false
+	}
+	if !first {
+		if c != ',' {
+			l.fail()
+			return false
+		}
+		l.i++
+	}
+	return !l.bad
+}
+
+// key reads a member name and its colon. Names with escapes come back
+// unescaped (rare: none of ours need one).
+func (l *lex) key() []byte {
+	// Keys are short plain ASCII: a byte loop beats the general string scan.
+	if i := l.i; i < len(l.b) && l.b[i] == '"' {
+		b := l.b
+		for j := i + 1; j < len(b) && j < i+48; j++ {
+			c := b[j]
+			if c == '\\' {
+				break
+			}
+			if c == '"' {
+				if j+1 < len(b) && b[j+1] == ':' {
+					l.i = j + 2
+					return b[i+1 : j]
+				}
+				break
+			}
+		}
+	}
+	k, esc := l.str()
+	if esc {
+		k = unescape(k)
+	}
+	if !l.expect(':') {
+		return nil
+	}
+	return k
+}
+
+// str reads a string and returns its raw contents (between the quotes) and
+// whether it holds escapes.
+func (l *lex) str() ([]byte, bool) {
+	if l.peek() != '"' {
+		l.fail()
+		return nil, false
+	}
+	l.i++
+	start, esc := l.i, false
+	b := l.b
+	for {
+		// Eight bytes at a time to the next quote or backslash.
+		for l.i+8 <= len(b) {
+			if m := quoteOrBackslash(binary.LittleEndian.Uint64(b[l.i:])); m != 0 {
+				l.i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			l.i += 8
+		}
+		if l.i >= len(b) {
+			l.fail()
+			return nil, false
+		}
+		switch b[l.i] {
+		case '"':
+			l.i++
+			return b[start : l.i-1], esc
+		case '\\':
+			esc = true
+			l.i += 2
+		default:
+			l.i++
+		}
+	}
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// quoteOrBackslash has the high bit set in the bytes of w that are a quote
+// or a backslash (exact for the lowest one, which is all str uses).
+func quoteOrBackslash(w uint64) uint64 {
+	q := w ^ (lsb * '"')
+	bs := w ^ (lsb * '\\')
+	return ((q-lsb)&^q | (bs-lsb)&^bs) & msb
+}
+
+func unescape(raw []byte) []byte {
+	q := make([]byte, 0, len(raw)+2)
+	q = append(append(append(q, '"'), raw...), '"')
+	var s string
+	if json.Unmarshal(q, &s) != nil {
+		return nil
+	}
+	return []byte(s)
+}
+
+// text reads a string value (unescaped), or null as "".
+func (l *lex) text() []byte {
+	if l.peek() == 'n' {
+		l.lit("null")
+		return nil
+	}
+	s, esc := l.str()
+	if esc {
+		s = unescape(s)
+	}
+	return s
+}
+
+func (l *lex) lit(word string) {
+	if len(l.b)-l.i < len(word) || string(l.b[l.i:l.i+len(word)]) != word {
+		l.fail()
+		return
+	}
+	l.i += len(word)
+}
+
+// boolean reads true or false.
+func (l *lex) boolean() bool {
+	switch l.peek() {
+	case 't':
+		l.lit("true")
+		return true
+	case 'f':
+		l.lit("false")
+	default:
+		l.fail()
+	}
+	return false
+}
+
+// numRaw returns the bytes of a number.
+func (l *lex) numRaw() []byte {
+	l.ws()
+	start := l.i
+	for l.i < len(l.b) {
+		c := l.b[l.i]
+		if c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+			l.i++
+			continue
+		}
+		break
+	}
+	if l.i == start {
+		l.fail()
+	}
+	return l.b[start:l.i]
+}
+
+// uint reads a non-negative integer; ok is false for null. Anything else
+// (negative, fraction, overflow) marks the line bad, as a schema check
+// would.
+func (l *lex) uint() (v uint64, ok bool) {
+	if l.peek() == 'n' {
+		l.lit("null")
+		return 0, false
+	}
+	raw := l.numRaw()
+	if len(raw) == 0 || len(raw) > 20 {
+		l.fail()
+		return 0, false
+	}
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			l.fail()
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (1<<64-1-d)/10 {
+			l.fail()
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	return v, true
+}
+
+// int reads an integer that fits an int (pids, counts).
+func (l *lex) int() (int, bool) {
+	v, ok := l.uint()
+	if v > 1<<31 {
+		l.fail()
+		return 0, false
+	}
+	return int(v), ok
+}
+
+// float reads a number; ok is false for null.
+func (l *lex) float() (float64, bool) {
+	if l.peek() == 'n' {
+		l.lit("null")
+		return 0, false
+	}
+	raw := l.numRaw()
+	v, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
+		l.fail()
+		return 0, false
+	}
+	return v, true
+}
+
+// skip passes over one value of any kind.
+func (l *lex) skip() {
+	switch l.peek() {
+	case '"':
+		l.str()
+	case '{', '[':
+		l.skipNested()
+	case 't':
+		l.lit("true")
+	case 'f':
+		l.lit("false")
+	case 'n':
+		l.lit("null")
+	default:
+		l.numRaw()
+	}
+}
+
+// skipNested passes over an object or array by counting brackets outside
+// strings; the line was already checked to be valid JSON by the reader.
+func (l *lex) skipNested() {
+	depth := 0
+	b := l.b
+	for l.i < len(b) {
+		switch b[l.i] {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				l.i++
+				return
+			}
+		case '"':
+			l.str()
+			continue
+		}
+		l.i++
+	}
+	l.fail()
+}

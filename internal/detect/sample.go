@@ -1,0 +1,317 @@
+package detect
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/localsre/sre-agent/internal/event"
+)
+
+// Sample is the part of a sample record the detectors use. It is filled
+// from the raw line without building the whole record; Raw keeps the line
+// so that an event can carry the full process and system.
+type Sample struct {
+	Raw     []byte
+	TS      time.Time
+	Host    string
+	Target  string
+	Up      bool
+	Matches int // -1 when the record does not say
+
+	HasProc    bool
+	PID        int
+	StartTicks uint64
+	Start      time.Time
+	Name       string
+	Cgroup     string
+	RSS        uint64
+	Threads    int
+	CPU        opt[float64]
+	FDs        opt[int]
+	FDsLimit   opt[uint64]
+	CgroupMax  opt[uint64]
+	CgroupOOMs opt[uint64]
+
+	MemTotal opt[uint64]
+	MemAvail opt[uint64]
+	PSISome  opt[float64]
+	OOMKills opt[uint64]
+
+	HasExit bool
+	Exit    Exit
+}
+
+// Exit is what a sample says of how a process ended.
+type Exit struct {
+	PID     int
+	Noticed string
+	Code    opt[int]
+	Signal  string
+	UptimeS opt[float64]
+}
+
+// opt is a field that may be absent: absent is not zero (DESIGN §3).
+type opt[T any] struct {
+	V  T
+	OK bool
+}
+
+func some[T any](v T) opt[T] { return opt[T]{v, true} }
+
+// ID is the sample's process identity (zero without a process).
+func (s *Sample) ID() event.Identity { return event.Identity{PID: s.PID, StartTicks: s.StartTicks} }
+
+// ErrBadSample wraps why a sample record cannot be used.
+var ErrBadSample = errors.New("unusable sample")
+
+func badSample(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadSample, fmt.Sprintf(format, a...))
+}
+
+// interner keeps one copy of each repeated string (targets, hosts, names),
+// so reading a sample does not allocate.
+type interner map[string]string
+
+func (in interner) get(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	if len(in) > 4096 {
+		clear(in)
+	}
+	s := string(b)
+	in[s] = s
+	return s
+}
+
+// ParseSample fills s from one sample line. It checks what the detectors
+// rely on: ts, target and up; a process with pid, start_ticks, rss_bytes
+// and threads; an up sample has a process, an exit has a pid.
+func ParseSample(raw []byte, s *Sample, in interner) error {
+	*s = Sample{Raw: raw, Matches: -1}
+	l := lex{b: raw}
+	var hasTS, hasTarget, hasUp bool
+	if !l.open() {
+		return badSample("not an object")
+	}
+	for first := true; l.more(first); first = false {
+		k := l.key()
+		switch string(k) {
+		case "ts":
+			t, ok := parseTime(l.text())
+			if !ok {
+				return badSample("ts: not an RFC 3339 time")
+			}
+			s.TS, hasTS = t, true
+		case "host":
+			s.Host = in.get(l.text())
+		case "target":
+			s.Target = in.get(l.text())
+			hasTarget = s.Target != ""
+		case "up":
+			s.Up, hasUp = l.boolean(), true
+		case "matches":
+			if n, ok := l.int(); ok {
+				s.Matches = n
+			}
+		case "process":
+			if l.peek() == 'n' {
+				l.lit("null")
+				continue
+			}
+			if err := parseProcess(&l, s, in); err != nil {
+				return err
+			}
+		case "system":
+			if l.peek() == 'n' {
+				l.lit("null")
+				continue
+			}
+			parseSystem(&l, s)
+		case "exit":
+			if l.peek() == 'n' {
+				l.lit("null")
+				continue
+			}
+			if err := parseExit(&l, s, in); err != nil {
+				return err
+			}
+		default:
+			l.skip()
+		}
+	}
+	switch {
+	case l.bad:
+		return badSample("malformed at byte %d", l.i)
+	case !hasTS:
+		return badSample("no ts")
+	case !hasTarget:
+		return badSample("no target")
+	case !hasUp:
+		return badSample("no up")
+	case s.Up && !s.HasProc:
+		return badSample("up without process")
+	case s.Up && s.HasExit:
+		return badSample("up with exit")
+	}
+	return nil
+}
+
+func parseProcess(l *lex, s *Sample, in interner) error {
+	var pid, start, rss, threads bool
+	if !l.open() {
+		return badSample("process: not an object")
+	}
+	for first := true; l.more(first); first = false {
+		k := l.key()
+		switch string(k) {
+		case "pid":
+			s.PID, pid = l.int()
+		case "start_ticks":
+			s.StartTicks, start = l.uint()
+		case "start":
+			s.Start, _ = parseTime(l.text())
+		case "name":
+			s.Name = in.get(l.text())
+		case "cgroup":
+			s.Cgroup = in.get(l.text())
+		case "rss_bytes":
+			s.RSS, rss = l.uint()
+		case "threads":
+			s.Threads, threads = l.int()
+		case "cpu_pct":
+			v, ok := l.float()
+			s.CPU = opt[float64]{v, ok}
+		case "fds":
+			v, ok := l.int()
+			s.FDs = opt[int]{v, ok}
+		case "fds_limit":
+			v, ok := l.uint()
+			s.FDsLimit = opt[uint64]{v, ok}
+		case "cgroup_mem_max_bytes":
+			v, ok := l.uint()
+			s.CgroupMax = opt[uint64]{v, ok}
+		case "cgroup_oom_kills":
+			v, ok := l.uint()
+			s.CgroupOOMs = opt[uint64]{v, ok}
+		default:
+			l.skip()
+		}
+	}
+	switch {
+	case l.bad:
+		return badSample("process: malformed")
+	case !pid || s.PID <= 0:
+		return badSample("process.pid: missing")
+	case !start:
+		return badSample("process.start_ticks: missing")
+	case !rss:
+		return badSample("process.rss_bytes: missing")
+	case !threads:
+		return badSample("process.threads: missing")
+	}
+	s.HasProc = true
+	return nil
+}
+
+func parseSystem(l *lex, s *Sample) {
+	if !l.open() {
+		return
+	}
+	for first := true; l.more(first); first = false {
+		k := l.key()
+		switch string(k) {
+		case "mem_total_bytes":
+			v, ok := l.uint()
+			s.MemTotal = opt[uint64]{v, ok}
+		case "mem_available_bytes":
+			v, ok := l.uint()
+			s.MemAvail = opt[uint64]{v, ok}
+		case "psi_mem_some_avg10":
+			v, ok := l.float()
+			s.PSISome = opt[float64]{v, ok}
+		case "oom_kills":
+			v, ok := l.uint()
+			s.OOMKills = opt[uint64]{v, ok}
+		default:
+			l.skip()
+		}
+	}
+}
+
+func parseExit(l *lex, s *Sample, in interner) error {
+	var pid bool
+	if !l.open() {
+		return badSample("exit: not an object")
+	}
+	for first := true; l.more(first); first = false {
+		k := l.key()
+		switch string(k) {
+		case "pid":
+			s.Exit.PID, pid = l.int()
+		case "noticed":
+			s.Exit.Noticed = in.get(l.text())
+		case "code":
+			v, ok := l.int()
+			s.Exit.Code = opt[int]{v, ok}
+		case "signal":
+			s.Exit.Signal = in.get(l.text())
+		case "uptime_s":
+			v, ok := l.float()
+			s.Exit.UptimeS = opt[float64]{v, ok}
+		default:
+			l.skip()
+		}
+	}
+	if l.bad || !pid || s.Exit.PID <= 0 {
+		return badSample("exit.pid: missing")
+	}
+	s.HasExit = true
+	return nil
+}
+
+// parseTime reads RFC 3339. The fixed-width UTC form every sre-* tool
+// writes is parsed by hand (time.Parse costs more than the detectors).
+func parseTime(b []byte) (time.Time, bool) {
+	// 2006-01-02T15:04:05.000000000Z
+	if n := len(b); n >= 20 && n <= 30 && b[n-1] == 'Z' && b[4] == '-' && b[7] == '-' &&
+		b[10] == 'T' && b[13] == ':' && b[16] == ':' && (n == 20 || b[19] == '.' && n > 21) {
+		d := func(i, w int) (int, bool) {
+			v := 0
+			for _, c := range b[i : i+w] {
+				if c < '0' || c > '9' {
+					return 0, false
+				}
+				v = v*10 + int(c-'0')
+			}
+			return v, true
+		}
+		y, ok1 := d(0, 4)
+		mo, ok2 := d(5, 2)
+		dd, ok3 := d(8, 2)
+		h, ok4 := d(11, 2)
+		mi, ok5 := d(14, 2)
+		sec, ok6 := d(17, 2)
+		ns, ok7 := 0, true
+		if n > 20 {
+			w := n - 21
+			ns, ok7 = d(20, w)
+			for ; w < 9; w++ {
+				ns *= 10
+			}
+		}
+		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && mo >= 1 && mo <= 12 && dd >= 1 && dd <= 31 && h < 24 && mi < 60 && sec < 60 {
+			t := time.Date(y, time.Month(mo), dd, h, mi, sec, ns, time.UTC)
+			if t.Day() == dd { // rejects 2023-02-30 as time.Parse does
+				return t, true
+			}
+		}
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
