@@ -1,0 +1,193 @@
+package forensics
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/localsre/sre-agent/internal/event"
+)
+
+// realDockerImage is the image scripts/dockerd-test.sh imports.
+const realDockerImage = "sre-busybox:local"
+
+// needDaemon skips a test that needs a real Docker daemon, saying why; in
+// CI (CI=true) it fails instead, because CI starts one and must not skip.
+func needDaemon(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...) + `; start one with: eval "$(scripts/dockerd-test.sh)"`
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// dockerCLI runs the docker CLI against DOCKER_HOST with a timeout.
+func dockerCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// cgroupContainerRe is internal/sampler's form of a container id in a
+// cgroup path (docker's cgroupfs /docker/ID, systemd's docker-ID.scope,
+// containerd, CRI-O, podman).
+var cgroupContainerRe = regexp.MustCompile(`(?:^|/)(docker-|libpod-|libpod-conmon-|cri-containerd-|crio-|crio-conmon-)?([0-9a-f]{64})(?:\.scope)?(?:/|$)`)
+
+// containerOf reads /proc/PID/cgroup (v1, v2 or hybrid) and returns the
+// container id in it, from the memory controller's line when there is one.
+func containerOf(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ""
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if m := cgroupContainerRe.FindStringSubmatch(parts[2]); m != nil {
+			if id == "" || strings.Contains(","+parts[1]+",", ",memory,") {
+				id = m[2]
+			}
+		}
+	}
+	if id == "" {
+		t.Fatalf("no container id in /proc/%d/cgroup:\n%s", pid, b)
+	}
+	t.Logf("/proc/%d/cgroup:\n%s", pid, b)
+	return id
+}
+
+// TestDockerCollectorRealDaemon runs a container on a real dockerd, kills
+// its process with SIGKILL as the OOM killer would, and checks the section
+// the collector writes from the Engine API: name, image, state, exit code
+// 137 and the container's log lines.
+func TestDockerCollectorRealDaemon(t *testing.T) {
+	host := os.Getenv("DOCKER_HOST")
+	if host == "" {
+		needDaemon(t, "DOCKER_HOST is not set")
+	}
+	socket, err := DockerSocket(host)
+	if err != nil {
+		needDaemon(t, "%v", err)
+	}
+	if _, err := exec.LookPath("docker"); err != nil {
+		needDaemon(t, "no docker CLI on PATH")
+	}
+	if out, err := dockerCLI(t, "version", "--format", "{{.Server.Version}}"); err != nil {
+		needDaemon(t, "the daemon on %s does not answer: %v: %s", socket, err, out)
+	} else {
+		t.Logf("dockerd %s on %s", out, socket)
+	}
+	if out, err := dockerCLI(t, "image", "inspect", "--format", "{{.Id}}", realDockerImage); err != nil {
+		needDaemon(t, "no image %s: %v: %s", realDockerImage, err, out)
+	}
+
+	name := fmt.Sprintf("sre-test-%d-%d", os.Getpid(), time.Now().UnixNano()%1_000_000)
+	t.Cleanup(func() {
+		if out, err := dockerCLI(t, "rm", "-f", name); err != nil {
+			t.Logf("docker rm -f %s: %v: %s", name, err, out)
+		}
+	})
+	id, err := dockerCLI(t, "run", "-d", "--name", name, realDockerImage, "sh", "-c",
+		"echo hello-from-container; i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done")
+	if err != nil {
+		t.Fatalf("docker run: %v: %s", err, id)
+	}
+	out, err := dockerCLI(t, "inspect", "-f", "{{.State.Pid}}", name)
+	if err != nil {
+		t.Fatalf("docker inspect: %v: %s", err, out)
+	}
+	pid, err := strconv.Atoi(out)
+	if err != nil || pid <= 0 {
+		t.Fatalf("container pid %q", out)
+	}
+	// The id as the sampler finds it: from the host's view of the process.
+	cgID := containerOf(t, pid)
+	if cgID != id {
+		t.Fatalf("cgroup names container %s, docker run said %s", cgID, id)
+	}
+	inc := &Incident{Target: "sh", Process: &event.Process{PID: pid, Name: "sh", ContainerID: cgID, Runtime: "docker"}}
+	c := NewDockerCollector(socket)
+
+	// Alive: wait for a few lines, and see it running.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		logs, _ := dockerCLI(t, "logs", name)
+		if strings.Contains(logs, "line 2") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 'line 2' in the container's log after 10 s: %q", logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s, err := c.Collect(context.Background(), inc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fieldValue(s, "State"), fmt.Sprintf("running (pid %d)", pid); got != want {
+		t.Errorf("state before the kill = %q, want %q; section:\n%s", got, want, render(s))
+	}
+
+	// Killed: SIGKILL to the host pid, then wait for the daemon to see it.
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for deadline = time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		st, _ := dockerCLI(t, "inspect", "-f", "{{.State.Status}}", name)
+		if st == "exited" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container still %q 10 s after SIGKILL", st)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second) // the report's default
+	defer cancel()
+	start := time.Now()
+	s, err = c.Collect(ctx, inc)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("section in %v:\n%s", took, render(s))
+	for key, want := range map[string]string{
+		"Container ID": id,
+		"Container":    name,
+		"State":        "exited",
+		"Exit code":    "137 (killed by SIGKILL)",
+		"OOMKilled":    "false",
+	} {
+		if got := fieldValue(s, key); got != want {
+			t.Errorf("%s = %q, want %q", key, got, want)
+		}
+	}
+	if got := fieldValue(s, "Image"); !strings.HasPrefix(got, realDockerImage+" (") {
+		t.Errorf("Image = %q, want %s (its id)", got, realDockerImage)
+	}
+	if !findLine(s.Lines, " hello-from-container") || !findLine(s.Lines, " line 2") {
+		t.Errorf("log lines lack hello-from-container or line 2: %q", s.Lines)
+	}
+	if len(s.Lines) > 50 {
+		t.Errorf("%d log lines, want at most 50", len(s.Lines))
+	}
+	if len(s.Notes) != 0 {
+		t.Errorf("notes = %q, want none", s.Notes)
+	}
+	if took > 300*time.Millisecond {
+		t.Errorf("took %v: over the report's whole budget", took)
+	}
+}
