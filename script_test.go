@@ -18,6 +18,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/localsre/sre-agent/internal/cli"
+	"github.com/localsre/sre-agent/internal/detectcmd"
 	"github.com/localsre/sre-agent/internal/event"
 	"github.com/localsre/sre-agent/internal/event/eventtest"
 	"github.com/localsre/sre-agent/internal/reportcmd"
@@ -29,6 +30,7 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"sre-sample": func() { os.Exit(cli.Main("sre-sample", samplecmd.Run)) },
+		"sre-detect": func() { os.Exit(cli.Main("sre-detect", detectcmd.Run)) },
 		"sre-report": func() { os.Exit(cli.Main("sre-report", reportcmd.Run)) },
 	})
 }
@@ -40,8 +42,17 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		Condition: func(cond string) (bool, error) {
-			if cond == "root" {
+			switch cond {
+			case "root":
 				return os.Geteuid() == 0, nil
+			case "ci":
+				return os.Getenv("CI") == "true", nil
+			case "docker":
+				// A daemon answers on DOCKER_HOST (scripts/dockerd-test.sh).
+				if os.Getenv("DOCKER_HOST") == "" {
+					return false, nil
+				}
+				return exec.Command("docker", "version").Run() == nil, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -54,16 +65,20 @@ func TestScripts(t *testing.T) {
 			env.Setenv("ME", me.Username)
 			env.Setenv("MYUID", me.Uid)
 			env.Values[procsKey{}] = map[string]*spawned{}
+			if h := os.Getenv("DOCKER_HOST"); h != "" {
+				env.Setenv("DOCKER_HOST", h)
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"spawn":        cmdSpawn,
-			"signal":       cmdSignal,
-			"waitproc":     cmdWaitproc,
-			"waitlines":    cmdWaitlines,
-			"validate":     cmdValidate,
-			"exitwithin":   cmdExitWithin,
-			"defer-umount": cmdDeferUmount,
+			"spawn":           cmdSpawn,
+			"signal":          cmdSignal,
+			"waitproc":        cmdWaitproc,
+			"waitlines":       cmdWaitlines,
+			"validate":        cmdValidate,
+			"exitwithin":      cmdExitWithin,
+			"defer-umount":    cmdDeferUmount,
+			"defer-docker-rm": cmdDeferDockerRm,
 		},
 	})
 }
@@ -124,12 +139,17 @@ func lookPathIn(ts *testscript.TestScript, file string) (string, error) {
 	return "", fmt.Errorf("%s not found", file)
 }
 
-var envKeys = []string{"PATH", "HOME", "WORK", "TMPDIR", "NO_COLOR"}
+var envKeys = []string{"PATH", "HOME", "WORK", "TMPDIR", "NO_COLOR", "DOCKER_HOST"}
 
 func scriptEnv(ts *testscript.TestScript) []string {
 	env := os.Environ()
 	for _, k := range envKeys {
 		env = append(env, k+"="+ts.Getenv(k))
+	}
+	// The PIDs of processes spawned so far, so a spawned pipeline can name
+	// them ($victim_PID).
+	for name := range procs(ts) {
+		env = append(env, name+"_PID="+ts.Getenv(name+"_PID"))
 	}
 	return env
 }
@@ -312,4 +332,14 @@ func cmdDeferUmount(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		_ = exec.Command("umount", "-l", dir).Run()
 	})
+}
+
+// defer-docker-rm FILE: remove the container whose id is in FILE when the
+// script ends.
+func cmdDeferDockerRm(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: defer-docker-rm FILE")
+	}
+	id := strings.TrimSpace(ts.ReadFile(args[0]))
+	ts.Defer(func() { _ = exec.Command("docker", "rm", "-f", id).Run() })
 }

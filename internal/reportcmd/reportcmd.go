@@ -156,6 +156,7 @@ type filterState struct {
 	host     string
 	entries  []forensics.Entry
 	stop     func()
+	launch   *launcher
 	retry    []*pending
 	warnedAr bool
 }
@@ -180,6 +181,11 @@ func filter(ctx context.Context, std cli.IO, o *Options) error {
 	}
 	st.entries, st.stop = entries, stop
 	defer stop()
+	if o.Launch {
+		st.launch = newLauncher(func(format string, args ...any) {
+			fmt.Fprintf(std.Err, tool+": "+format+"\n", args...)
+		})
+	}
 
 	warner := ndjson.NewWarner(tool, "stdin", std.Err)
 	rd := ndjson.NewReader(std.In, ndjson.WithMaxLine(o.MaxLine), ndjson.OnSkip(warner.Skip))
@@ -305,7 +311,11 @@ func (st *filterState) reportAndPass(ev *event.Event) error {
 		return st.out.Encode(ev)
 	}
 	ev.Report = path
-	return st.out.Encode(ev)
+	if err := st.out.Encode(ev); err != nil {
+		return err
+	}
+	st.launch.open(ev, path)
+	return nil
 }
 
 // write writes the report of ev, archives the annotated event (unless it
