@@ -63,6 +63,11 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("ME", me.Username)
+			repo, err := os.Getwd()
+			if err != nil {
+				return err
+			}
+			env.Setenv("REPO", repo)
 			env.Setenv("MYUID", me.Uid)
 			env.Values[procsKey{}] = map[string]*spawned{}
 			if h := os.Getenv("DOCKER_HOST"); h != "" {
@@ -139,7 +144,7 @@ func lookPathIn(ts *testscript.TestScript, file string) (string, error) {
 	return "", fmt.Errorf("%s not found", file)
 }
 
-var envKeys = []string{"PATH", "HOME", "WORK", "TMPDIR", "NO_COLOR", "DOCKER_HOST"}
+var envKeys = []string{"PATH", "HOME", "WORK", "TMPDIR", "NO_COLOR", "DOCKER_HOST", "REPO"}
 
 func scriptEnv(ts *testscript.TestScript) []string {
 	env := os.Environ()

@@ -11,7 +11,7 @@ user=${NONROOT_USER:-nobody}
 dir=$(mktemp -d /tmp/sre-nonroot.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 go test -c -o "$dir/e2e.test" .
-cp -r testdata "$dir/"
+cp -r testdata scripts "$dir/"
 chmod -R a+rX "$dir"
 mkdir "$dir/tmp" && chown "$user" "$dir/tmp"
 cd "$dir"
