@@ -163,7 +163,7 @@ func BenchmarkReadSystem(b *testing.B) {
 	s := benchNew(b, Config{Targets: []Target{{Label: "x", Kind: ByPID, PID: 1}}, Interval: time.Second})
 	b.ReportAllocs()
 	for b.Loop() {
-		if sys, _ := s.readSystem(); sys.MemTotalBytes == nil {
+		if sys, _ := s.readSystem(time.Now(), false); sys.MemTotalBytes == nil {
 			b.Fatal("no memory figures")
 		}
 	}
@@ -302,7 +302,7 @@ func BenchmarkProcess(b *testing.B) {
 		{"fds", func() error { _, err := countFDs(filepath.Join(dir, "fd")); return err }},
 		{"cgroup-oom", func() error {
 			var pr event.Process
-			s.readOOM(p, &pr, map[string]string{})
+			s.readOOM(p, &pr, map[string]string{}, time.Time{})
 			return nil
 		}},
 		{"processFrom", func() error { _ = s.processFrom(p, st, time.Now()); return nil }},

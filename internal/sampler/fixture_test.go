@@ -756,11 +756,6 @@ func TestRunUnavailable(t *testing.T) {
 			field:  "process.fds_limit", reason: `^parse error: limits: `,
 		},
 		{
-			name:   "status missing",
-			change: func(f *fixture) { f.remove(pidDir(fixPID) + "/status") },
-			field:  "process.user", reason: `^not present: `,
-		},
-		{
 			name:   "cgroup missing",
 			change: func(f *fixture) { f.remove(pidDir(fixPID) + "/cgroup") },
 			field:  "process.cgroup", reason: `^not present: `,

@@ -50,20 +50,15 @@ func (s *Sampler) discover(ti int, c candidate, child bool) *proc {
 	} else {
 		p.unav["process.exe"] = reasonOf(err)
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "status")); err == nil {
-		if st, err := parseStatus(b); err == nil {
-			uid := st.UID
-			p.static.UID = &uid
-			if n := s.userName(uid); n != "" {
-				p.static.User = n
-			} else {
-				p.unav["process.user"] = "uid " + strconv.Itoa(uid) + " has no user name on this host"
-			}
+	if uid, ok := s.ownerUID(c.st.PID); ok {
+		p.static.UID = &uid
+		if n := s.userName(uid); n != "" {
+			p.static.User = n
 		} else {
-			p.unav["process.user"] = err.Error()
+			p.unav["process.user"] = "uid " + strconv.Itoa(uid) + " has no user name on this host"
 		}
 	} else {
-		p.unav["process.user"] = reasonOf(err)
+		p.unav["process.user"] = reasonPermission
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
 		if cg, err := parseCgroup(b); err == nil {
@@ -78,7 +73,13 @@ func (s *Sampler) discover(ti int, c candidate, child bool) *proc {
 	} else {
 		p.unav["process.cgroup"] = reasonOf(err)
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "limits")); err == nil {
+	var lim unix.Rlimit
+	if s.cfg.ProcRoot == "/proc" && unix.Prlimit(c.st.PID, unix.RLIMIT_NOFILE, nil, &lim) == nil {
+		if lim.Cur != unix.RLIM_INFINITY {
+			n := lim.Cur
+			p.static.FDsLimit = &n
+		}
+	} else if b, err := os.ReadFile(filepath.Join(dir, "limits")); err == nil {
 		if n, ok, err := parseLimits(b); err == nil && ok {
 			p.static.FDsLimit = &n
 		} else if err != nil {
@@ -123,21 +124,68 @@ func (s *Sampler) cgroupMemory(p *proc, cg Cgroup) {
 		limitFile = "memory.limit_in_bytes"
 	}
 	p.memPath, p.memV2 = dir, cg.V2
-	if b, err := os.ReadFile(filepath.Join(dir, limitFile)); err == nil {
+	if v, ok := s.memMax[dir]; ok {
+		p.static.CgroupMemMaxBytes = v
+		return
+	}
+	var max *uint64
+	if b, err := s.readInto(filepath.Join(dir, limitFile)); err == nil {
 		if v, ok, err := parseMemMax(b); err == nil && ok {
-			p.static.CgroupMemMaxBytes = &v
+			max = &v
 		}
 	}
+	s.memMax[dir] = max
+	p.static.CgroupMemMaxBytes = max
 }
 
 // readOOM reads the cgroup's OOM counters: memory.events on v2, the
 // oom_kill line of memory.oom_control on v1 (which has no "oom" count).
-func (s *Sampler) readOOM(p *proc, out *event.Process, unav map[string]string) {
+func (s *Sampler) readOOM(p *proc, out *event.Process, unav map[string]string, now time.Time) {
 	if p.memPath == "" {
 		return
 	}
+	// The cgroup's counters move only with an OOM kill, which the system
+	// counter in /proc/vmstat also counts: read them again only when that
+	// moved, or at least every slowEvery (v2's "oom" can move alone).
+	if p.oomOK && p.oomSeq == s.oomSeq && now.Sub(p.oomAt) < slowEvery && !now.Before(p.oomAt) {
+		out.CgroupOOM, out.CgroupOOMKills = p.oom.oom, p.oom.kills
+		for k, v := range p.oom.unav {
+			unav[k] = v
+		}
+		return
+	}
+	c, ok := s.cgTick[p.memPath]
+	if !ok {
+		c = s.readCgroupOOM(p)
+		s.cgTick[p.memPath] = c
+	}
+	p.oom, p.oomOK, p.oomSeq, p.oomAt = c, true, s.oomSeq, now
+	out.CgroupOOM, out.CgroupOOMKills = c.oom, c.kills
+	for k, v := range c.unav {
+		unav[k] = v
+	}
+}
+
+type cgroupOOM struct {
+	oom, kills *uint64
+	unav       map[string]string
+}
+
+func (s *Sampler) readCgroupOOM(p *proc) cgroupOOM {
+	var c cgroupOOM
+	out := &event.Process{}
+	unav := map[string]string{}
+	s.readOOMFiles(p, out, unav)
+	c.oom, c.kills = out.CgroupOOM, out.CgroupOOMKills
+	if len(unav) > 0 {
+		c.unav = unav
+	}
+	return c
+}
+
+func (s *Sampler) readOOMFiles(p *proc, out *event.Process, unav map[string]string) {
 	if p.memV2 {
-		b, err := os.ReadFile(filepath.Join(p.memPath, "memory.events"))
+		b, err := s.readInto(filepath.Join(p.memPath, "memory.events"))
 		if err != nil {
 			unav["process.cgroup_oom_kills"] = reasonOf(err)
 			return
@@ -150,7 +198,7 @@ func (s *Sampler) readOOM(p *proc, out *event.Process, unav map[string]string) {
 		out.CgroupOOM, out.CgroupOOMKills = &ev.OOM, &ev.OOMKill
 		return
 	}
-	b, err := os.ReadFile(filepath.Join(p.memPath, "memory.oom_control"))
+	b, err := s.readInto(filepath.Join(p.memPath, "memory.oom_control"))
 	if err != nil {
 		unav["process.cgroup_oom_kills"] = reasonOf(err)
 		return
@@ -198,12 +246,12 @@ func (s *Sampler) sampleOne(ti int, c candidate, matches int, now time.Time, sys
 		unav["process.cpu_pct"] = reasonFirst
 	}
 	dir := s.path(strconv.Itoa(c.st.PID))
-	if n, err := countFDs(filepath.Join(dir, "fd")); err == nil {
+	if n, err := s.countFDsRaw(filepath.Join(dir, "fd")); err == nil {
 		pr.FDs = &n
 	} else {
 		unav["process.fds"] = reasonOf(err)
 	}
-	s.readOOM(p, pr, unav)
+	s.readOOM(p, pr, unav, now)
 	for k, v := range sysUnav {
 		unav[k] = v
 	}
@@ -297,7 +345,7 @@ func (s *Sampler) reportExit(p *proc, ex *event.Exit, now time.Time, emit Emit) 
 	if s.ew != nil {
 		s.ew.Remove(p.id)
 	}
-	sys, sysUnav := s.readSystem()
+	sys, sysUnav := s.readSystem(now, true)
 	for ti := range s.targets {
 		if !p.targets[ti] {
 			continue

@@ -73,6 +73,12 @@ type Sampler struct {
 	warned   map[string]bool
 	users    map[int]string
 	names    map[nameKey]nameHit // match cache per (pid, start, comm)
+
+	buf    []byte               // readInto's reusable buffer
+	slow   slowHost             // host figures the kernel updates slowly, or costly ones
+	oomSeq uint64               // bumped when the system oom_kill counter changes
+	cgTick map[string]cgroupOOM // per-tick cache of cgroup OOM counters by memory dir
+	memMax map[string]*uint64   // per-tick cache of cgroup memory limits by memory dir
 }
 
 type targetState struct {
@@ -94,6 +100,10 @@ type proc struct {
 	lastAt  time.Time
 	hasLast bool
 	last    *event.Process // as last emitted
+	oom     cgroupOOM
+	oomOK   bool
+	oomSeq  uint64
+	oomAt   time.Time
 	child   bool
 }
 
@@ -143,6 +153,8 @@ func New(cfg Config) (*Sampler, error) {
 		warned:   map[string]bool{},
 		users:    map[int]string{},
 		names:    map[nameKey]nameHit{},
+		cgTick:   map[string]cgroupOOM{},
+		memMax:   map[string]*uint64{},
 		pageSize: uint64(os.Getpagesize()),
 	}
 	for _, t := range cfg.Targets {
@@ -250,7 +262,7 @@ func (s *Sampler) path(parts ...string) string {
 }
 
 func (s *Sampler) readStat(pid int) (Stat, error) {
-	b, err := os.ReadFile(s.path(strconv.Itoa(pid), "stat"))
+	b, err := s.readInto(s.path(strconv.Itoa(pid), "stat"))
 	if err != nil {
 		return Stat{}, err
 	}
@@ -271,7 +283,9 @@ func (s *Sampler) tick(emit Emit) error {
 	now := s.cfg.Now()
 	var scan []candidate
 	scanned := false
-	sys, sysUnav := s.readSystem()
+	clear(s.cgTick)
+	clear(s.memMax)
+	sys, sysUnav := s.readSystem(now, false)
 	for ti, t := range s.targets {
 		if t.done {
 			continue

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every benchmark in bench/ and the Go benchmarks, printing the machine
+# first; each script prints its own figures and ratios. Progress goes to
+# stderr. Usage: bench/run-all.sh [> results.txt]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+echo "# machine: nproc $(nproc), kernel $(uname -r), $(go version | cut -d' ' -f3-), Debian $(cat /etc/debian_version)"
+echo "# started $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
+go build -o bin/ ./cmd/...
+export NO_BUILD=1
+
+## sre-sample
+echo; echo "## sre-sample: kill -9 -> up:false (bench/kill_latency.sh)"
+bench/kill_latency.sh
+echo; echo "## sre-sample: CPU per 1,000 samples (bench/cpu_per_sample.sh)"
+bench/cpu_per_sample.sh
+echo; echo "## sre-sample: one pass over 1,000 processes (bench/scan_1000.sh)"
+bench/scan_1000.sh
+echo; echo "## sre-sample: go test -bench (internal/sampler)"
+go test -run '^$' -bench . -benchtime "${BENCHTIME:-1s}" ./internal/sampler/
+
+echo; echo "# finished $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,128 @@
+package sampler
+
+import (
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"time"
+
+	"github.com/shirou/gopsutil/v4/disk"
+
+	"github.com/localsre/sre-agent/internal/event"
+)
+
+// slowEvery is how often host figures that the kernel itself updates slowly
+// (loadavg every 5 s, PSI averages every 2 s) or that are costly to read
+// (/proc/vmstat, ~150 lines generated per read) are read again. At the
+// default 1 s interval every tick reads them; faster ticks reuse them.
+const slowEvery = time.Second
+
+type slowHost struct {
+	at                   time.Time
+	load1, load5, load15 *float64
+	psiSome, psiFull     *float64
+	oomKills             *uint64
+	disk                 []event.Disk
+	unav                 map[string]string
+}
+
+// readSystem reads the host's state; fields it cannot read are left out
+// and named in the returned map. fresh forces the slow figures to be read
+// (an exit sample always carries a fresh oom_kill count).
+func (s *Sampler) readSystem(now time.Time, fresh bool) (*event.System, map[string]string) {
+	sys := &event.System{}
+	unav := map[string]string{}
+	memUnav := func(why string) {
+		for _, k := range []string{"mem_total_bytes", "mem_available_bytes", "swap_total_bytes", "swap_used_bytes"} {
+			unav["system."+k] = why
+		}
+	}
+	if b, err := s.readInto(filepath.Join(s.cfg.ProcRoot, "meminfo")); err != nil {
+		memUnav("meminfo: " + reasonOf(err))
+	} else if m, err := parseMeminfo(b); err != nil {
+		memUnav(err.Error())
+	} else {
+		total, swapTotal := m.Total, m.SwapTotal
+		swapUsed := m.SwapTotal - min(m.SwapFree, m.SwapTotal)
+		sys.MemTotalBytes, sys.SwapTotalBytes, sys.SwapUsedBytes = &total, &swapTotal, &swapUsed
+		if m.HasAvailable {
+			avail := m.Available
+			sys.MemAvailableBytes = &avail
+		} else {
+			unav["system.mem_available_bytes"] = "not present: kernel older than 3.14"
+		}
+	}
+	if fresh || s.slow.unav == nil || now.Sub(s.slow.at) >= slowEvery || now.Before(s.slow.at) {
+		s.readSlow(now)
+	}
+	sl := &s.slow
+	sys.Load1, sys.Load5, sys.Load15 = sl.load1, sl.load5, sl.load15
+	sys.PSIMemSomeAvg10, sys.PSIMemFullAvg10 = sl.psiSome, sl.psiFull
+	sys.OOMKills = sl.oomKills
+	sys.Disk = sl.disk
+	for k, v := range sl.unav {
+		unav[k] = v
+	}
+	return sys, unav
+}
+
+func (s *Sampler) readSlow(now time.Time) {
+	prev := s.slow.oomKills
+	sl := slowHost{at: now, unav: map[string]string{}}
+	// statfs is a real syscall (an NFS mount may hang): at most once per
+	// slowEvery, after the raw reads.
+	defer func() {
+		for _, path := range s.cfg.Disks {
+			u, err := disk.UsageWithContext(s.ctx, path)
+			if err != nil {
+				s.slow.unav["system.disk:"+path] = reasonOf(err)
+				continue
+			}
+			pct := float64(int64(u.UsedPercent*100+0.5)) / 100
+			s.slow.disk = append(s.slow.disk, event.Disk{Path: path, TotalBytes: u.Total, UsedBytes: u.Used, FreeBytes: u.Free, UsedPct: min(pct, 100)})
+		}
+	}()
+	loadUnav := func(why string) {
+		for _, k := range []string{"load1", "load5", "load15"} {
+			sl.unav["system."+k] = why
+		}
+	}
+	if b, err := s.readInto(filepath.Join(s.cfg.ProcRoot, "loadavg")); err != nil {
+		loadUnav(reasonOf(err))
+	} else if l1, l5, l15, err := parseLoadavg(b); err != nil {
+		loadUnav(err.Error())
+	} else {
+		sl.load1, sl.load5, sl.load15 = &l1, &l5, &l15
+	}
+	if b, err := s.readInto(filepath.Join(s.cfg.ProcRoot, "pressure", "memory")); err == nil {
+		if p, err := parsePSI(b); err == nil {
+			some := p.SomeAvg10
+			sl.psiSome = &some
+			if p.HasFull {
+				full := p.FullAvg10
+				sl.psiFull = &full
+			}
+		} else {
+			sl.unav["system.psi_mem_some_avg10"] = err.Error()
+		}
+	} else if errors.Is(err, fs.ErrNotExist) {
+		sl.unav["system.psi_mem_some_avg10"] = "not present: kernel without pressure stall information (CONFIG_PSI)"
+	} else {
+		sl.unav["system.psi_mem_some_avg10"] = reasonOf(err)
+	}
+	if b, err := s.readInto(filepath.Join(s.cfg.ProcRoot, "vmstat")); err == nil {
+		if n, ok, err := parseVmstat(b); err == nil && ok {
+			sl.oomKills = &n
+		} else if err != nil {
+			sl.unav["system.oom_kills"] = err.Error()
+		} else {
+			sl.unav["system.oom_kills"] = "not present: kernel older than 4.13 does not count OOM kills"
+		}
+	} else {
+		sl.unav["system.oom_kills"] = reasonOf(err)
+	}
+	if sl.oomKills == nil || prev == nil || *prev != *sl.oomKills {
+		s.oomSeq++ // cgroup OOM counters may have moved: read them again
+	}
+	s.slow = sl
+}

@@ -1,0 +1,164 @@
+package sampler
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"math"
+	"strconv"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// readInto reads a whole /proc or /sys file into the sampler's reusable
+// buffer: open, read until 0, close -- no fstat, no poller registration, no
+// allocation. The slice is valid until the next call.
+//
+// The calls are raw (no entersyscall): kernel-generated files of /proc and
+// /sys answer at once, and a Go syscall after an idle period wakes the
+// runtime's sysmon into its 20µs polling loop, which at a 10ms tick costs
+// more than the reads themselves. Only for files that cannot block: never
+// cmdline/environ (mmap lock) nor user-given paths (statfs of NFS).
+func (s *Sampler) readInto(path string) ([]byte, error) {
+	p, err := unix.BytePtrFromString(path)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	fd, _, e := unix.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(p)),
+		uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
+	if e != 0 {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: e}
+	}
+	defer unix.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
+	if cap(s.buf) < 16<<10 {
+		s.buf = make([]byte, 0, 16<<10)
+	}
+	b := s.buf[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		free := b[len(b):cap(b)]
+		n, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&free[0])), uintptr(len(free)))
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: e}
+		}
+		if n == 0 {
+			s.buf = b
+			return b, nil
+		}
+		b = b[:len(b)+int(n)]
+	}
+}
+
+var atFDCWD = func() uintptr { v := unix.AT_FDCWD; return uintptr(v) }()
+
+// countFDsRaw counts the entries of a /proc/PID/fd directory with raw
+// getdents64 calls into the sampler's buffer.
+func (s *Sampler) countFDsRaw(dir string) (int, error) {
+	p, err := unix.BytePtrFromString(dir)
+	if err != nil {
+		return 0, &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	fd, _, e := unix.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(p)),
+		uintptr(unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC), 0, 0, 0)
+	if e != 0 {
+		return 0, &fs.PathError{Op: "open", Path: dir, Err: e}
+	}
+	defer unix.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
+	if cap(s.buf) < 16<<10 {
+		s.buf = make([]byte, 0, 16<<10)
+	}
+	b := s.buf[:cap(s.buf)]
+	count := 0
+	for {
+		n, _, e := unix.RawSyscall(unix.SYS_GETDENTS64, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return count, &fs.PathError{Op: "getdents", Path: dir, Err: e}
+		}
+		if n == 0 {
+			return count, nil
+		}
+		for off := 0; off < int(n); {
+			reclen := int(b[off+16]) | int(b[off+17])<<8
+			name := b[off+19:]
+			if !(name[0] == '.' && (name[1] == 0 || name[1] == '.' && name[2] == 0)) {
+				count++
+			}
+			off += reclen
+		}
+	}
+}
+
+// Meminfo is the part of /proc/meminfo a sample uses, in bytes.
+type Meminfo struct {
+	Total, Available, SwapTotal, SwapFree uint64
+	HasAvailable                          bool
+}
+
+// parseMeminfo picks MemTotal, MemAvailable, SwapTotal and SwapFree.
+func parseMeminfo(b []byte) (Meminfo, error) {
+	var m Meminfo
+	found := 0
+	for len(b) > 0 && found < 4 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		var dst *uint64
+		switch string(k) {
+		case "MemTotal":
+			dst = &m.Total
+		case "MemAvailable":
+			dst, m.HasAvailable = &m.Available, true
+		case "SwapTotal":
+			dst = &m.SwapTotal
+		case "SwapFree":
+			dst = &m.SwapFree
+		default:
+			continue
+		}
+		v = bytes.TrimSpace(v)
+		v = bytes.TrimSuffix(v, []byte(" kB"))
+		n, err := strconv.ParseUint(string(v), 10, 64)
+		if err != nil {
+			return m, fmt.Errorf("%w: meminfo: %s %q", ErrParse, k, v)
+		}
+		*dst = n * 1024
+		found++
+	}
+	if m.Total == 0 {
+		return m, fmt.Errorf("%w: meminfo: no MemTotal", ErrParse)
+	}
+	return m, nil
+}
+
+// parseLoadavg parses the three averages of /proc/loadavg.
+func parseLoadavg(b []byte) (l1, l5, l15 float64, err error) {
+	f := bytes.Fields(b)
+	if len(f) < 3 {
+		return 0, 0, 0, fmt.Errorf("%w: loadavg: %q", ErrParse, b)
+	}
+	var v [3]float64
+	for i := range v {
+		v[i], err = strconv.ParseFloat(string(f[i]), 64)
+		// NaN or Inf would make the whole sample unencodable.
+		if err != nil || v[i] < 0 || math.IsNaN(v[i]) || math.IsInf(v[i], 0) {
+			return 0, 0, 0, fmt.Errorf("%w: loadavg: %q", ErrParse, f[i])
+		}
+	}
+	return v[0], v[1], v[2], nil
+}
