@@ -1,0 +1,130 @@
+package heal
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseIssueExample(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/heal/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := Parse("rules.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rs.Get("restart-api")
+	want := Backoff{Initial: time.Second, Factor: 2, Max: 5 * time.Minute, Jitter: 0.1, ResetAfter: 10 * time.Minute}
+	if diff := cmp.Diff(want, r.Backoff); diff != "" {
+		t.Errorf("backoff (-want +got):\n%s", diff)
+	}
+	got := []any{r.On, r.Target, r.Command, r.Cwd, r.Env, r.Log, r.StartCheck, r.MaxRetries, r.RetryWindow, r.Cooldown, r.Escalate, r.Line, r.Col}
+	wantAll := []any{[]string{"crash", "absent"}, "api", []string{"/opt/api/bin/api", "--config", "/etc/api.yaml"}, "/opt/api",
+		map[string]string{"GOMAXPROCS": "2"}, "/var/log/api.log", 5 * time.Second, 3, 600 * time.Second, 60 * time.Second, "notify-oncall", 2, 5}
+	if diff := cmp.Diff(wantAll, got); diff != "" {
+		t.Errorf("rule (-want +got):\n%s", diff)
+	}
+	if n := rs.Get("notify-oncall"); n == nil || len(n.On) != 0 || n.MaxRetries != 0 {
+		t.Errorf("notify-oncall: %+v", n)
+	}
+	if u := rs.Get("restart-unit"); u.Systemctl != DefaultSystemctl {
+		t.Errorf("systemctl default: %q", u.Systemctl)
+	}
+}
+
+const okRule = "rules:\n  - name: a\n    on: [crash]\n    action: run\n    command: [\"/bin/true\"]\n    max_retries: 2\n"
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", okRule + "    bogus: 1\n", "r.yaml:7:5: unknown field \"bogus\""},
+		{"unknown key in backoff", okRule + "    backoff: {initial: 1s, maxx: 2s}\n", "r.yaml:7:28: unknown field \"maxx\""},
+		{"wrong type", strings.Replace(okRule, "max_retries: 2", "max_retries: two", 1), "r.yaml:6:18: cannot unmarshal string where the rules file wants int"},
+		{"command not a list", strings.Replace(okRule, `["/bin/true"]`, `/bin/true`, 1), "r.yaml:5:14: "},
+		{"zero cooldown unlimited retries", strings.Replace(okRule, "    max_retries: 2\n", "", 1), "r.yaml:2:5: rule \"a\": unlimited retries"},
+		{"explicit zero retries", strings.Replace(okRule, "max_retries: 2", "max_retries: 0", 1), "r.yaml:6:18: rule \"a\": unlimited retries"},
+		{"max < initial", okRule + "    backoff: {initial: 5s, max: 1s}\n", "r.yaml:7:33: rule \"a\": backoff.max 1s is less than backoff.initial 5s"},
+		{"bad duration", okRule + "    backoff: {initial: soon}\n", "r.yaml:7:24: rule \"a\": backoff.initial \"soon\": not a duration"},
+		{"relative command", strings.Replace(okRule, `/bin/true`, `true`, 1), "r.yaml:5:14: rule \"a\": command[0] \"true\": must be an absolute path"},
+		{"missing command", strings.Replace(okRule, "    command: [\"/bin/true\"]\n", "", 1), "r.yaml:2:5: rule \"a\": action run: command: missing"},
+		{"placeholder in program", strings.Replace(okRule, `/bin/true`, `/bin/{target}`, 1), "r.yaml:5:14: rule \"a\": command[0] \"/bin/{target}\": placeholders are not allowed"},
+		{"unknown action", strings.Replace(okRule, "action: run", "action: reboot", 1), "r.yaml:4:13: rule \"a\": action \"reboot\": unknown (one of restart_process, run, signal, systemd_restart)"},
+		{"missing action", strings.Replace(okRule, "    action: run\n", "", 1), "r.yaml:2:5: rule \"a\": action: missing"},
+		{"escalate missing", okRule + "    escalate: nobody\n", "r.yaml:7:15: rule \"a\": escalate names \"nobody\", which is not a rule"},
+		{"escalate self", okRule + "    escalate: a\n", "r.yaml:7:15: rule \"a\": escalates to itself"},
+		{"empty name", strings.Replace(okRule, "name: a", "name: \"\"", 1), "r.yaml:2:11: rule 1: name: empty"},
+		{"duplicate name", okRule + strings.TrimPrefix(okRule, "rules:\n"), "r.yaml:7:11: rule \"a\": duplicate name (first at line 2)"},
+		{"bad event type", strings.Replace(okRule, "[crash]", "[Crash!]", 1), "r.yaml:3:9: rule \"a\": on: \"Crash!\" is not an event type"},
+		{"bad when", okRule + "    when: '.detail |||'\n", "r.yaml:7:11: rule \"a\": when: "},
+		{"relative cwd", okRule + "    cwd: here\n", "r.yaml:7:10: rule \"a\": cwd \"here\": must be an absolute path"},
+		{"bad jitter", okRule + "    backoff: {jitter: 1.5}\n", "r.yaml:7:23: rule \"a\": backoff.jitter 1.5"},
+		{"negative cooldown", okRule + "    cooldown_seconds: -1\n", "r.yaml:7:23: rule \"a\": cooldown_seconds: must be >= 0"},
+		{"signal unknown", "rules:\n  - name: s\n    on: [leak_suspected]\n    action: signal\n    signal: NOPE\n    cooldown_seconds: 5\n", "r.yaml:5:13: rule \"s\": signal \"NOPE\""},
+		{"signal with command", "rules:\n  - name: s\n    on: [x]\n    action: signal\n    signal: HUP\n    command: [/bin/kill]\n    cooldown_seconds: 5\n", "r.yaml:6:14: rule \"s\": action signal: command: not used"},
+		{"systemd bad unit", "rules:\n  - name: u\n    on: [crash]\n    action: systemd_restart\n    unit: '--no-block'\n    max_retries: 1\n", "r.yaml:5:11: rule \"u\": unit \"--no-block\": not a systemd unit name"},
+		{"systemd no unit", "rules:\n  - name: u\n    on: [crash]\n    action: systemd_restart\n    max_retries: 1\n", "r.yaml:2:5: rule \"u\": action systemd_restart: unit: missing"},
+		{"duplicate key", strings.Replace(okRule, "    on:", "    name: b\n    on:", 1), "r.yaml:3:5: mapping key \"name\" already defined"},
+		{"empty file", "", "r.yaml:1:1: no rules"},
+		{"no rules", "rules: []\n", "r.yaml:1:8: no rules"},
+		{"syntax", "rules:\n  - name: [a\n", "r.yaml:2:"},
+		{"not a mapping", "- a\n", "r.yaml:1:1: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("r.yaml", []byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			if !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("error:\n got %q\nwant prefix %q", err, tt.want)
+			}
+			if !errors.Is(err, ErrRules) {
+				t.Errorf("error does not wrap ErrRules")
+			}
+		})
+	}
+}
+
+func TestCheckFileSafe(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte(okRule), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckFileSafe(good); err != nil {
+		t.Errorf("0600 own file: %v", err)
+	}
+	for _, mode := range []os.FileMode{0o620, 0o602, 0o666} {
+		p := filepath.Join(dir, "w.yaml")
+		os.WriteFile(p, []byte(okRule), 0o600)
+		os.Chmod(p, mode)
+		if err := CheckFileSafe(p); err == nil || !strings.Contains(err.Error(), "writable") {
+			t.Errorf("mode %o: %v, want refusal", mode, err)
+		}
+	}
+	link := filepath.Join(dir, "link.yaml")
+	if err := os.Symlink(good, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckFileSafe(link); err == nil || !strings.Contains(err.Error(), "symlink") {
+		t.Errorf("symlink: %v, want refusal", err)
+	}
+	if os.Geteuid() == 0 {
+		other := filepath.Join(dir, "other.yaml")
+		os.WriteFile(other, []byte(okRule), 0o600)
+		if err := os.Chown(other, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckFileSafe(other); err == nil || !strings.Contains(err.Error(), "owned by uid 65534") {
+			t.Errorf("other owner: %v, want refusal", err)
+		}
+	}
+}

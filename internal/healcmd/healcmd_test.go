@@ -1,0 +1,171 @@
+package healcmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/localsre/sre-agent/internal/cli"
+	"github.com/localsre/sre-agent/internal/event"
+	"github.com/localsre/sre-agent/internal/event/eventtest"
+)
+
+const rules = `rules:
+  - name: note
+    on: [crash]
+    action: run
+    command: ["/usr/bin/touch", "{target}.marker"]
+    max_retries: 2
+    backoff: {initial: 3s}
+`
+
+func run(t *testing.T, dir, in string, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	std := cli.IO{In: strings.NewReader(in), Out: &out, Err: &errb, Now: time.Now,
+		Getenv: func(string) string { return "" }}
+	err := Run(context.Background(), std, append([]string{"--dir", filepath.Join(dir, "reports")}, args...))
+	return out.String(), errb.String(), err
+}
+
+func TestDryRunRecords(t *testing.T) {
+	dir := t.TempDir()
+	rp := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rp, []byte(rules), 0o600)
+	report := filepath.Join(dir, "r.txt")
+	os.WriteFile(report, []byte("r"), 0o444)
+	ts := time.Now().UTC().Format(event.TimeLayout)
+	in := `{"v":1,"kind":"sample","ts":"` + ts + `","host":"h","src":"sre-sample","target":"api","seq":1,"up":false,"matches":0}` + "\n" +
+		`{"v":1,"kind":"event","ts":"` + ts + `","host":"h","src":"sre-detect","id":"e1","type":"crash","severity":"critical","target":"api","msg":"m","report":"` + report + `"}` + "\n" +
+		`{"v":1,"kind":"event","ts":"` + ts + `","host":"h","src":"sre-detect","id":"e2","type":"crash","severity":"critical","target":"db","msg":"m"}` + "\n"
+	out, errs, err := run(t, dir, in, "--rules", rp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := eventtest.ValidateStream([]byte(out)); err != nil || n != 5 {
+		t.Fatalf("%d records: %v\n%s", n, err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	inLines := strings.Split(strings.TrimSpace(in), "\n")
+	// input unchanged and in order, each event followed by its action
+	for i, want := range []string{inLines[0], inLines[1], "", inLines[2], ""} {
+		if want != "" && lines[i] != want {
+			t.Errorf("line %d changed:\n got %s\nwant %s", i, lines[i], want)
+		}
+	}
+	if !strings.Contains(lines[2], `"result":"planned"`) || !strings.Contains(lines[2], `"argv":["/usr/bin/touch","api.marker"]`) || !strings.Contains(lines[2], `"delay_s":3`) {
+		t.Errorf("planned record: %s", lines[2])
+	}
+	if !strings.Contains(lines[4], `"result":"skipped"`) || !strings.Contains(lines[4], "never without artifacts") {
+		t.Errorf("unreported crash: %s", lines[4])
+	}
+	if !strings.Contains(errs, `sre-heal: would run: ["/usr/bin/touch" "api.marker"] (rule note, attempt 1, after 3s)`) {
+		t.Errorf("stderr: %s", errs)
+	}
+	arch, _ := os.ReadFile(filepath.Join(dir, "reports", "events.ndjson"))
+	if n, err := eventtest.ValidateStream(arch); err != nil || n != 2 {
+		t.Errorf("archive: %d records, %v", n, err)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "no rules: give --rules FILE"},
+		{[]string{"--rules", "x", "extra"}, `unexpected argument "extra"`},
+		{[]string{"--rules", "x", "--max-event-age", "0s"}, "--max-event-age 0s: must be positive"},
+		{[]string{"--bogus"}, "unknown flag: --bogus"},
+	} {
+		_, _, err := run(t, dir, "", tt.args...)
+		if cli.ExitCode(err) != cli.ExitUsage || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v (exit %d), want %q", tt.args, err, cli.ExitCode(err), tt.want)
+		}
+	}
+	out, _, err := run(t, dir, "", "--version")
+	if err != nil || !strings.HasPrefix(out, "sre-heal ") {
+		t.Errorf("--version: %q %v", out, err)
+	}
+}
+
+// TestCrashDuringStartCheck: a crash of the restarted process that arrives
+// while its start check is still running is a new trigger (attempt 2), not
+// "already scheduled" — else a service that dies at once would stay down.
+func TestCrashDuringStartCheck(t *testing.T) {
+	dir := t.TempDir()
+	rp := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rp, []byte(`rules:
+  - name: restart
+    on: [crash]
+    action: restart_process
+    command: ["/bin/sh", "-c", "echo $$ >> pids; exec sleep 30"]
+    cwd: `+dir+`
+    start_check_seconds: 3
+    max_retries: 3
+    backoff: {initial: 10ms}
+`), 0o600)
+	report := filepath.Join(dir, "r.txt")
+	os.WriteFile(report, []byte("r"), 0o444)
+	crash := func(id string) string {
+		ts := time.Now().UTC().Format(event.TimeLayout)
+		return `{"v":1,"kind":"event","ts":"` + ts + `","host":"h","src":"sre-detect","id":"` + id + `","type":"crash","severity":"critical","target":"api","msg":"m","report":"` + report + `"}` + "\n"
+	}
+	pids := filepath.Join(dir, "pids")
+	waitPids := func(n int) []string {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			b, _ := os.ReadFile(pids)
+			if l := strings.Fields(string(b)); len(l) >= n {
+				return l
+			}
+		}
+		t.Fatalf("no %d starts", n)
+		return nil
+	}
+	pr, pw := io.Pipe()
+	var out, errb bytes.Buffer
+	std := cli.IO{In: pr, Out: &out, Err: &errb, Now: time.Now, Getenv: func(string) string { return "" }}
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), std, []string{"--dir", filepath.Join(dir, "reports"), "--rules", rp, "--apply"})
+	}()
+	io.WriteString(pw, crash("e1"))
+	waitPids(1)
+	io.WriteString(pw, crash("e2"))
+	started := waitPids(2)
+	pw.Close()
+	err := <-done
+	for _, p := range started {
+		if pid, _ := strconv.Atoi(p); pid > 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var a event.Action
+		if json.Unmarshal([]byte(l), &a) == nil && a.Kind == event.KindAction {
+			got = append(got, fmt.Sprintf("%s %d %d", a.Result, a.Attempt, a.PID))
+		}
+	}
+	sort.Strings(got) // both start checks end at about the same time
+	want := []string{"ok 1 " + started[0], "ok 2 " + started[1]}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("(-want +got):\n%s\nstderr:\n%s", diff, errb.String())
+	}
+}
