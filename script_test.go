@@ -21,8 +21,10 @@ import (
 	"github.com/localsre/sre-agent/internal/detectcmd"
 	"github.com/localsre/sre-agent/internal/event"
 	"github.com/localsre/sre-agent/internal/event/eventtest"
+	"github.com/localsre/sre-agent/internal/healcmd"
 	"github.com/localsre/sre-agent/internal/reportcmd"
 	"github.com/localsre/sre-agent/internal/samplecmd"
+	"github.com/localsre/sre-agent/internal/scorecmd"
 )
 
 // TestMain makes the test binary double as every sre-* command, so the
@@ -32,6 +34,8 @@ func TestMain(m *testing.M) {
 		"sre-sample": func() { os.Exit(cli.Main("sre-sample", samplecmd.Run)) },
 		"sre-detect": func() { os.Exit(cli.Main("sre-detect", detectcmd.Run)) },
 		"sre-report": func() { os.Exit(cli.Main("sre-report", reportcmd.Run)) },
+		"sre-score":  func() { os.Exit(cli.Main("sre-score", scorecmd.Run)) },
+		"sre-heal":   func() { os.Exit(cli.Main("sre-heal", healcmd.Run)) },
 	})
 }
 

@@ -1,0 +1,92 @@
+package score
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/localsre/sre-agent/internal/event"
+)
+
+// Rec is the part of an archive record the score reads.
+type Rec struct {
+	Kind   string
+	TS     time.Time
+	ID     string
+	Type   string
+	Target string
+	// recovered
+	CrashID   string
+	DownSince *time.Time
+	DowntimeS *float64
+	// action
+	Rule, Action, Result string
+	DryRun               bool
+	// summary
+	RSSAvg, Slope *float64
+}
+
+type leanDetail struct {
+	DowntimeS *float64    `json:"downtime_s"`
+	CrashID   string      `json:"crash_id"`
+	DownSince *event.Time `json:"down_since"`
+}
+
+type lean struct {
+	TS     event.Time `json:"ts"`
+	ID     string     `json:"id"`
+	Type   string     `json:"type"`
+	Target string     `json:"target"`
+	// Detail is decoded only for recovered events: a crash's detail carries
+	// its sample history, the bulk of the archive.
+	Detail json.RawMessage `json:"detail"`
+	Rule   string          `json:"rule"`
+	Action string          `json:"action"`
+	Result string          `json:"result"`
+	DryRun bool            `json:"dry_run"`
+	RSS    *event.Stat     `json:"rss_bytes"`
+	Slope  *float64        `json:"rss_slope_bytes_per_s"`
+}
+
+// Decode reads the fields of one record of kind. Kinds the score does not
+// use return ok false and no error.
+func Decode(kind string, raw []byte) (r Rec, ok bool, err error) {
+	return decode(kind, raw, nil)
+}
+
+func decode(kind string, raw []byte, in interner) (r Rec, ok bool, err error) {
+	switch kind {
+	case event.KindEvent, event.KindAction, event.KindSummary:
+	default:
+		return r, false, nil
+	}
+	if err := decodeFast(kind, raw, &r, in); err == nil {
+		return r, true, nil
+	} else if !errors.Is(err, errSlow) {
+		return Rec{}, false, fmt.Errorf("decode %s: %w", kind, err)
+	}
+	r = Rec{}
+	var l lean
+	if err := json.Unmarshal(raw, &l); err != nil {
+		return r, false, fmt.Errorf("decode %s: %w", kind, err)
+	}
+	r = Rec{Kind: kind, TS: l.TS.Time, ID: l.ID, Type: l.Type, Target: l.Target,
+		Rule: l.Rule, Action: l.Action, Result: l.Result, DryRun: l.DryRun, Slope: l.Slope}
+	if l.RSS != nil {
+		v := l.RSS.Avg
+		r.RSSAvg = &v
+	}
+	if kind == event.KindEvent && l.Type == TypeRecovered && len(l.Detail) > 0 {
+		var d leanDetail
+		if err := json.Unmarshal(l.Detail, &d); err != nil {
+			return r, false, fmt.Errorf("decode recovered detail: %w", err)
+		}
+		r.CrashID, r.DowntimeS = d.CrashID, d.DowntimeS
+		if d.DownSince != nil {
+			t := d.DownSince.Time
+			r.DownSince = &t
+		}
+	}
+	return r, true, nil
+}

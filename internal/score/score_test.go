@@ -1,0 +1,385 @@
+package score_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/localsre/sre-agent/internal/event"
+	"github.com/localsre/sre-agent/internal/ndjson"
+	"github.com/localsre/sre-agent/internal/score"
+)
+
+var at = time.Date(2026, 1, 8, 0, 0, 0, 0, time.UTC)
+
+// step is one entry of a failure schedule, relative to at.
+type step struct {
+	target string
+	typ    string        // started, crash, restarted, oom_kill, heal
+	off    time.Duration // when, before (negative) or after at
+	down   time.Duration // crash: down this long, then recovered; < 0: never recovered
+}
+
+// gen writes the archive sre-detect and sre-report would have written for
+// a schedule: a crash and, down later, the recovered that answers it.
+func gen(t testing.TB, steps []step) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	for i, s := range steps {
+		ts := at.Add(s.off)
+		id := fmt.Sprintf("%s-%04d", ts.Format("20060102T150405.000000000Z"), i)
+		if s.typ == "heal" {
+			enc.Encode(event.Action{Header: event.NewHeader(event.KindAction, "sre-heal", "h", ts),
+				Rule: "restart-web", Action: "restart", EventID: "x", Target: s.target, Attempt: 1, MaxAttempts: 3, Result: event.ResultOK})
+			continue
+		}
+		ev := event.Event{Header: event.NewHeader(event.KindEvent, "sre-detect", "h", ts), ID: id, Type: s.typ,
+			Severity: event.SevCritical, Target: s.target, Msg: s.typ + " of " + s.target}
+		if s.typ == "crash" {
+			ev.Detail = map[string]any{"noticed": "pidfd", "uptime_s": 12.5}
+		}
+		enc.Encode(ev)
+		if s.typ == "crash" && s.down >= 0 {
+			rts := ts.Add(s.down)
+			enc.Encode(event.Event{Header: event.NewHeader(event.KindEvent, "sre-detect", "h", rts),
+				ID: id + "-r", Type: "recovered", Severity: event.SevInfo, Target: s.target, Msg: "recovered",
+				Detail: map[string]any{"downtime_s": s.down.Seconds(), "crash_id": id,
+					"down_since": event.At(ts), "prev_pid": 42}})
+		}
+	}
+	return b.Bytes()
+}
+
+func fold(t testing.TB, agg *score.Aggregator, data []byte) ndjson.Counts {
+	t.Helper()
+	rd := ndjson.NewReader(bytes.NewReader(data))
+	for {
+		rec, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return rd.Counts()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, ok, err := score.Decode(rec.Kind, rec.Raw)
+		if err != nil {
+			t.Fatalf("line %d: %v", rec.Line, err)
+		}
+		if ok {
+			agg.Add(&r)
+		}
+	}
+}
+
+func windows(t testing.TB, s string) []score.Window {
+	t.Helper()
+	w, err := score.ParseWindows(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func snapshot(t testing.TB, data []byte, win string) score.Snapshot {
+	agg := score.New(windows(t, win), at)
+	fold(t, agg, data)
+	return agg.Snapshot(at)
+}
+
+// want is what a person works out from the schedule, by the formula of
+// docs/score.md written out again here, independently of Compute.
+type want struct {
+	Target, Window           string
+	Crashes, Failures        int
+	Restarts, OOMKills       int
+	Incidents                int
+	Observed, Down           float64
+	MTBF, MTTR               *float64
+	Availability, Score      float64
+	FailuresPerDay, FailureF float64
+}
+
+func f(v float64) *float64 { return &v }
+
+func expect(target, window string, crashes, failures, incidents int, observed, down float64) want {
+	up := observed - down
+	w := want{Target: target, Window: window, Crashes: crashes, Failures: failures, Incidents: incidents,
+		Observed: observed, Down: down, Availability: up / observed}
+	if failures > 0 {
+		w.MTBF = f(up / float64(failures))
+	}
+	if incidents > 0 {
+		w.MTTR = f(down / float64(incidents))
+	}
+	days := math.Max(observed/86400, 1)
+	w.FailuresPerDay = float64(failures) / days
+	w.FailureF = 1 / (1 + w.FailuresPerDay)
+	w.Score = math.Round(100*w.Availability*w.FailureF*100) / 100
+	return w
+}
+
+func got(r score.Result) want {
+	return want{Target: r.Target, Window: r.Window, Crashes: r.Crashes, Failures: r.Failures,
+		Restarts: r.Restarts, OOMKills: r.OOMKills, Incidents: r.Incidents, Observed: r.ObservedS,
+		Down: r.DowntimeS, MTBF: r.MTBFS, MTTR: r.MTTRS, Availability: r.Availability, Score: r.Score,
+		FailuresPerDay: r.Explain.FailuresPerDay, FailureF: r.Explain.FailureFactor}
+}
+
+const (
+	h   = time.Hour
+	day = 24 * h
+	m   = time.Minute
+)
+
+func TestGroundTruth(t *testing.T) {
+	tests := []struct {
+		name  string
+		win   string
+		steps []step
+		want  []want
+	}{
+		{
+			// Up for 8 days; a 10-minute incident 2 h ago; a crash 30 min
+			// ago still open at --at.
+			name: "open incident at --at",
+			win:  "1h,24h,7d",
+			steps: []step{
+				{"web", "started", -8 * day, 0},
+				{"web", "crash", -2 * h, 10 * m},
+				{"web", "crash", -30 * m, -1},
+			},
+			want: []want{
+				expect("web", "1h", 1, 1, 1, 3600, 1800),
+				expect("web", "24h", 2, 2, 2, 86400, 600+1800),
+				expect("web", "7d", 2, 2, 2, 7*86400, 600+1800),
+			},
+		},
+		{
+			// 20 min down from 70 min ago: the 1h window holds its last
+			// 10 min and not its crash.
+			name: "window cuts an incident in two",
+			win:  "1h,24h",
+			steps: []step{
+				{"api", "started", -3 * day, 0},
+				{"api", "crash", -70 * m, 20 * m},
+			},
+			want: []want{
+				expect("api", "1h", 0, 0, 1, 3600, 600),
+				expect("api", "24h", 1, 1, 1, 86400, 1200),
+			},
+		},
+		{
+			// Seen 3 days ago only: nothing in 1h or 24h, so no score there.
+			name:  "no events in a window: no score",
+			win:   "1h,24h,7d",
+			steps: []step{{"idle", "started", -3 * day, 0}},
+			want:  []want{expect("idle", "7d", 0, 0, 0, 3*86400, 0)},
+		},
+		{
+			// First seen 6 h ago: observed time starts there; a rate over
+			// less than a day is taken over a day.
+			name: "young target",
+			win:  "24h",
+			steps: []step{
+				{"new", "started", -6 * h, 0},
+				{"new", "crash", -1 * h, 30 * time.Second},
+			},
+			want: []want{expect("new", "24h", 1, 1, 1, 6*3600, 30)},
+		},
+		{
+			// Recovered after --at: open at --at; a crash after --at is
+			// not counted at all.
+			name: "records after --at",
+			win:  "1h",
+			steps: []step{
+				{"late", "started", -2 * h, 0},
+				{"late", "crash", -10 * m, 15 * m},
+				{"late", "crash", 30 * m, 1 * m},
+			},
+			want: []want{expect("late", "1h", 1, 1, 1, 3600, 600)},
+		},
+		{
+			name: "restarted is a failure without downtime; heal and oom counted",
+			win:  "24h",
+			steps: []step{
+				{"svc", "started", -2 * day, 0},
+				{"svc", "restarted", -3 * h, 0},
+				{"svc", "oom_kill", -3 * h, 0},
+				{"svc", "heal", -3 * h, 0},
+			},
+			want: func() []want {
+				w := expect("svc", "24h", 0, 1, 0, 86400, 0)
+				w.Restarts, w.OOMKills = 1, 1
+				return []want{w}
+			}(),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := snapshot(t, gen(t, tt.steps), tt.win)
+			var g []want
+			for _, r := range s.Results {
+				g = append(g, got(r))
+			}
+			if d := cmp.Diff(tt.want, g, cmpopts.EquateApprox(0, 1e-9)); d != "" {
+				t.Errorf("results (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// A recovered without crash_id (an older sre-detect) still ends the crash
+// before it: the incident is not left open until --at.
+func TestRecoveredWithoutCrashID(t *testing.T) {
+	data := gen(t, []step{{"old", "started", -2 * day, 0}, {"old", "crash", -2 * h, 10 * m}})
+	data = bytes.Replace(data, []byte(`"crash_id":`), []byte(`"x_crash_id":`), 1)
+	s := snapshot(t, data, "24h")
+	if d := cmp.Diff([]want{expect("old", "24h", 1, 1, 1, 86400, 600)}, []want{got(s.Results[0])}, cmpopts.EquateApprox(0, 1e-9)); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+}
+
+// The order of records in the archive does not change any figure.
+func TestOutOfOrder(t *testing.T) {
+	data := gen(t, []step{
+		{"web", "started", -8 * day, 0},
+		{"web", "crash", -5 * day, 2 * h},
+		{"web", "crash", -2 * h, 10 * m},
+		{"web", "crash", -30 * m, -1},
+		{"api", "started", -1 * day, 0},
+		{"api", "crash", -70 * m, 20 * m},
+		{"api", "heal", -69 * m, 0},
+	})
+	want := snapshot(t, data, "1h,24h,7d")
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	for seed := range uint64(5) {
+		r := rand.New(rand.NewPCG(seed, 1))
+		r.Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
+		got := snapshot(t, bytes.Join(lines, nil), "1h,24h,7d")
+		if d := cmp.Diff(want, got, cmpopts.EquateApprox(0, 1e-9)); d != "" {
+			t.Fatalf("seed %d: shuffled archive scores differently (-sorted +shuffled):\n%s", seed, d)
+		}
+	}
+}
+
+// One crash a week ranks above ten crashes today, in every window where
+// both have a score; 100 only without failure or downtime.
+func TestRanking(t *testing.T) {
+	steps := []step{{"weekly", "started", -30 * day, 0}, {"daily", "started", -30 * day, 0}}
+	for w := 1; w <= 4; w++ {
+		steps = append(steps, step{"weekly", "crash", -time.Duration(w)*7*day + h, 1 * m})
+	}
+	for i := 1; i <= 10; i++ {
+		steps = append(steps, step{"daily", "crash", -time.Duration(i) * h, 1 * m})
+	}
+	steps = append(steps, step{"steady", "started", -5 * day, 0}, step{"weekly", "started", -2 * h, 0})
+	s := snapshot(t, gen(t, steps), "1h,24h,7d,30d")
+	by := map[string]map[string]score.Result{}
+	for _, r := range s.Results {
+		if by[r.Window] == nil {
+			by[r.Window] = map[string]score.Result{}
+		}
+		by[r.Window][r.Target] = r
+		if (r.Score == 100) != (r.Failures == 0 && r.DowntimeS == 0) {
+			t.Errorf("%s %s: score %v with %d failures and %vs down", r.Target, r.Window, r.Score, r.Failures, r.DowntimeS)
+		}
+	}
+	compared := 0
+	for win, m := range by {
+		wk, ok1 := m["weekly"]
+		dy, ok2 := m["daily"]
+		if !ok1 || !ok2 {
+			continue
+		}
+		compared++
+		if wk.Score <= dy.Score {
+			t.Errorf("%s: weekly %v not above ten-today %v", win, wk.Score, dy.Score)
+		}
+	}
+	if compared < 3 {
+		t.Errorf("compared %d windows, want at least 3", compared)
+	}
+	if r := by["7d"]["steady"]; r.Score != 100 {
+		t.Errorf("steady 7d: score %v, want 100", r.Score)
+	}
+}
+
+// A failure can never round up to 100.
+func TestComputeCapsBelow100(t *testing.T) {
+	tests := []struct {
+		name     string
+		avail    float64
+		failures int
+		observed float64
+		down     float64
+		want     float64
+	}{
+		{"clean", 1, 0, 86400, 0, 100},
+		{"a blink of downtime", 1 - 1e-9, 0, 30 * 86400, 30 * 86400 * 1e-9, 99.99},
+		{"one crash in a year", 1, 1, 365 * 86400, 0, 99.73},
+		{"down all the time", 0, 3, 86400, 86400, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, e := score.Compute(tt.avail, tt.failures, tt.observed, tt.down)
+			if got != tt.want {
+				t.Errorf("score %v, want %v (%+v)", got, tt.want, e)
+			}
+			if sum := 100 - e.LostDowntime - e.LostFailures; math.Abs(sum-got) > 0.01 && !e.Capped {
+				t.Errorf("terms add up to %v, score %v", sum, got)
+			}
+		})
+	}
+}
+
+func TestParseWindows(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []score.Window
+		wantErr bool
+	}{
+		{"1h,24h,7d", []score.Window{{"1h", h}, {"24h", day}, {"7d", 7 * day}}, false},
+		{"30m, 2w ,1h,1h", []score.Window{{"30m", 30 * m}, {"2w", 14 * day}, {"1h", h}}, false},
+		{"1.5d", []score.Window{{"1.5d", 36 * h}}, false},
+		{"", nil, true},
+		{"0h", nil, true},
+		{"-1h", nil, true},
+		{"xd", nil, true},
+		{"1y", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := score.ParseWindows(tt.in)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err %v, wantErr %v", err, tt.wantErr)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestLabel(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"nginx", "nginx"},
+		{"/run/app.pid", "/run/app.pid"},
+		{"python3 app.py --password=hunter2", "python3"},
+		{"TOKEN=abc", "TOKEN=***"},
+	}
+	for _, tt := range tests {
+		if got := score.Label(tt.in); got != tt.want {
+			t.Errorf("Label(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

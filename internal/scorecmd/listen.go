@@ -1,0 +1,284 @@
+package scorecmd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/localsre/sre-agent/internal/cli"
+	"github.com/localsre/sre-agent/internal/ndjson"
+	"github.com/localsre/sre-agent/internal/score"
+)
+
+// checkListen refuses any address but loopback unless allowRemote is set
+// and the address names its host explicitly (":9478" would be every
+// interface).
+func checkListen(addr string, allowRemote bool) (string, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", cli.Usagef("--listen %q: want HOST:PORT such as 127.0.0.1:9478", addr)
+	}
+	if host == "localhost" {
+		return host, nil
+	}
+	ip := net.ParseIP(host)
+	if ip != nil && ip.IsLoopback() {
+		return host, nil
+	}
+	if !allowRemote {
+		return "", cli.Usagef("--listen %q: not a loopback address; give --allow-remote to serve it", addr)
+	}
+	if ip == nil || ip.IsUnspecified() {
+		return "", cli.Usagef("--listen %q: --allow-remote needs an explicit IP address, not every interface", addr)
+	}
+	return host, nil
+}
+
+// follower reads the archives incrementally: from the last offset up to the
+// last full line. A file that shrank or was replaced (rotation) is read
+// again from the start, with every file, into a fresh Aggregator.
+type follower struct {
+	mu      sync.Mutex
+	std     cli.IO
+	windows []score.Window
+	files   []*followed
+	agg     *score.Aggregator
+}
+
+type followed struct {
+	path   string
+	offset int64
+	ino    uint64
+	dev    uint64
+	size   int64
+	gz     bool
+	tail   []byte // the bytes just before offset, to notice a rewrite
+}
+
+// rewritten reports whether the bytes before offset are no longer those
+// that were read: truncated and written again, even to the same size.
+func (fl *followed) rewritten() bool {
+	if fl.gz || len(fl.tail) == 0 {
+		return false
+	}
+	f, err := os.Open(fl.path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, len(fl.tail))
+	n, _ := f.ReadAt(b, fl.offset-int64(len(b)))
+	return !bytes.Equal(b[:n], fl.tail)
+}
+
+func newFollower(std cli.IO, paths []string, windows []score.Window) *follower {
+	f := &follower{std: std, windows: windows, agg: score.New(windows, time.Time{})}
+	for _, p := range paths {
+		f.files = append(f.files, &followed{path: p})
+	}
+	return f
+}
+
+// refresh reads what was appended since the last call.
+func (f *follower) refresh() {
+	for _, fl := range f.files {
+		st, err := os.Stat(fl.path)
+		if err != nil {
+			continue // not there yet, or rotated away: keep what we have
+		}
+		var ino, dev uint64
+		if s, ok := st.Sys().(*syscall.Stat_t); ok {
+			ino, dev = s.Ino, uint64(s.Dev)
+		}
+		changed := fl.offset > 0 && (ino != fl.ino || dev != fl.dev || st.Size() < fl.offset || (fl.gz && st.Size() != fl.size) || fl.rewritten())
+		if changed {
+			f.reset()
+			f.refresh()
+			return
+		}
+		fl.ino, fl.dev, fl.size = ino, dev, st.Size()
+		if st.Size() > fl.offset || (fl.offset == 0 && st.Size() > 0) {
+			f.readFrom(fl)
+		}
+	}
+}
+
+func (f *follower) reset() {
+	f.agg = score.New(f.windows, time.Time{})
+	for _, fl := range f.files {
+		fl.offset, fl.ino, fl.dev, fl.size, fl.gz, fl.tail = 0, 0, 0, 0, false, nil
+	}
+}
+
+func (f *follower) readFrom(fl *followed) {
+	file, err := os.Open(fl.path)
+	if err != nil {
+		fmt.Fprintf(f.std.Err, "%s: read archive: %v\n", tool, err)
+		return
+	}
+	defer file.Close()
+	var magic [2]byte
+	if n, _ := file.ReadAt(magic[:], 0); n == 2 && magic == [2]byte{0x1f, 0x8b} {
+		// A compressed archive cannot be appended to line by line: read it
+		// whole, again when its size changes.
+		if fl.offset == 0 {
+			fl.gz = true
+			fl.offset = fl.size
+			readOne(context.Background(), f.std, fl.path, file, f.agg)
+		}
+		return
+	}
+	// Only up to the last newline: a line still being written waits for
+	// the next scrape. The new part is streamed, never held whole.
+	end, err := lastNewline(file, fl.offset, fl.size)
+	if err != nil {
+		fmt.Fprintf(f.std.Err, "%s: read %s: %v\n", tool, fl.path, err)
+		return
+	}
+	if end <= fl.offset {
+		return
+	}
+	warner := ndjson.NewWarner(tool, fl.path, f.std.Err)
+	c, err := score.ReadArchive(context.Background(), io.NewSectionReader(file, fl.offset, end-fl.offset), f.agg, warner.Skip)
+	warner.Summary(c)
+	if err != nil {
+		fmt.Fprintf(f.std.Err, "%s: read %s: %v\n", tool, fl.path, err)
+	}
+	fl.offset = end
+	tail := make([]byte, min(64, end))
+	n, _ := file.ReadAt(tail, end-int64(len(tail)))
+	fl.tail = tail[:n]
+}
+
+// lastNewline returns the offset just after the last newline in
+// [from, to), or from when there is none, reading backwards a block at a
+// time.
+func lastNewline(r io.ReaderAt, from, to int64) (int64, error) {
+	buf := make([]byte, 64<<10)
+	for hi := to; hi > from; {
+		lo := max(from, hi-int64(len(buf)))
+		b := buf[:hi-lo]
+		if _, err := r.ReadAt(b, lo); err != nil && !errors.Is(err, io.EOF) {
+			return from, err
+		}
+		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+			return lo + int64(i) + 1, nil
+		}
+		hi = lo
+	}
+	return from, nil
+}
+
+func (f *follower) snapshot() score.Snapshot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refresh()
+	now := f.std.Now()
+	s := f.agg.Snapshot(now)
+	f.agg.Prune(now)
+	return s
+}
+
+// guard serves GET and HEAD only, to a Host naming this listener, with
+// nosniff and a CSP that allows nothing.
+func guard(allowed func(string) bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Security-Policy", "default-src 'none'")
+		h.Set("Cache-Control", "no-store")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			h.Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		if !allowed(r.Host) {
+			http.Error(w, "misdirected request: unknown Host", http.StatusMisdirectedRequest)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// hostAllowed accepts a Host header naming a loopback address, localhost,
+// or the address the listener was given.
+func hostAllowed(listenHost string) func(string) bool {
+	return func(hostport string) bool {
+		host := hostport
+		if h, _, err := net.SplitHostPort(hostport); err == nil {
+			host = h
+		}
+		host = strings.Trim(host, "[]")
+		if host == "" {
+			return false
+		}
+		if strings.EqualFold(host, "localhost") || host == strings.Trim(listenHost, "[]") {
+			return true
+		}
+		ip := net.ParseIP(host)
+		return ip != nil && ip.IsLoopback()
+	}
+}
+
+func listen(ctx context.Context, std cli.IO, o options, windows []score.Window) error {
+	host, err := checkListen(o.listen, o.allowRemote)
+	if err != nil {
+		return err
+	}
+	for _, p := range o.files {
+		if p == "-" {
+			return cli.Usagef("--listen: follows files; stdin (-) cannot be followed")
+		}
+	}
+	fol := newFollower(std, o.files, windows)
+	fol.snapshot() // read what is there now, and report its skipped lines once
+	reg := score.Registry(fol.snapshot)
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "sre-score exporter: metrics at /metrics")
+	})
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return cli.Failf("listen %s: %v", o.listen, err)
+	}
+	srv := &http.Server{
+		Handler:           guard(hostAllowed(host), mux),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	fmt.Fprintf(std.Err, "%s: serving http://%s/metrics\n", tool, ln.Addr())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		<-done
+		return nil
+	case err := <-done:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return cli.Failf("serve %s: %v", o.listen, err)
+	}
+}

@@ -1,0 +1,379 @@
+package scorecmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/localsre/sre-agent/internal/cli"
+)
+
+func TestCheckListen(t *testing.T) {
+	tests := []struct {
+		addr   string
+		remote bool
+		ok     bool
+	}{
+		{"127.0.0.1:9478", false, true},
+		{"[::1]:9478", false, true},
+		{"localhost:9478", false, true},
+		{"127.0.0.2:0", false, true},
+		{"0.0.0.0:9478", false, false},
+		{":9478", false, false},
+		{"192.0.2.10:9478", false, false},
+		{"192.0.2.10:9478", true, true},
+		{"0.0.0.0:9478", true, false},
+		{":9478", true, false},
+		{"example.com:9478", true, false},
+		{"9478", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s remote=%v", tt.addr, tt.remote), func(t *testing.T) {
+			_, err := checkListen(tt.addr, tt.remote)
+			if (err == nil) != tt.ok {
+				t.Fatalf("err %v, want ok %v", err, tt.ok)
+			}
+			if err != nil && cli.ExitCode(err) != cli.ExitUsage {
+				t.Errorf("exit %d, want 2", cli.ExitCode(err))
+			}
+		})
+	}
+}
+
+// The command refuses a non-loopback listener with exit 2 before binding.
+func TestListenRefusesRemote(t *testing.T) {
+	arch := writeFile(t, "events.ndjson", archive(t))
+	for _, args := range [][]string{
+		{"--listen", "0.0.0.0:9478", arch},
+		{"--listen", ":9478", arch},
+		{"--listen", "0.0.0.0:9478", "--allow-remote", arch},
+		{"--listen", "127.0.0.1:0", "-"},
+		{"--listen", "127.0.0.1:0", "--textfile", "x.prom", arch},
+	} {
+		if r := run(t, nil, args...); r.code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, r.code, r.stderr)
+		}
+	}
+}
+
+func TestGuard(t *testing.T) {
+	h := guard(hostAllowed("127.0.0.1"), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	tests := []struct {
+		method, host string
+		code         int
+	}{
+		{"GET", "127.0.0.1:9478", 200},
+		{"HEAD", "127.0.0.1:9478", 200},
+		{"GET", "localhost:9478", 200},
+		{"GET", "[::1]:9478", 200},
+		{"POST", "127.0.0.1:9478", 405},
+		{"PUT", "127.0.0.1:9478", 405},
+		{"DELETE", "127.0.0.1:9478", 405},
+		{"GET", "evil.example:9478", 421},
+		{"GET", "192.0.2.1", 421},
+		{"GET", "", 421},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.host, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, "http://x/metrics", nil)
+			req.Host = tt.host
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.code {
+				t.Errorf("status %d, want %d", rec.Code, tt.code)
+			}
+			if rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+				t.Error("no nosniff")
+			}
+			if tt.code == 405 && rec.Header().Get("Allow") != "GET, HEAD" {
+				t.Errorf("Allow %q", rec.Header().Get("Allow"))
+			}
+		})
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var servingRE = regexp.MustCompile(`serving (http://\S+)/metrics`)
+
+// exporter runs sre-score --listen on a free loopback port and returns its
+// base URL; it stops when the test ends.
+func exporter(t *testing.T, files ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	errb := &syncBuf{}
+	std := cli.IO{In: strings.NewReader(""), Out: io.Discard, Err: errb, Getenv: func(string) string { return "" },
+		Now: func() time.Time { return at }}
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, std, append([]string{"--listen", "127.0.0.1:0"}, files...)) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("exporter: %v", err)
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := servingRE.FindStringSubmatch(errb.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("exporter exited: %v\n%s", err, errb.String())
+		default:
+		}
+	}
+	t.Fatalf("exporter did not start:\n%s", errb.String())
+	return ""
+}
+
+func scrape(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /metrics: %s\n%s", resp.Status, body)
+	}
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Error("no nosniff header")
+	}
+	return string(body)
+}
+
+func crashes(t *testing.T, text, target string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^sre_crashes_total\{target="` + regexp.QuoteMeta(target) + `"\} (\S+)$`).FindStringSubmatch(text)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+func crashLine(ts time.Time, id, target string) string {
+	return fmt.Sprintf(`{"v":1,"kind":"event","ts":"%s","host":"h","src":"sre-detect","id":"%s","type":"crash","severity":"critical","target":"%s","msg":"crash"}`+"\n",
+		ts.Format(time.RFC3339Nano), id, target)
+}
+
+// The exporter follows the archive: appended lines count at the next
+// scrape, a half-written line waits for its newline, a truncated (rotated)
+// archive is read again from the start. Each scrape passes promtool.
+func TestExporterFollows(t *testing.T) {
+	arch := writeFile(t, "events.ndjson", archive(t))
+	base := exporter(t, arch)
+	text := scrape(t, base)
+	checkMetrics(t, []byte(text))
+	if got := crashes(t, text, "flaky"); got != "10" {
+		t.Fatalf("sre_crashes_total{flaky} = %q, want 10\n%s", got, text)
+	}
+	appendTo := func(s string) {
+		f, err := os.OpenFile(arch, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(s)
+		f.Close()
+	}
+	line := crashLine(at.Add(-time.Minute), "new1", "flaky")
+	appendTo(line)
+	if got := crashes(t, scrape(t, base), "flaky"); got != "11" {
+		t.Errorf("after one appended crash: %q, want 11", got)
+	}
+	line2 := crashLine(at.Add(-30*time.Second), "new2", "flaky")
+	appendTo(line2[:40])
+	if got := crashes(t, scrape(t, base), "flaky"); got != "11" {
+		t.Errorf("with a half-written line: %q, want 11", got)
+	}
+	appendTo(line2[40:])
+	if got := crashes(t, scrape(t, base), "flaky"); got != "12" {
+		t.Errorf("once the line is whole: %q, want 12", got)
+	}
+	// rotation: a new, shorter archive in its place
+	if err := os.WriteFile(arch+".new", []byte(crashLine(at.Add(-time.Minute), "r1", "other")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(arch+".new", arch); err != nil {
+		t.Fatal(err)
+	}
+	text = scrape(t, base)
+	if got := crashes(t, text, "flaky"); got != "" {
+		t.Errorf("after rotation flaky still has %q crashes", got)
+	}
+	if got := crashes(t, text, "other"); got != "1" {
+		t.Errorf("after rotation other = %q, want 1", got)
+	}
+	// truncation in place
+	if err := os.WriteFile(arch, []byte(crashLine(at.Add(-time.Minute), "t1", "third")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := crashes(t, scrape(t, base), "third"); got != "1" {
+		t.Errorf("after truncation third = %q, want 1", got)
+	}
+}
+
+// Over real HTTP: POST is 405, a foreign Host is 421, / answers, other
+// paths 404.
+func TestExporterHTTP(t *testing.T) {
+	base := exporter(t, writeFile(t, "events.ndjson", archive(t)))
+	resp, err := http.Post(base+"/metrics", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %s, want 405", resp.Status)
+	}
+	req, _ := http.NewRequest("GET", base+"/metrics", nil)
+	req.Host = "attacker.example"
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("foreign Host: %s, want 421", resp.Status)
+	}
+	for path, code := range map[string]int{"/": 200, "/debug/pprof/": 404} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != code {
+			t.Errorf("GET %s: %s, want %d", path, resp.Status, code)
+		}
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// A real Prometheus server scrapes the exporter and its query API returns
+// sre_crashes_total for the target.
+func TestRealPrometheus(t *testing.T) {
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("prometheus not installed (Debian package prometheus); CI must have it")
+		}
+		t.Skip("prometheus not installed (apt-get install prometheus)")
+	}
+	base := exporter(t, writeFile(t, "events.ndjson", archive(t)))
+	u, _ := url.Parse(base)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: sre\n    static_configs:\n      - targets: ['%s']\n", u.Host)), 0o644)
+	web := freePort(t)
+	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+web)
+	var logs syncBuf
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	})
+	q := "http://" + web + "/api/v1/query?query=" + url.QueryEscape(`sre_crashes_total{target="flaky"}`)
+	var last string
+	for deadline := time.Now().Add(25 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		resp, err := http.Get(q)
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		var body struct {
+			Status string
+			Data   struct {
+				Result []struct {
+					Metric map[string]string
+					Value  []any
+				}
+			}
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		last = fmt.Sprintf("%+v", body)
+		if len(body.Data.Result) == 1 && len(body.Data.Result[0].Value) == 2 {
+			if v := body.Data.Result[0].Value[1]; v != "10" {
+				t.Fatalf("sre_crashes_total{flaky} = %v, want 10", v)
+			}
+			if j := body.Data.Result[0].Metric["job"]; j != "sre" {
+				t.Errorf("job label %q", j)
+			}
+			return
+		}
+	}
+	t.Fatalf("Prometheus never returned sre_crashes_total; last answer: %s\nlogs:\n%s", last, logs.String())
+}
+
+func TestLastNewline(t *testing.T) {
+	long := strings.Repeat("x", 200<<10)
+	tests := []struct {
+		name     string
+		data     string
+		from, to int64
+		want     int64
+	}{
+		{"empty", "", 0, 0, 0},
+		{"no newline", "abc", 0, 3, 0},
+		{"ends with one", "a\nb\n", 0, 4, 4},
+		{"half a line after", "a\nb\nc", 0, 5, 4},
+		{"only from on", "a\nb\nc", 2, 5, 4},
+		{"none after from", "a\nbc", 2, 4, 2},
+		{"far back", "a\n" + long, 0, int64(2 + len(long)), 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := lastNewline(strings.NewReader(tt.data), tt.from, tt.to)
+			if err != nil || got != tt.want {
+				t.Errorf("= %d, %v; want %d", got, err, tt.want)
+			}
+		})
+	}
+}
