@@ -60,7 +60,7 @@ func (s *Sampler) discover(ti int, c candidate, child bool) *proc {
 	} else {
 		p.unav["process.user"] = reasonPermission
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
+	if b, err := s.readInto(filepath.Join(dir, "cgroup")); err == nil {
 		if cg, err := parseCgroup(b); err == nil {
 			p.static.Cgroup = cg.Path
 			p.static.ContainerID = cg.ContainerID
@@ -90,10 +90,7 @@ func (s *Sampler) discover(ti int, c candidate, child bool) *proc {
 	}
 	s.watched[id] = p
 	if s.ew != nil && !child {
-		gone, err := s.ew.Add(id, func() bool {
-			st, err := s.readStat(id.PID)
-			return err == nil && st.StartTicks == id.StartTicks && alive(st)
-		})
+		gone, err := s.ew.Add(id)
 		if err != nil {
 			s.warnOnce("pidfd", "cannot watch pid %d for its exit (%v): its end is seen at the next tick", id.PID, err)
 		}
