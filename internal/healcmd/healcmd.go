@@ -230,29 +230,9 @@ func filter(ctx context.Context, std cli.IO, o *Options, rules *heal.Rules) erro
 	}
 	warner := ndjson.NewWarner(tool, "stdin", std.Err)
 	rd := ndjson.NewReader(std.In, ndjson.WithMaxLine(o.MaxLine), ndjson.OnSkip(warner.Skip))
-	type item struct {
-		rec ndjson.Record
-		err error
-	}
-	recs := make(chan item)
 	jobCtx, cancelJobs := context.WithCancel(context.Background())
 	defer cancelJobs()
-	go func() {
-		for {
-			rec, err := rd.Next()
-			if err == nil {
-				rec.Raw = append([]byte(nil), rec.Raw...)
-			}
-			select {
-			case recs <- item{rec, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
+	recs := rd.Chan(ctx)
 	finish := func() error {
 		warner.Summary(rd.Counts())
 		if h.eng.Old > 0 {
@@ -305,17 +285,17 @@ func filter(ctx context.Context, std cli.IO, o *Options, rules *heal.Rules) erro
 				return h.outErr(err)
 			}
 		case it := <-recs:
-			if it.err != nil {
-				if !errors.Is(it.err, io.EOF) {
-					fmt.Fprintf(std.Err, "%s: stdin: %v\n", tool, it.err)
+			if it.Err != nil {
+				if !errors.Is(it.Err, io.EOF) {
+					fmt.Fprintf(std.Err, "%s: stdin: %v\n", tool, it.Err)
 				}
 				eof = true
 				continue
 			}
-			if err := h.out.WriteLine(it.rec.Raw); err != nil {
+			if err := h.out.WriteLine(it.Record.Raw); err != nil {
 				return h.outErr(err)
 			}
-			if err := h.handle(jobCtx, it.rec); err != nil {
+			if err := h.handle(jobCtx, it.Record); err != nil {
 				return h.outErr(err)
 			}
 		}

@@ -189,27 +189,7 @@ func filter(ctx context.Context, std cli.IO, o *Options) error {
 
 	warner := ndjson.NewWarner(tool, "stdin", std.Err)
 	rd := ndjson.NewReader(std.In, ndjson.WithMaxLine(o.MaxLine), ndjson.OnSkip(warner.Skip))
-	type item struct {
-		rec ndjson.Record
-		err error
-	}
-	recs := make(chan item)
-	go func() {
-		for {
-			rec, err := rd.Next()
-			if err == nil {
-				rec.Raw = append([]byte(nil), rec.Raw...)
-			}
-			select {
-			case recs <- item{rec, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
+	recs := rd.Chan(ctx)
 	retry := time.NewTicker(o.RetryEvery)
 	defer retry.Stop()
 	var invalid int64
@@ -223,9 +203,9 @@ func filter(ctx context.Context, std cli.IO, o *Options) error {
 				return st.outErr(err)
 			}
 		case it := <-recs:
-			if it.err != nil {
-				if !errors.Is(it.err, io.EOF) {
-					fmt.Fprintf(std.Err, "%s: stdin: %v\n", tool, it.err)
+			if it.Err != nil {
+				if !errors.Is(it.Err, io.EOF) {
+					fmt.Fprintf(std.Err, "%s: stdin: %v\n", tool, it.Err)
 				}
 				st.retryPending()
 				c := rd.Counts()
@@ -241,10 +221,10 @@ func filter(ctx context.Context, std cli.IO, o *Options) error {
 				}
 				return nil
 			}
-			skipped, err := st.handle(it.rec)
+			skipped, err := st.handle(it.Record)
 			if skipped {
 				invalid++
-				warner.Skip(ndjson.Skip{Line: it.rec.Line, Reason: "invalid_event", Err: err})
+				warner.Skip(ndjson.Skip{Line: it.Record.Line, Reason: "invalid_event", Err: err})
 				continue
 			}
 			if err != nil {
