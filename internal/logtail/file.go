@@ -72,7 +72,7 @@ func linkCount(fi fs.FileInfo) uint64 {
 }
 
 // inotifyWorks reports whether this process can create an inotify instance.
-// nxadm/tail creates its one shared instance on first use and calls os.Exit
+// nxadm/tail creates its one shared instance on first use and exits the process
 // if that fails (fs.inotify.max_user_instances reached): asking first lets
 // the follower poll instead of taking sre-report down.
 var inotifyWorks = sync.OnceValue(func() bool {

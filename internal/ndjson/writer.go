@@ -25,7 +25,7 @@ type Writer struct {
 	failed error // a write failed: a half line may be out, so write no more
 }
 
-// NewWriter returns a Writer to w. w should be unbuffered (os.Stdout) or
+// NewWriter returns a Writer to w. w should be unbuffered (the process stdout) or
 // flushed by the caller; the Writer itself never holds a record back.
 func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
 
