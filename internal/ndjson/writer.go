@@ -29,9 +29,28 @@ type Writer struct {
 // flushed by the caller; the Writer itself never holds a record back.
 func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
 
+// appender is a record that writes its own JSON: the bytes encoding/json
+// would write, without the reflection (event.Sample, once per tick). Encode
+// calls it under the Writer's lock.
+type appender interface {
+	AppendJSON(dst []byte) ([]byte, error)
+}
+
 // Encode marshals v as one line. <, > and & stay as they are, so messages
-// such as "rss > limit" read and grep as written.
+// such as "rss > limit" read and grep as written. A v with an
+// AppendJSON([]byte) ([]byte, error) method writes itself, into a buffer
+// the Writer reuses; it must write what encoding/json would.
 func (w *Writer) Encode(v any) error {
+	if a, ok := v.(appender); ok {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		line, err := a.AppendJSON(w.buf[:0])
+		if err != nil {
+			return fmt.Errorf("encode record: %w", err)
+		}
+		w.buf = append(line, '\n')
+		return w.writeLocked()
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -52,10 +71,22 @@ func (w *Writer) WriteLine(raw []byte) error {
 		return w.failed
 	}
 	w.buf = append(append(w.buf[:0], raw...), '\n')
-	_, err := w.w.Write(w.buf)
+	return w.writeLocked()
+}
+
+// writeLocked writes w.buf, one whole line, in one Write call; w.mu is held.
+func (w *Writer) writeLocked() error {
+	line := w.buf
 	if cap(w.buf) > 64<<10 {
 		w.buf = nil // do not keep a huge line's buffer alive
 	}
+	if w.closed {
+		return ErrClosed
+	}
+	if w.failed != nil {
+		return w.failed
+	}
+	_, err := w.w.Write(line)
 	if err != nil {
 		if IsClosed(err) {
 			w.closed = true

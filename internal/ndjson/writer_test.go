@@ -11,8 +11,11 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/localsre/sre-agent/internal/event"
 )
 
 // recorder keeps every Write call separately, copying its bytes (the Writer
@@ -314,5 +317,141 @@ func TestWriterDropsHugeBuffer(t *testing.T) {
 	}
 	if got.calls[1] != big+"\n" {
 		t.Error("the huge record was not written whole")
+	}
+}
+
+// The record sre-sample writes every tick takes the fast path.
+var _ appender = (*event.Sample)(nil)
+
+// fakeAppender writes itself with appendJSON.
+type fakeAppender struct {
+	appendJSON func(dst []byte) ([]byte, error)
+}
+
+func (f *fakeAppender) AppendJSON(dst []byte) ([]byte, error) { return f.appendJSON(dst) }
+
+func TestWriterEncodeAppender(t *testing.T) {
+	var got recorder
+	w := NewWriter(&got)
+	var dsts [][]byte
+	rec := &fakeAppender{appendJSON: func(dst []byte) ([]byte, error) {
+		dsts = append(dsts, dst)
+		return append(dst, `{"v":1,"kind":"sample","msg":"a > b"}`...), nil
+	}}
+	for range 2 {
+		if err := w.Encode(rec); err != nil {
+			t.Fatalf("Encode: %v", err)
+		}
+	}
+	want := []string{`{"v":1,"kind":"sample","msg":"a > b"}` + "\n", `{"v":1,"kind":"sample","msg":"a > b"}` + "\n"}
+	if diff := cmp.Diff(want, got.calls); diff != "" {
+		t.Errorf("Write calls (-want +got):\n%s", diff)
+	}
+	if len(dsts[0]) != 0 || len(dsts[1]) != 0 || cap(dsts[1]) == 0 {
+		t.Errorf("AppendJSON got buffers of len %d, %d and cap %d; want empty ones, the second reused",
+			len(dsts[0]), len(dsts[1]), cap(dsts[1]))
+	}
+}
+
+func TestWriterEncodeAppenderError(t *testing.T) {
+	var got recorder
+	w := NewWriter(&got)
+	bad := errors.New("process.cpu_pct: json: unsupported value: NaN")
+	err := w.Encode(&fakeAppender{appendJSON: func(dst []byte) ([]byte, error) {
+		return append(dst, `{"v":1,"half":`...), bad
+	}})
+	if !errors.Is(err, bad) || IsClosed(err) {
+		t.Fatalf("Encode = %v, want it to wrap %v", err, bad)
+	}
+	if len(got.calls) != 0 {
+		t.Fatalf("a failed AppendJSON wrote %q", got.calls)
+	}
+	// The Writer is still usable, and the half record is not in the next line.
+	if err := w.Encode(&fakeAppender{appendJSON: func(dst []byte) ([]byte, error) {
+		return append(dst, `{"v":1}`...), nil
+	}}); err != nil {
+		t.Fatalf("Encode after an AppendJSON error: %v", err)
+	}
+	if diff := cmp.Diff([]string{`{"v":1}` + "\n"}, got.calls); diff != "" {
+		t.Errorf("Write calls (-want +got):\n%s", diff)
+	}
+}
+
+func TestWriterEncodeAppenderAfterFailure(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+	}{
+		{"closed", syscall.EPIPE},
+		{"failed", syscall.ENOSPC},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rw := &recorder{failAt: 1, err: tt.err}
+			w := NewWriter(rw)
+			rec := &fakeAppender{appendJSON: func(dst []byte) ([]byte, error) { return append(dst, `{"v":1}`...), nil }}
+			first := w.Encode(rec)
+			if !errors.Is(first, tt.err) && first != ErrClosed {
+				t.Fatalf("Encode to a failing writer = %v, want %v or ErrClosed", first, tt.err)
+			}
+			if err := w.Encode(rec); err != first {
+				t.Errorf("second Encode = %v, want %v again", err, first)
+			}
+			if len(rw.calls) != 1 {
+				t.Errorf("underlying Write called %d times after a failure, want 1", len(rw.calls))
+			}
+		})
+	}
+}
+
+func TestWriterEncodeAppenderDropsHugeBuffer(t *testing.T) {
+	var got recorder
+	w := NewWriter(&got)
+	big := `{"pad":"` + strings.Repeat("x", 1<<20) + `"}`
+	if err := w.Encode(&fakeAppender{appendJSON: func(dst []byte) ([]byte, error) { return append(dst, big...), nil }}); err != nil {
+		t.Fatal(err)
+	}
+	if w.buf != nil {
+		t.Errorf("after a 1 MiB record the Writer still holds %d bytes", cap(w.buf))
+	}
+	if len(got.calls) != 1 || got.calls[0] != big+"\n" {
+		t.Error("the huge record was not written whole")
+	}
+}
+
+func TestWriterEncodeSample(t *testing.T) {
+	// The line is the one encoding/json wrote before samples wrote
+	// themselves, and costs no allocation once the buffer has grown.
+	fds := 37
+	s := &event.Sample{
+		Header:      event.NewHeader(event.KindSample, "sre-sample", "web1", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
+		Target:      "nginx",
+		Up:          true,
+		Matches:     1,
+		Process:     &event.Process{PID: 4242, Name: "nginx <worker>", State: "S", FDs: &fds},
+		Unavailable: map[string]string{"process.cpu_pct": "first sample", "process.exe": "permission denied"},
+	}
+	var got recorder
+	w := NewWriter(&got)
+	if err := w.Encode(s); err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	enc := json.NewEncoder(&want)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{want.String()}, got.calls); diff != "" {
+		t.Errorf("Write calls (-encoding/json +Encode):\n%s", diff)
+	}
+
+	w = NewWriter(io.Discard)
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := w.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Encode(sample): %v allocations, want 0", allocs)
 	}
 }
