@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shirou/gopsutil/v4/disk"
+	"golang.org/x/sys/unix"
 
 	"github.com/localsre/sre-agent/internal/event"
 )
@@ -37,7 +38,7 @@ func (s *Sampler) readSystem(now time.Time, fresh bool) (*event.System, map[stri
 			unav["system."+k] = why
 		}
 	}
-	if b, err := s.readInto(filepath.Join(s.cfg.ProcRoot, "meminfo")); err != nil {
+	if b, err := s.readMeminfo(); err != nil {
 		memUnav("meminfo: " + reasonOf(err))
 	} else if m, err := parseMeminfo(b); err != nil {
 		memUnav(err.Error())
@@ -64,6 +65,20 @@ func (s *Sampler) readSystem(now time.Time, fresh bool) (*event.System, map[stri
 		unav[k] = v
 	}
 	return sys, unav
+}
+
+// readMeminfo reads /proc/meminfo, kept open after the first read.
+func (s *Sampler) readMeminfo() ([]byte, error) {
+	if !s.meminfo.open {
+		s.meminfo = s.keepOpen(filepath.Join(s.cfg.ProcRoot, "meminfo"), unix.O_RDONLY)
+	}
+	if s.meminfo.open {
+		if b, err := s.preadInto(s.meminfo.fd, s.meminfo.path); err == nil {
+			return b, nil
+		}
+		s.meminfo.close()
+	}
+	return s.readInto(filepath.Join(s.cfg.ProcRoot, "meminfo"))
 }
 
 func (s *Sampler) readSlow(now time.Time) {

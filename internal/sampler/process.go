@@ -88,7 +88,10 @@ func (s *Sampler) discover(ti int, c candidate, child bool) *proc {
 	} else {
 		p.unav["process.fds_limit"] = reasonOf(err)
 	}
+	p.stat = s.keepOpen(filepath.Join(dir, "stat"), unix.O_RDONLY)
+	s.keepFDCount(p, filepath.Join(dir, "fd"))
 	s.watched[id] = p
+	s.byPID[id.PID] = p
 	if s.ew != nil && !child {
 		gone, err := s.ew.Add(id)
 		if err != nil {
@@ -210,6 +213,48 @@ func (s *Sampler) readOOMFiles(p *proc, out *event.Process, unav map[string]stri
 	}
 }
 
+// keepFDCount opens /proc/PID/fd with O_PATH when the kernel gives its
+// entry count as the directory's size (Linux 6.2+): one fstat per tick
+// instead of open, getdents and close. Only where the directory could be
+// listed, so the field is left out for exactly the processes it was before.
+func (s *Sampler) keepFDCount(p *proc, dir string) {
+	if _, err := s.countFDsRaw(dir); err != nil {
+		return
+	}
+	k := s.keepOpen(dir, unix.O_PATH|unix.O_DIRECTORY)
+	if !k.open {
+		return
+	}
+	if n, err := fstatSize(k.fd); err != nil || n <= 0 {
+		k.close() // an older kernel (size 0), or a process with no fds: list them
+		return
+	}
+	p.fdDir = k
+}
+
+// fdCount counts the process's open descriptors.
+func (s *Sampler) fdCount(p *proc, dir string) (int, error) {
+	if p.fdDir.open {
+		if n, err := fstatSize(p.fdDir.fd); err == nil {
+			return int(n), nil
+		}
+	}
+	return s.countFDsRaw(dir)
+}
+
+// forget stops watching p.
+func (s *Sampler) forget(p *proc) {
+	delete(s.watched, p.id)
+	if s.byPID[p.id.PID] == p {
+		delete(s.byPID, p.id.PID)
+	}
+	if s.ew != nil {
+		s.ew.Remove(p.id)
+	}
+	p.stat.close()
+	p.fdDir.close()
+}
+
 // countFDs counts /proc/PID/fd entries without sorting or stat-ing them.
 func countFDs(dir string) (int, error) {
 	f, err := os.Open(dir)
@@ -243,7 +288,7 @@ func (s *Sampler) sampleOne(ti int, c candidate, matches int, now time.Time, sys
 		unav["process.cpu_pct"] = reasonFirst
 	}
 	dir := s.path(strconv.Itoa(c.st.PID))
-	if n, err := s.countFDsRaw(filepath.Join(dir, "fd")); err == nil {
+	if n, err := s.fdCount(p, filepath.Join(dir, "fd")); err == nil {
 		pr.FDs = &n
 	} else {
 		unav["process.fds"] = reasonOf(err)
@@ -338,10 +383,7 @@ func (s *Sampler) exited(id event.Identity, noticed string, now time.Time, emit 
 }
 
 func (s *Sampler) reportExit(p *proc, ex *event.Exit, now time.Time, emit Emit) error {
-	delete(s.watched, p.id)
-	if s.ew != nil {
-		s.ew.Remove(p.id)
-	}
+	s.forget(p)
 	sys, sysUnav := s.readSystem(now, true)
 	for ti := range s.targets {
 		if !p.targets[ti] {
@@ -370,10 +412,7 @@ func (s *Sampler) ended(id event.Identity, ti int, now time.Time, emit Emit) err
 	if err == nil && st.StartTicks == id.StartTicks && alive(st) {
 		delete(p.targets, ti)
 		if len(p.targets) == 0 {
-			delete(s.watched, id)
-			if s.ew != nil {
-				s.ew.Remove(id)
-			}
+			s.forget(p)
 		}
 		return nil
 	}

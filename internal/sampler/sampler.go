@@ -74,11 +74,13 @@ type Sampler struct {
 	users    map[int]string
 	names    map[nameKey]nameHit // match cache per (pid, start, comm)
 
-	buf    []byte               // readInto's reusable buffer
-	slow   slowHost             // host figures the kernel updates slowly, or costly ones
-	oomSeq uint64               // bumped when the system oom_kill counter changes
-	cgTick map[string]cgroupOOM // per-tick cache of cgroup OOM counters by memory dir
-	memMax map[string]*uint64   // per-tick cache of cgroup memory limits by memory dir
+	buf     []byte               // readInto's reusable buffer
+	slow    slowHost             // host figures the kernel updates slowly, or costly ones
+	oomSeq  uint64               // bumped when the system oom_kill counter changes
+	cgTick  map[string]cgroupOOM // per-tick cache of cgroup OOM counters by memory dir
+	memMax  map[string]*uint64   // per-tick cache of cgroup memory limits by memory dir
+	byPID   map[int]*proc        // watched processes by PID, for their kept stat files
+	meminfo keptFile
 }
 
 type targetState struct {
@@ -100,6 +102,8 @@ type proc struct {
 	lastAt  time.Time
 	hasLast bool
 	last    *event.Process // as last emitted
+	stat    keptFile       // /proc/PID/stat, kept open on the real /proc
+	fdDir   keptFile       // /proc/PID/fd opened O_PATH, whose size is the fd count
 	oom     cgroupOOM
 	oomOK   bool
 	oomSeq  uint64
@@ -155,6 +159,7 @@ func New(cfg Config) (*Sampler, error) {
 		names:    map[nameKey]nameHit{},
 		cgTick:   map[string]cgroupOOM{},
 		memMax:   map[string]*uint64{},
+		byPID:    map[int]*proc{},
 		pageSize: uint64(os.Getpagesize()),
 	}
 	for _, t := range cfg.Targets {
@@ -201,8 +206,9 @@ func (s *Sampler) Run(ctx context.Context, emit Emit) error {
 		poll = t.C
 	}
 
-	ticker := time.NewTicker(s.cfg.Interval)
-	defer ticker.Stop()
+	tk := newTicker(s.cfg.Interval)
+	defer tk.Stop()
+	defer s.closeFDs()
 	ticks := 0
 	for {
 		if err := s.tick(emit); err != nil {
@@ -218,7 +224,7 @@ func (s *Sampler) Run(ctx context.Context, emit Emit) error {
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-ticker.C:
+			case <-tk.C:
 				break wait
 			case id := <-exits:
 				if err := s.exited(id, event.NoticedPidfd, s.cfg.Now(), emit); err != nil {
@@ -259,6 +265,27 @@ func (s *Sampler) warnOnce(key, format string, args ...any) {
 
 func (s *Sampler) path(parts ...string) string {
 	return filepath.Join(append([]string{s.cfg.ProcRoot}, parts...)...)
+}
+
+// statOf reads pid's stat through the file kept open for the watched
+// process at that PID, or by path when there is none or it has ended (the
+// PID may hold another process now).
+func (s *Sampler) statOf(pid int) (Stat, error) {
+	if p := s.byPID[pid]; p != nil && p.stat.open {
+		if b, err := s.preadInto(p.stat.fd, p.stat.path); err == nil {
+			return parseStat(b)
+		}
+	}
+	return s.readStat(pid)
+}
+
+// closeFDs closes every file kept open across ticks.
+func (s *Sampler) closeFDs() {
+	for _, p := range s.watched {
+		p.stat.close()
+		p.fdDir.close()
+	}
+	s.meminfo.close()
 }
 
 func (s *Sampler) readStat(pid int) (Stat, error) {
@@ -309,7 +336,7 @@ func (s *Sampler) tick(emit Emit) error {
 			delete(s.warned, "pidfile:"+t.Pidfile)
 			cands = s.selectPID(t, pid)
 		case ByChild:
-			st, err := s.readStat(t.PID)
+			st, err := s.statOf(t.PID)
 			if err == nil && alive(st) {
 				cands = []candidate{{st: st}}
 			} else {
@@ -511,7 +538,7 @@ func (s *Sampler) ownerUID(pid int) (int, bool) {
 }
 
 func (s *Sampler) selectPID(t *targetState, pid int) []candidate {
-	st, err := s.readStat(pid)
+	st, err := s.statOf(pid)
 	if err != nil || !alive(st) {
 		return nil
 	}

@@ -1,0 +1,236 @@
+package sampler
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/localsre/sre-agent/internal/event"
+)
+
+func TestTickers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func(time.Duration) (*ticker, error)
+	}{
+		{"timerfd", newTimerfdTicker},
+		{"runtime", func(d time.Duration) (*ticker, error) { return newRuntimeTicker(d), nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tk, err := tc.make(5 * time.Millisecond)
+			if err != nil {
+				t.Skipf("timerfd refused here: %v", err)
+			}
+			for i := range 3 {
+				select {
+				case <-tk.C:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("tick %d never came", i+1)
+				}
+			}
+			tk.Stop() // returns only once the ticker's goroutine is done
+			select {
+			case <-tk.C: // at most one tick was waiting
+			default:
+			}
+			select {
+			case <-tk.C:
+				t.Fatal("a tick after Stop")
+			case <-time.After(50 * time.Millisecond):
+			}
+		})
+	}
+}
+
+// A slow receiver gets one tick, not a backlog, as with time.Ticker.
+func TestTickerDropsForSlowReceiver(t *testing.T) {
+	tk := newTicker(time.Millisecond)
+	defer tk.Stop()
+	time.Sleep(30 * time.Millisecond)
+	<-tk.C
+	select {
+	case <-tk.C:
+		// One more may have been due since; a backlog of ~30 may not.
+		select {
+		case <-tk.C:
+			t.Fatal("ticks queued up for a slow receiver")
+		default:
+		}
+	default:
+	}
+}
+
+func startSleep(t *testing.T) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sleep", "600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return cmd
+}
+
+func liveSampler(t *testing.T, pid int) *Sampler {
+	t.Helper()
+	s, err := New(Config{Interval: time.Second, Targets: []Target{{Label: "x", Kind: ByPID, PID: pid}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.closeFDs)
+	return s
+}
+
+func watchPID(t *testing.T, s *Sampler, pid int) *proc {
+	t.Helper()
+	st, err := s.readStat(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.discover(0, candidate{st: st}, false)
+	if !p.stat.open {
+		t.Fatalf("stat of pid %d not kept open", pid)
+	}
+	return p
+}
+
+// The kept stat file is read afresh at every tick: a stopped process reads
+// as stopped, and as running again after SIGCONT.
+func TestKeptStatIsFresh(t *testing.T) {
+	cmd := startSleep(t)
+	pid := cmd.Process.Pid
+	s := liveSampler(t, pid)
+	p := watchPID(t, s, pid)
+	waitState := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			b, err := s.preadInto(p.stat.fd, p.stat.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := parseStat(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.State == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("state %q, want %q", st.State, want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitState("S")
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitState("T")
+	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitState("S")
+}
+
+// Once the process is reaped its kept file fails, and statOf falls back to
+// the path, which is gone too: the process is not reported up.
+func TestKeptStatOfReapedProcess(t *testing.T) {
+	cmd := startSleep(t)
+	pid := cmd.Process.Pid
+	s := liveSampler(t, pid)
+	p := watchPID(t, s, pid)
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if _, err := s.preadInto(p.stat.fd, p.stat.path); !errors.Is(err, unix.ESRCH) {
+		t.Fatalf("kept stat of a reaped process: err = %v, want ESRCH", err)
+	}
+	if _, err := s.statOf(pid); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("statOf a reaped process: err = %v, want not exist", err)
+	}
+	s.forget(p)
+	if p.stat.open || p.fdDir.open || s.byPID[pid] != nil {
+		t.Fatal("forget left the process's files open or indexed")
+	}
+}
+
+func kernelAtLeast(t *testing.T, major, minor int) bool {
+	t.Helper()
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		t.Fatal(err)
+	}
+	f := strings.FieldsFunc(unix.ByteSliceToString(u.Release[:]), func(r rune) bool { return r < '0' || r > '9' })
+	if len(f) < 2 {
+		t.Fatalf("kernel release %q", u.Release)
+	}
+	ma, _ := strconv.Atoi(f[0])
+	mi, _ := strconv.Atoi(f[1])
+	return ma > major || ma == major && mi >= minor
+}
+
+// The fd count read from the directory's size follows descriptors opened
+// and closed, and equals a listing of the directory.
+func TestFDCountFollowsOpenFiles(t *testing.T) {
+	pid := os.Getpid()
+	s := liveSampler(t, pid)
+	p := watchPID(t, s, pid)
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
+	if kernelAtLeast(t, 6, 2) && !p.fdDir.open {
+		t.Fatal("Linux 6.2+ gives the fd count as the directory size, but the sampler lists the directory")
+	}
+	count := func() int {
+		t.Helper()
+		n, err := s.fdCount(p, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := count()
+	var files []*os.File
+	for range 5 {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	if got := count(); got != before+5 {
+		t.Errorf("after opening 5 files: %d fds, want %d", got, before+5)
+	}
+	for _, f := range files {
+		f.Close()
+	}
+	got := count()
+	listed, err := s.countFDsRaw(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The listing of our own directory counts the descriptor it reads with.
+	if got != before || got != listed-1 {
+		t.Errorf("after closing them: %d fds, want %d (a listing says %d, itself included)", got, before, listed)
+	}
+}
+
+// A process whose fd directory cannot be listed keeps "fds" out of its
+// samples, even where the kernel would give the count as the size.
+func TestFDCountNotKeptWhenUnlistable(t *testing.T) {
+	s := liveSampler(t, 1)
+	p := &proc{id: event.Identity{PID: 1}}
+	s.keepFDCount(p, filepath.Join(t.TempDir(), "no-such-dir"))
+	if p.fdDir.open {
+		t.Fatal("kept a directory that could not be listed")
+	}
+}
