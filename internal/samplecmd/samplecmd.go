@@ -226,7 +226,7 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 		One: o.One, NoPidfd: o.NoPidfd, ExitPoll: o.ExitPoll,
 		Self: os.Getpid(), Now: std.Now, Warnf: warnf,
 	}
-	out := ndjson.NewWriter(std.Out)
+	out := ndjson.NewWriter(ndjson.DirectWriter(std.Out))
 	emit := func(s *event.Sample) error { return out.Encode(s) }
 
 	if o.LaunchCmd != nil {
