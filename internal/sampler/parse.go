@@ -47,23 +47,34 @@ func parseStat(b []byte) (Stat, error) {
 	}
 	s.PID = pid
 	s.Comm = string(b[open+1 : end])
-	f := strings.Fields(string(b[end+1:]))
-	// f[i] is field i+3 of proc(5).
+	// f[i] is field i+3 of proc(5); split in place, without allocating.
+	var fa [52][]byte
+	f := fa[:0]
+	for rest := b[end+1:]; len(f) < len(fa); {
+		rest = bytes.TrimLeft(rest, " \t\n")
+		if len(rest) == 0 {
+			break
+		}
+		i := bytes.IndexAny(rest, " \t\n")
+		if i < 0 {
+			i = len(rest)
+		}
+		f, rest = append(f, rest[:i]), rest[i:]
+	}
 	if len(f) < 22 {
 		return s, fmt.Errorf("%w: stat: %d fields after comm, want at least 22", ErrParse, len(f))
 	}
-	s.State = f[0]
-	if len(s.State) != 1 {
-		return s, fmt.Errorf("%w: stat: state %q", ErrParse, s.State)
+	if len(f[0]) != 1 {
+		return s, fmt.Errorf("%w: stat: state %q", ErrParse, f[0])
 	}
+	s.State = string(f[0])
 	num := func(i int) uint64 {
 		if err != nil {
 			return 0
 		}
-		var v uint64
-		v, err = strconv.ParseUint(f[i], 10, 64)
-		if err != nil {
-			err = fmt.Errorf("%w: stat: field %d %q: %v", ErrParse, i+3, f[i], err)
+		v, ok := decimal(f[i])
+		if !ok {
+			err = fmt.Errorf("%w: stat: field %d %q: not a decimal number below 2^64", ErrParse, i+3, f[i])
 		}
 		return v
 	}
@@ -83,17 +94,49 @@ func parseStat(b []byte) (Stat, error) {
 	s.StartTicks = num(19)
 	s.VSize = num(20)
 	if err == nil {
-		s.RSSPages, err = strconv.ParseInt(f[21], 10, 64)
-		if err != nil {
-			err = fmt.Errorf("%w: stat: field 24 %q: %v", ErrParse, f[21], err)
+		// rss may be negative (a kernel accounting race), so signed.
+		neg := len(f[21]) > 1 && f[21][0] == '-'
+		v, ok := decimal(f[21][btoi(neg):])
+		if !ok || v > math.MaxInt64 {
+			err = fmt.Errorf("%w: stat: field 24 %q: not a number", ErrParse, f[21])
+		}
+		s.RSSPages = int64(v)
+		if neg {
+			s.RSSPages = -s.RSSPages
 		}
 	}
 	if err == nil && len(f) >= 50 {
-		if c, cerr := strconv.Atoi(f[49]); cerr == nil {
-			s.ExitCode, s.HasExitCode = c, true
+		if c, ok := decimal(f[49]); ok && c <= math.MaxInt32 {
+			s.ExitCode, s.HasExitCode = int(c), true
 		}
 	}
 	return s, err
+}
+
+// decimal parses an unsigned decimal number without a sign, as /proc
+// writes them; ok is false for anything else or for an overflow.
+func decimal(b []byte) (v uint64, ok bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	return v, true
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Status is the part of /proc/PID/status the sampler uses.
