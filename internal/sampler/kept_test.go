@@ -99,6 +99,10 @@ func watchPID(t *testing.T, s *Sampler, pid int) *proc {
 		t.Fatal(err)
 	}
 	p := s.discover(0, candidate{st: st}, false)
+	if p.stat.open || p.fdDir.open {
+		t.Fatal("files kept open before a second sample")
+	}
+	s.keepFiles(p, filepath.Join("/proc", strconv.Itoa(pid)))
 	if !p.stat.open {
 		t.Fatalf("stat of pid %d not kept open", pid)
 	}
@@ -232,5 +236,37 @@ func TestFDCountNotKeptWhenUnlistable(t *testing.T) {
 	s.keepFDCount(p, filepath.Join(t.TempDir(), "no-such-dir"))
 	if p.fdDir.open {
 		t.Fatal("kept a directory that could not be listed")
+	}
+}
+
+// In a run, a process's files are opened at its second sample and closed
+// when the run ends; a single pass opens none.
+func TestRunKeepsFilesFromSecondSample(t *testing.T) {
+	cmd := startSleep(t)
+	pid := cmd.Process.Pid
+	for _, count := range []int{1, 3} {
+		s, err := New(Config{Interval: 10 * time.Millisecond, Count: count, Targets: []Target{{Label: "x", Kind: ByPID, PID: pid}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kept []bool
+		var last *proc
+		err = s.Run(t.Context(), func(smp *event.Sample) error {
+			for _, p := range s.watched {
+				last = p
+				kept = append(kept, p.stat.open && p.fdDir.open == kernelAtLeast(t, 6, 2))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []bool{false, true, true}[:count]
+		if len(kept) != count || kept[0] != want[0] || kept[count-1] != want[count-1] {
+			t.Errorf("--count %d: files kept at each sample %v, want %v", count, kept, want)
+		}
+		if last.stat.open || last.fdDir.open {
+			t.Errorf("--count %d: files still open after the run", count)
+		}
 	}
 }

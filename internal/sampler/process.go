@@ -88,8 +88,6 @@ func (s *Sampler) discover(ti int, c candidate, child bool) *proc {
 	} else {
 		p.unav["process.fds_limit"] = reasonOf(err)
 	}
-	p.stat = s.keepOpen(filepath.Join(dir, "stat"), unix.O_RDONLY)
-	s.keepFDCount(p, filepath.Join(dir, "fd"))
 	s.watched[id] = p
 	s.byPID[id.PID] = p
 	if s.ew != nil && !child {
@@ -213,6 +211,14 @@ func (s *Sampler) readOOMFiles(p *proc, out *event.Process, unav map[string]stri
 	}
 }
 
+// keepFiles keeps open the files read from p at every tick. It waits for
+// p's second sample: a single pass (--count 1, a short-lived match) would
+// only pay for the opens.
+func (s *Sampler) keepFiles(p *proc, dir string) {
+	p.stat = s.keepOpen(filepath.Join(dir, "stat"), unix.O_RDONLY)
+	s.keepFDCount(p, filepath.Join(dir, "fd"))
+}
+
 // keepFDCount opens /proc/PID/fd with O_PATH when the kernel gives its
 // entry count as the directory's size (Linux 6.2+): one fstat per tick
 // instead of open, getdents and close. Only where the directory could be
@@ -288,6 +294,9 @@ func (s *Sampler) sampleOne(ti int, c candidate, matches int, now time.Time, sys
 		unav["process.cpu_pct"] = reasonFirst
 	}
 	dir := s.path(strconv.Itoa(c.st.PID))
+	if p.samples++; p.samples == 2 {
+		s.keepFiles(p, dir)
+	}
 	if n, err := s.fdCount(p, filepath.Join(dir, "fd")); err == nil {
 		pr.FDs = &n
 	} else {

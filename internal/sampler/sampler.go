@@ -102,7 +102,8 @@ type proc struct {
 	lastAt  time.Time
 	hasLast bool
 	last    *event.Process // as last emitted
-	stat    keptFile       // /proc/PID/stat, kept open on the real /proc
+	samples int            // up samples made
+	stat    keptFile       // /proc/PID/stat, kept open on the real /proc from the second sample
 	fdDir   keptFile       // /proc/PID/fd opened O_PATH, whose size is the fd count
 	oom     cgroupOOM
 	oomOK   bool
