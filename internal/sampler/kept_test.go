@@ -270,3 +270,31 @@ func TestRunKeepsFilesFromSecondSample(t *testing.T) {
 		}
 	}
 }
+
+// A process is watched for its exit unless the tick is the run's last.
+func TestNoExitWatchOnLastTick(t *testing.T) {
+	cmd := startSleep(t)
+	for _, count := range []int{1, 2} {
+		s, err := New(Config{Interval: 10 * time.Millisecond, Count: count, Targets: []Target{{Label: "x", Kind: ByPID, PID: cmd.Process.Pid}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var watched []int
+		err = s.Run(t.Context(), func(*event.Sample) error {
+			if s.ew == nil {
+				t.Skip("no pidfd here")
+			}
+			s.ew.mu.Lock()
+			watched = append(watched, len(s.ew.byID))
+			s.ew.mu.Unlock()
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[int][]int{1: {0}, 2: {1, 1}}[count]
+		if len(watched) != len(want) || watched[0] != want[0] {
+			t.Errorf("--count %d: pidfds watched at each sample %v, want %v", count, watched, want)
+		}
+	}
+}

@@ -90,7 +90,10 @@ func (s *Sampler) discover(ti int, c candidate, child bool) *proc {
 	}
 	s.watched[id] = p
 	s.byPID[id.PID] = p
-	if s.ew != nil && !child {
+	// On the run's last tick there is no later moment to report an exit
+	// in: watching would only cost a pidfd per process (--count 1).
+	lastTick := s.cfg.Count > 0 && s.ticks+1 >= s.cfg.Count
+	if s.ew != nil && !child && !lastTick {
 		gone, err := s.ew.Add(id)
 		if err != nil {
 			s.warnOnce("pidfd", "cannot watch pid %d for its exit (%v): its end is seen at the next tick", id.PID, err)

@@ -108,6 +108,40 @@ func (s *Sampler) preadInto(fd int, path string) ([]byte, error) {
 	}
 }
 
+// readWaiting reads a /proc file that may make the reader wait, such as
+// /proc/PID/cmdline (which takes the process's mmap lock), into the
+// sampler's buffer: open, read until 0, close, as runtime-visible syscalls
+// so a wait does not hold up the runtime. os.ReadFile would add two fstat
+// calls and a poller probe per file, a third of a 1,000-process pass.
+func (s *Sampler) readWaiting(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	if cap(s.buf) < 16<<10 {
+		s.buf = make([]byte, 0, 16<<10)
+	}
+	b := s.buf[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := unix.Read(fd, b[len(b):cap(b)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			s.buf = b
+			return b, nil
+		}
+		b = b[:len(b)+n]
+	}
+}
+
 // keptFile is a /proc file the sampler keeps open across ticks.
 type keptFile struct {
 	fd   int

@@ -465,7 +465,7 @@ func (s *Sampler) args(c *candidate) []string {
 		c.args = hit.args
 		return c.args
 	}
-	b, err := os.ReadFile(s.path(strconv.Itoa(c.st.PID), "cmdline"))
+	b, err := s.readWaiting(s.path(strconv.Itoa(c.st.PID), "cmdline"))
 	if err != nil {
 		return nil
 	}
