@@ -21,16 +21,21 @@ import (
 // more than the reads themselves. Only for files that cannot block: never
 // cmdline/environ (mmap lock) nor user-given paths (statfs of NFS).
 func (s *Sampler) readInto(path string) ([]byte, error) {
-	p, err := unix.BytePtrFromString(path)
+	fd, err := openRaw(path, unix.O_RDONLY)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		return nil, err
 	}
-	fd, _, e := unix.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(p)),
-		uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
-	if e != 0 {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: e}
-	}
-	defer unix.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
+	defer closeRaw(fd)
+	return s.readAll(path, func(b []byte, _ int) (int, unix.Errno) {
+		n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		return int(n), e
+	})
+}
+
+// readAll calls read with the free part of the sampler's buffer and the
+// offset reached, until it returns 0, and returns what was read. The slice
+// is valid until the next read into the buffer.
+func (s *Sampler) readAll(path string, read func(b []byte, off int) (int, unix.Errno)) ([]byte, error) {
 	if cap(s.buf) < 16<<10 {
 		s.buf = make([]byte, 0, 16<<10)
 	}
@@ -39,8 +44,7 @@ func (s *Sampler) readInto(path string) ([]byte, error) {
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)]
 		}
-		free := b[len(b):cap(b)]
-		n, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&free[0])), uintptr(len(free)))
+		n, e := read(b[len(b):cap(b)], len(b))
 		if e == unix.EINTR {
 			continue
 		}
@@ -51,7 +55,7 @@ func (s *Sampler) readInto(path string) ([]byte, error) {
 			s.buf = b
 			return b, nil
 		}
-		b = b[:len(b)+int(n)]
+		b = b[:len(b)+n]
 	}
 }
 
@@ -84,28 +88,10 @@ func closeRaw(fd int) {
 // readInto. A /proc/PID file kept open stays tied to its process: once that
 // process is gone the read fails with ESRCH, even if the PID is reused.
 func (s *Sampler) preadInto(fd int, path string) ([]byte, error) {
-	if cap(s.buf) < 16<<10 {
-		s.buf = make([]byte, 0, 16<<10)
-	}
-	b := s.buf[:0]
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		free := b[len(b):cap(b)]
-		n, _, e := unix.RawSyscall6(unix.SYS_PREAD64, uintptr(fd), uintptr(unsafe.Pointer(&free[0])), uintptr(len(free)), uintptr(len(b)), 0, 0)
-		if e == unix.EINTR {
-			continue
-		}
-		if e != 0 {
-			return nil, &fs.PathError{Op: "read", Path: path, Err: e}
-		}
-		if n == 0 {
-			s.buf = b
-			return b, nil
-		}
-		b = b[:len(b)+int(n)]
-	}
+	return s.readAll(path, func(b []byte, off int) (int, unix.Errno) {
+		n, _, e := unix.RawSyscall6(unix.SYS_PREAD64, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(off), 0, 0)
+		return int(n), e
+	})
 }
 
 // readWaiting reads a /proc file that may make the reader wait, such as
@@ -119,27 +105,13 @@ func (s *Sampler) readWaiting(path string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
-	if cap(s.buf) < 16<<10 {
-		s.buf = make([]byte, 0, 16<<10)
-	}
-	b := s.buf[:0]
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
+	return s.readAll(path, func(b []byte, _ int) (int, unix.Errno) {
+		n, err := unix.Read(fd, b)
+		if e, ok := err.(unix.Errno); ok {
+			return 0, e
 		}
-		n, err := unix.Read(fd, b[len(b):cap(b)])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
-		}
-		if n == 0 {
-			s.buf = b
-			return b, nil
-		}
-		b = b[:len(b)+n]
-	}
+		return n, 0
+	})
 }
 
 // keptFile is a /proc file the sampler keeps open across ticks.
