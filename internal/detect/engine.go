@@ -192,11 +192,30 @@ func (e *Engine) Detectors() []string { return e.names }
 // Sample processes one sample line. It returns a *SkipError for a sample it
 // did not use, and emit's error if emit failed.
 func (e *Engine) Sample(raw []byte) error {
+	if _, err := e.Decode(raw); err != nil {
+		return err
+	}
+	return e.Use()
+}
+
+// Decode reads one sample line for Use, which must follow before the next
+// Decode; raw must stay unchanged until then. It returns a *SkipError for
+// a line that is not a usable sample. checked reports that the line was
+// also proved valid JSON with plain "v" and "kind" keys (Sample.Checked),
+// so a caller may pass it on without another check.
+func (e *Engine) Decode(raw []byte) (checked bool, err error) {
 	s := &e.cur
 	e.decoded, e.decErr = nil, nil
 	if err := ParseSample(raw, s, e.in); err != nil {
-		return &SkipError{Reason: SkipBadSample, Err: err}
+		return false, &SkipError{Reason: SkipBadSample, Err: err}
 	}
+	return s.Checked, nil
+}
+
+// Use runs the detectors on the sample Decode read. It returns a
+// *SkipError for a sample it did not use, and emit's error if emit failed.
+func (e *Engine) Use() error {
+	s := &e.cur
 	key := targetKey{s.Host, s.Target}
 	t := e.targets[key]
 	if t == nil {

@@ -12,11 +12,20 @@ import (
 // encoding/json costs more than the detectors themselves; a sample is read
 // here with no allocation. Any surprise sets bad and stops: the caller skips
 // the line, it never panics.
+//
+// Everything lex passes over, skipped values included, is checked as
+// encoding/json would check it, so a line it reads to the end without
+// setting bad is valid JSON: the ndjson reader need not scan a sample line
+// a second time to know that (see ndjson.DeferCheck).
 type lex struct {
 	b   []byte
 	i   int
 	bad bool
 }
+
+// maxDepth is encoding/json's nesting limit: a value nested deeper makes
+// the line invalid JSON.
+const maxDepth = 10000
 
 func (l *lex) ws() {
 	for l.i < len(l.b) && l.b[l.i] <= ' ' {
@@ -73,34 +82,40 @@ func (l *lex) more(first bool) bool {
 	return !l.bad
 }
 
+// end reports whether only whitespace is left.
+func (l *lex) end() bool {
+	l.ws()
+	return !l.bad && l.i == len(l.b)
+}
+
 // key reads a member name and its colon. Names with escapes come back
-// unescaped (rare: none of ours need one).
-func (l *lex) key() []byte {
+// unescaped (rare: none of ours need one); esc says so.
+func (l *lex) key() (k []byte, esc bool) {
 	// Keys are short plain ASCII: a byte loop beats the general string scan.
 	if i := l.i; i < len(l.b) && l.b[i] == '"' {
 		b := l.b
 		for j := i + 1; j < len(b) && j < i+48; j++ {
 			c := b[j]
-			if c == '\\' {
+			if c == '\\' || c < 0x20 {
 				break
 			}
 			if c == '"' {
 				if j+1 < len(b) && b[j+1] == ':' {
 					l.i = j + 2
-					return b[i+1 : j]
+					return b[i+1 : j], false
 				}
 				break
 			}
 		}
 	}
-	k, esc := l.str()
+	k, esc = l.str()
 	if esc {
 		k = unescape(k)
 	}
 	if !l.expect(':') {
-		return nil
+		return nil, esc
 	}
-	return k
+	return k, esc
 }
 
 // str reads a string and returns its raw contents (between the quotes) and
@@ -114,9 +129,9 @@ func (l *lex) str() ([]byte, bool) {
 	start, esc := l.i, false
 	b := l.b
 	for {
-		// Eight bytes at a time to the next quote or backslash.
+		// Eight bytes at a time to the next quote, backslash or control byte.
 		for l.i+8 <= len(b) {
-			if m := quoteOrBackslash(binary.LittleEndian.Uint64(b[l.i:])); m != 0 {
+			if m := special(binary.LittleEndian.Uint64(b[l.i:])); m != 0 {
 				l.i += bits.TrailingZeros64(m) / 8
 				break
 			}
@@ -126,17 +141,48 @@ func (l *lex) str() ([]byte, bool) {
 			l.fail()
 			return nil, false
 		}
-		switch b[l.i] {
-		case '"':
+		switch c := b[l.i]; {
+		case c == '"':
 			l.i++
 			return b[start : l.i-1], esc
-		case '\\':
+		case c == '\\':
 			esc = true
-			l.i += 2
+			if !l.escape() {
+				l.fail()
+				return nil, false
+			}
+		case c < 0x20:
+			l.fail()
+			return nil, false
 		default:
-			l.i++
+			l.i++ // a byte the word scan could not rule out near the end
 		}
 	}
+}
+
+// escape passes over one valid escape sequence at the backslash.
+func (l *lex) escape() bool {
+	b := l.b
+	if l.i+1 >= len(b) {
+		return false
+	}
+	switch b[l.i+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		l.i += 2
+		return true
+	case 'u':
+		if l.i+6 > len(b) {
+			return false
+		}
+		for _, c := range b[l.i+2 : l.i+6] {
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+		l.i += 6
+		return true
+	}
+	return false
 }
 
 const (
@@ -144,12 +190,13 @@ const (
 	msb = 0x8080808080808080
 )
 
-// quoteOrBackslash has the high bit set in the bytes of w that are a quote
-// or a backslash (exact for the lowest one, which is all str uses).
-func quoteOrBackslash(w uint64) uint64 {
+// special has the high bit set in the bytes of w that are a quote, a
+// backslash or a control character (exact for the lowest one, which is all
+// str uses): the bytes a string scan stops at.
+func special(w uint64) uint64 {
 	q := w ^ (lsb * '"')
 	bs := w ^ (lsb * '\\')
-	return ((q-lsb)&^q | (bs-lsb)&^bs) & msb
+	return ((q-lsb)&^q | (bs-lsb)&^bs | (w - lsb*0x20)) &^ w & msb
 }
 
 func unescape(raw []byte) []byte {
@@ -197,20 +244,45 @@ func (l *lex) boolean() bool {
 	return false
 }
 
-// numRaw returns the bytes of a number.
+// digits passes over a run of decimal digits and returns its length.
+func (l *lex) digits() int {
+	s := l.i
+	for l.i < len(l.b) && l.b[l.i]-'0' <= 9 {
+		l.i++
+	}
+	return l.i - s
+}
+
+// numRaw returns the bytes of a number:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 func (l *lex) numRaw() []byte {
 	l.ws()
 	start := l.i
-	for l.i < len(l.b) {
-		c := l.b[l.i]
-		if c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
-			l.i++
-			continue
-		}
-		break
+	if l.i < len(l.b) && l.b[l.i] == '-' {
+		l.i++
 	}
-	if l.i == start {
+	if l.i < len(l.b) && l.b[l.i] == '0' {
+		l.i++
+	} else if l.digits() == 0 {
 		l.fail()
+		return nil
+	}
+	if l.i < len(l.b) && l.b[l.i] == '.' {
+		l.i++
+		if l.digits() == 0 {
+			l.fail()
+			return nil
+		}
+	}
+	if l.i < len(l.b) && l.b[l.i]|0x20 == 'e' {
+		l.i++
+		if l.i < len(l.b) && (l.b[l.i] == '+' || l.b[l.i] == '-') {
+			l.i++
+		}
+		if l.digits() == 0 {
+			l.fail()
+			return nil
+		}
 	}
 	return l.b[start:l.i]
 }
@@ -260,6 +332,9 @@ func (l *lex) float() (float64, bool) {
 		return 0, false
 	}
 	raw := l.numRaw()
+	if l.bad {
+		return 0, false
+	}
 	v, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil {
 		l.fail()
@@ -268,13 +343,45 @@ func (l *lex) float() (float64, bool) {
 	return v, true
 }
 
-// skip passes over one value of any kind.
-func (l *lex) skip() {
+// skip passes over one value of any kind, checking it; depth is the
+// nesting of the object or array the value is in (1 for a member of the
+// line's own object).
+func (l *lex) skip(depth int) {
 	switch l.peek() {
 	case '"':
 		l.str()
-	case '{', '[':
-		l.skipNested()
+	case '{':
+		if depth >= maxDepth {
+			l.fail()
+			return
+		}
+		l.i++
+		for first := true; l.more(first); first = false {
+			l.key()
+			l.skip(depth + 1)
+		}
+	case '[':
+		if depth >= maxDepth {
+			l.fail()
+			return
+		}
+		l.i++
+		if l.peek() == ']' {
+			l.i++
+			return
+		}
+		for !l.bad {
+			l.skip(depth + 1)
+			switch l.peek() {
+			case ',':
+				l.i++
+				continue
+			case ']':
+				l.i++
+				return
+			}
+			l.fail()
+		}
 	case 't':
 		l.lit("true")
 	case 'f':
@@ -284,28 +391,4 @@ func (l *lex) skip() {
 	default:
 		l.numRaw()
 	}
-}
-
-// skipNested passes over an object or array by counting brackets outside
-// strings; the line was already checked to be valid JSON by the reader.
-func (l *lex) skipNested() {
-	depth := 0
-	b := l.b
-	for l.i < len(b) {
-		switch b[l.i] {
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth == 0 {
-				l.i++
-				return
-			}
-		case '"':
-			l.str()
-			continue
-		}
-		l.i++
-	}
-	l.fail()
 }

@@ -40,6 +40,13 @@ type Sample struct {
 
 	HasExit bool
 	Exit    Exit
+
+	// Checked reports that reading the line also proved it valid JSON, with
+	// its "v" and "kind" keys each once and unescaped and no other key that
+	// encoding/json could take for them: all that the ndjson reader checks
+	// of a line past its first bytes, so that a reader deferring that check
+	// (ndjson.DeferCheck) need not scan the line again.
+	Checked bool
 }
 
 // Exit is what a sample says of how a process ended.
@@ -92,12 +99,23 @@ func ParseSample(raw []byte, s *Sample, in interner) error {
 	*s = Sample{Raw: raw, Matches: -1}
 	l := lex{b: raw}
 	var hasTS, hasTarget, hasUp bool
+	var nv, nkind int
+	plain := true // no key encoding/json might read as "v" or "kind" but those two
 	if !l.open() {
 		return badSample("not an object")
 	}
 	for first := true; l.more(first); first = false {
-		k := l.key()
+		k, esc := l.key()
+		if esc {
+			plain = false
+		}
 		switch string(k) {
+		case "v":
+			nv++
+			l.skip(1)
+		case "kind":
+			nkind++
+			l.skip(1)
 		case "ts":
 			t, ok := parseTime(l.text())
 			if !ok {
@@ -138,7 +156,10 @@ func ParseSample(raw []byte, s *Sample, in interner) error {
 				return err
 			}
 		default:
-			l.skip()
+			if mayFold(k) {
+				plain = false
+			}
+			l.skip(1)
 		}
 	}
 	switch {
@@ -155,7 +176,26 @@ func ParseSample(raw []byte, s *Sample, in interner) error {
 	case s.Up && s.HasExit:
 		return badSample("up with exit")
 	}
+	s.Checked = plain && nv == 1 && nkind == 1 && l.end()
 	return nil
+}
+
+// mayFold reports whether encoding/json might match key to "v" or "kind"
+// without it being exactly that: another case, or non-ASCII (the Kelvin
+// sign folds to k).
+func mayFold(key []byte) bool {
+	for _, c := range key {
+		if c >= 0x80 {
+			return true
+		}
+	}
+	switch len(key) {
+	case 1:
+		return key[0] == 'V'
+	case 4:
+		return (key[0]|0x20) == 'k' && (key[1]|0x20) == 'i' && (key[2]|0x20) == 'n' && (key[3]|0x20) == 'd' && string(key) != "kind"
+	}
+	return false
 }
 
 func parseProcess(l *lex, s *Sample, in interner) error {
@@ -164,7 +204,7 @@ func parseProcess(l *lex, s *Sample, in interner) error {
 		return badSample("process: not an object")
 	}
 	for first := true; l.more(first); first = false {
-		k := l.key()
+		k, _ := l.key()
 		switch string(k) {
 		case "pid":
 			s.PID, pid = l.int()
@@ -196,7 +236,7 @@ func parseProcess(l *lex, s *Sample, in interner) error {
 			v, ok := l.uint()
 			s.CgroupOOMs = opt[uint64]{v, ok}
 		default:
-			l.skip()
+			l.skip(2)
 		}
 	}
 	switch {
@@ -220,7 +260,7 @@ func parseSystem(l *lex, s *Sample) {
 		return
 	}
 	for first := true; l.more(first); first = false {
-		k := l.key()
+		k, _ := l.key()
 		switch string(k) {
 		case "mem_total_bytes":
 			v, ok := l.uint()
@@ -235,7 +275,7 @@ func parseSystem(l *lex, s *Sample) {
 			v, ok := l.uint()
 			s.OOMKills = opt[uint64]{v, ok}
 		default:
-			l.skip()
+			l.skip(2)
 		}
 	}
 }
@@ -246,7 +286,7 @@ func parseExit(l *lex, s *Sample, in interner) error {
 		return badSample("exit: not an object")
 	}
 	for first := true; l.more(first); first = false {
-		k := l.key()
+		k, _ := l.key()
 		switch string(k) {
 		case "pid":
 			s.Exit.PID, pid = l.int()
@@ -261,7 +301,7 @@ func parseExit(l *lex, s *Sample, in interner) error {
 			v, ok := l.float()
 			s.Exit.UptimeS = opt[float64]{v, ok}
 		default:
-			l.skip()
+			l.skip(2)
 		}
 	}
 	if l.bad || !pid || s.Exit.PID <= 0 {

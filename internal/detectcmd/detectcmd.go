@@ -156,7 +156,12 @@ func validName(s string) bool {
 }
 
 // Run is sre-detect.
-func Run(ctx context.Context, std cli.IO, args []string) error {
+func Run(ctx context.Context, std cli.IO, args []string) error { return runScan(ctx, std, args, true) }
+
+// runScan is Run; with oneScan, a sample line is checked while it is decoded
+// instead of once by the reader and again by the decoder (false reads it
+// twice, the plain way, for tests that compare the two).
+func runScan(ctx context.Context, std cli.IO, args []string, oneScan bool) error {
 	o, err := parse(std, args)
 	if err != nil {
 		var ce *detect.CompileError
@@ -176,7 +181,13 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 	if err != nil {
 		return cli.Usagef("%v", err)
 	}
-	r := ndjson.NewReader(std.In, ndjson.OnSkip(warn.Skip))
+	opts := []ndjson.Option{ndjson.OnSkip(warn.Skip)}
+	if oneScan {
+		// Samples are decoded in full anyway, and the decoder checks what
+		// it reads: the reader need not scan them first.
+		opts = append(opts, ndjson.DeferCheck(event.KindSample))
+	}
+	r := ndjson.NewReader(std.In, opts...)
 	d := &driver{o: o, r: r, out: out, eng: eng, warn: warn, skipped: map[string]int64{}}
 
 	done := make(chan error, 1)
@@ -240,12 +251,27 @@ func (d *driver) record(rec ndjson.Record) error {
 	if rec.Kind != event.KindSample {
 		return d.out.WriteLine(rec.Raw)
 	}
-	if d.o.Pass {
-		if err := d.out.WriteLine(rec.Raw); err != nil {
-			return err
+	checked, err := d.eng.Decode(rec.Raw)
+	if rec.Unchecked && !checked {
+		// The decoder could not vouch for the whole line (it is bad, or
+		// unusual): the reader reads it as it reads any line, and skips
+		// and counts it if it is not a record.
+		if !d.r.Check(&rec) {
+			d.snap = d.r.Counts()
+			return nil
+		}
+		if rec.Kind != event.KindSample { // a later "kind" key says otherwise
+			return d.out.WriteLine(rec.Raw)
 		}
 	}
-	err := d.eng.Sample(rec.Raw)
+	if d.o.Pass {
+		if werr := d.out.WriteLine(rec.Raw); werr != nil {
+			return werr
+		}
+	}
+	if err == nil {
+		err = d.eng.Use()
+	}
 	if err == nil {
 		return nil
 	}

@@ -22,6 +22,40 @@ func readHeader(line []byte) (header, error) {
 	return h, err
 }
 
+// prefixHeader reads "v" and "kind" from the first bytes of a line written
+// as the sre tools write every record: {"v":N,"kind":"KIND", followed by ,
+// or }, N a plain integer, KIND plain ASCII. It says nothing of the rest of
+// the line, which may yet be invalid or hold another "v" or "kind".
+func prefixHeader(b []byte) (v int, kind []byte, ok bool) {
+	const open, mid = `{"v":`, `,"kind":"`
+	if len(b) < len(open) || string(b[:len(open)]) != open {
+		return 0, nil, false
+	}
+	i := len(open)
+	start := i
+	for i < len(b) && b[i]-'0' <= 9 {
+		v = v*10 + int(b[i]-'0')
+		i++
+	}
+	if n := i - start; n == 0 || n > 18 || n > 1 && b[start] == '0' {
+		return 0, nil, false
+	}
+	if len(b)-i < len(mid) || string(b[i:i+len(mid)]) != mid {
+		return 0, nil, false
+	}
+	i += len(mid)
+	start = i
+	for ; i < len(b) && b[i] != '"'; i++ {
+		if c := b[i]; c < 0x20 || c >= 0x80 || c == '\\' {
+			return 0, nil, false
+		}
+	}
+	if i+1 >= len(b) || b[i+1] != ',' && b[i+1] != '}' {
+		return 0, nil, false
+	}
+	return v, b[start:i], true
+}
+
 // maxDepth is encoding/json's nesting limit.
 const maxDepth = 10000
 

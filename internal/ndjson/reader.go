@@ -56,11 +56,17 @@ func (c Counts) String() string {
 
 // Record is one usable line: its raw bytes (without the newline, valid until
 // the next call to Next), its schema version and kind, and its line number.
+//
+// Unchecked is set only for the kinds named with DeferCheck: the reader
+// took V and Kind from the line's first bytes and has not checked the rest.
+// The caller either proves the rest valid itself (while decoding it anyway)
+// or calls Check, before the next call to Next.
 type Record struct {
-	Raw  []byte
-	V    int
-	Kind string
-	Line int64
+	Raw       []byte
+	V         int
+	Kind      string
+	Line      int64
+	Unchecked bool
 }
 
 // Skip describes a skipped line, for warnings.
@@ -79,14 +85,15 @@ func (s Skip) String() string {
 
 // Reader reads records with at most MaxLine bytes held per line.
 type Reader struct {
-	br      *bufio.Reader
-	max     int
-	newest  int
-	buf     []byte
-	line    int64
-	counts  Counts
-	onSkip  func(Skip)
-	pending error
+	br       *bufio.Reader
+	max      int
+	newest   int
+	buf      []byte
+	line     int64
+	counts   Counts
+	onSkip   func(Skip)
+	pending  error
+	deferred []string
 }
 
 // Option configures a Reader.
@@ -100,6 +107,16 @@ func WithNewest(v int) Option { return func(r *Reader) { r.newest = v } }
 
 // OnSkip registers a callback for each skipped line (to warn on stderr).
 func OnSkip(f func(Skip)) Option { return func(r *Reader) { r.onSkip = f } }
+
+// DeferCheck is for a stage that decodes every record of the given kinds in
+// full anyway: a line that starts as every sre tool writes a record,
+// {"v":N,"kind":"KIND", with N a version this reader accepts and KIND one
+// of kinds, is returned after reading only those bytes, marked Unchecked.
+// A stage whose decoder checks the whole line as it goes then scans it
+// once instead of twice; any line its decoder cannot vouch for goes to
+// Check, which skips, counts and reports a bad line exactly as Next would
+// have. For callers of Next only (not Chan).
+func DeferCheck(kinds ...string) Option { return func(r *Reader) { r.deferred = kinds } }
 
 // NewReader returns a Reader over r.
 func NewReader(r io.Reader, opts ...Option) *Reader {
@@ -166,7 +183,7 @@ func (r *Reader) Next() (Record, error) {
 			}
 			continue
 		}
-		rec, reason, perr := r.parse(raw)
+		rec, reason, perr := r.parseDeferring(raw)
 		if reason != "" {
 			if reason == "blank" {
 				r.counts.Blank++
@@ -180,11 +197,53 @@ func (r *Reader) Next() (Record, error) {
 	}
 }
 
-func (r *Reader) skip(reason string, err error) {
+func (r *Reader) skip(reason string, err error) { r.skipLine(r.line, reason, err) }
+
+func (r *Reader) skipLine(line int64, reason string, err error) {
 	r.counts.Skipped[reason]++
 	if r.onSkip != nil {
-		r.onSkip(Skip{Line: r.line, Reason: reason, Err: err})
+		r.onSkip(Skip{Line: line, Reason: reason, Err: err})
 	}
+}
+
+// Check reads the whole line of a record Next returned Unchecked, as Next
+// reads any other line, and reports whether it is a record. If it is not,
+// the line is skipped, counted and reported through OnSkip exactly as Next
+// would have done, and no longer counted as a record. If it is, rec's V and
+// Kind are those of the whole line (a later "kind" key overrides an earlier
+// one). Call it before the next call to Next.
+func (r *Reader) Check(rec *Record) bool {
+	if !rec.Unchecked {
+		return true
+	}
+	rec.Unchecked = false
+	full, reason, err := r.parse(rec.Raw)
+	if reason == "" {
+		rec.V, rec.Kind = full.V, full.Kind
+		return true
+	}
+	r.counts.Records--
+	if reason == "blank" { // not reached: an unchecked line starts with {
+		r.counts.Blank++
+		return false
+	}
+	r.skipLine(rec.Line, reason, err)
+	return false
+}
+
+// parseDeferring is parse, except for a line DeferCheck lets through
+// unchecked.
+func (r *Reader) parseDeferring(raw []byte) (Record, string, error) {
+	if r.deferred != nil && len(raw) > 0 && raw[0] == '{' && raw[len(raw)-1] == '}' {
+		if v, k, ok := prefixHeader(raw); ok && v >= 1 && v <= r.newest {
+			for _, want := range r.deferred {
+				if string(k) == want && want != "" {
+					return Record{Raw: raw, V: v, Kind: want, Line: r.line, Unchecked: true}, "", nil
+				}
+			}
+		}
+	}
+	return r.parse(raw)
 }
 
 // readLine returns one line without its newline. complete is false for a
