@@ -251,8 +251,13 @@ func (r *Reader) parseDeferring(raw []byte) (Record, string, error) {
 // exceeded max and was discarded up to its newline.
 func (r *Reader) readLine() (raw []byte, complete, oversize bool, err error) {
 	r.buf = r.buf[:0]
-	for {
+	for first := true; ; first = false {
 		chunk, e := r.br.ReadSlice('\n')
+		if first && e == nil && len(chunk) <= r.max+1 {
+			// The whole line is in the read buffer, where it stays until
+			// the next read: no need to copy it.
+			return chunk[:len(chunk)-1], true, false, nil
+		}
 		if !oversize {
 			if len(r.buf)+len(chunk) > r.max+1 { // +1: the newline itself
 				oversize = true
