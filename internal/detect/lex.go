@@ -91,16 +91,13 @@ func (l *lex) end() bool {
 // key reads a member name and its colon. Names with escapes come back
 // unescaped (rare: none of ours need one); esc says so.
 func (l *lex) key() (k []byte, esc bool) {
-	// Keys are short plain ASCII: a byte loop beats the general string scan.
-	if i := l.i; i < len(l.b) && l.b[i] == '"' {
-		b := l.b
-		for j := i + 1; j < len(b) && j < i+48; j++ {
-			c := b[j]
-			if c == '\\' || c < 0x20 {
-				break
-			}
-			if c == '"' {
-				if j+1 < len(b) && b[j+1] == ':' {
+	// Keys are short, plain and followed at once by the colon: one word
+	// or two of the string scan, with no call.
+	if i, b := l.i, l.b; i < len(b) && b[i] == '"' {
+		for j := i + 1; j+8 <= len(b); j += 8 {
+			if m := special(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) / 8
+				if b[j] == '"' && j+1 < len(b) && b[j+1] == ':' {
 					l.i = j + 2
 					return b[i+1 : j], false
 				}
@@ -291,6 +288,20 @@ func (l *lex) numRaw() []byte {
 // (negative, fraction, overflow) marks the line bad, as a schema check
 // would.
 func (l *lex) uint() (v uint64, ok bool) {
+	// The usual case: up to 19 digits (no overflow), no leading zero, and
+	// no fraction or exponent after them.
+	if i, b := l.i, l.b; i < len(b) && b[i]-'1' <= 8 {
+		j := i
+		for j < len(b) && j-i < 19 && b[j]-'0' <= 9 {
+			v = v*10 + uint64(b[j]-'0')
+			j++
+		}
+		if j == len(b) || b[j]-'0' > 9 && b[j] != '.' && b[j]|0x20 != 'e' {
+			l.i = j
+			return v, true
+		}
+		v = 0
+	}
 	if l.peek() == 'n' {
 		l.lit("null")
 		return 0, false
@@ -341,6 +352,22 @@ func (l *lex) float() (float64, bool) {
 		return 0, false
 	}
 	return v, true
+}
+
+// optUint, optInt and optFloat read a field that may be null (absent).
+func (l *lex) optUint() opt[uint64] {
+	v, ok := l.uint()
+	return opt[uint64]{v, ok}
+}
+
+func (l *lex) optInt() opt[int] {
+	v, ok := l.int()
+	return opt[int]{v, ok}
+}
+
+func (l *lex) optFloat() opt[float64] {
+	v, ok := l.float()
+	return opt[float64]{v, ok}
 }
 
 // skip passes over one value of any kind, checking it; depth is the

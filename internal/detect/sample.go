@@ -221,20 +221,15 @@ func parseProcess(l *lex, s *Sample, in interner) error {
 		case "threads":
 			s.Threads, threads = l.int()
 		case "cpu_pct":
-			v, ok := l.float()
-			s.CPU = opt[float64]{v, ok}
+			s.CPU = l.optFloat()
 		case "fds":
-			v, ok := l.int()
-			s.FDs = opt[int]{v, ok}
+			s.FDs = l.optInt()
 		case "fds_limit":
-			v, ok := l.uint()
-			s.FDsLimit = opt[uint64]{v, ok}
+			s.FDsLimit = l.optUint()
 		case "cgroup_mem_max_bytes":
-			v, ok := l.uint()
-			s.CgroupMax = opt[uint64]{v, ok}
+			s.CgroupMax = l.optUint()
 		case "cgroup_oom_kills":
-			v, ok := l.uint()
-			s.CgroupOOMs = opt[uint64]{v, ok}
+			s.CgroupOOMs = l.optUint()
 		default:
 			l.skip(2)
 		}
@@ -263,17 +258,13 @@ func parseSystem(l *lex, s *Sample) {
 		k, _ := l.key()
 		switch string(k) {
 		case "mem_total_bytes":
-			v, ok := l.uint()
-			s.MemTotal = opt[uint64]{v, ok}
+			s.MemTotal = l.optUint()
 		case "mem_available_bytes":
-			v, ok := l.uint()
-			s.MemAvail = opt[uint64]{v, ok}
+			s.MemAvail = l.optUint()
 		case "psi_mem_some_avg10":
-			v, ok := l.float()
-			s.PSISome = opt[float64]{v, ok}
+			s.PSISome = l.optFloat()
 		case "oom_kills":
-			v, ok := l.uint()
-			s.OOMKills = opt[uint64]{v, ok}
+			s.OOMKills = l.optUint()
 		default:
 			l.skip(2)
 		}
@@ -293,13 +284,11 @@ func parseExit(l *lex, s *Sample, in interner) error {
 		case "noticed":
 			s.Exit.Noticed = in.get(l.text())
 		case "code":
-			v, ok := l.int()
-			s.Exit.Code = opt[int]{v, ok}
+			s.Exit.Code = l.optInt()
 		case "signal":
 			s.Exit.Signal = in.get(l.text())
 		case "uptime_s":
-			v, ok := l.float()
-			s.Exit.UptimeS = opt[float64]{v, ok}
+			s.Exit.UptimeS = l.optFloat()
 		default:
 			l.skip(2)
 		}
