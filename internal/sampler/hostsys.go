@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/shirou/gopsutil/v4/disk"
 	"golang.org/x/sys/unix"
 
 	"github.com/localsre/sre-agent/internal/event"
@@ -38,7 +37,7 @@ func (s *Sampler) readSystem(now time.Time, fresh bool) (*event.System, map[stri
 			unav["system."+k] = why
 		}
 	}
-	if b, err := s.readMeminfo(); err != nil {
+	if b, err := s.readHost("meminfo"); err != nil {
 		memUnav("meminfo: " + reasonOf(err))
 	} else if m, err := parseMeminfo(b); err != nil {
 		memUnav(err.Error())
@@ -67,34 +66,36 @@ func (s *Sampler) readSystem(now time.Time, fresh bool) (*event.System, map[stri
 	return sys, unav
 }
 
-// readMeminfo reads /proc/meminfo, kept open after the first read.
-func (s *Sampler) readMeminfo() ([]byte, error) {
-	if !s.meminfo.open {
-		s.meminfo = s.keepOpen(filepath.Join(s.cfg.ProcRoot, "meminfo"), unix.O_RDONLY)
+// readHost reads a host-wide /proc file (meminfo, loadavg, …) by its path
+// under the proc root, keeping it open after the first read.
+func (s *Sampler) readHost(name string) ([]byte, error) {
+	k := s.hostFiles[name]
+	if k == nil {
+		k = &keptFile{}
+		*k = s.keepOpen(filepath.Join(s.cfg.ProcRoot, name), unix.O_RDONLY)
+		s.hostFiles[name] = k
 	}
-	if s.meminfo.open {
-		if b, err := s.preadInto(s.meminfo.fd, s.meminfo.path); err == nil {
+	if k.open {
+		if b, err := s.preadInto(k.fd, k.path); err == nil {
 			return b, nil
 		}
-		s.meminfo.close()
+		k.close() // read by path from now on
 	}
-	return s.readInto(filepath.Join(s.cfg.ProcRoot, "meminfo"))
+	return s.readInto(filepath.Join(s.cfg.ProcRoot, name))
 }
 
 func (s *Sampler) readSlow(now time.Time) {
 	prev := s.slow.oomKills
 	sl := slowHost{at: now, unav: map[string]string{}}
-	// statfs is a real syscall (an NFS mount may hang): at most once per
-	// slowEvery, after the raw reads.
+	// Disks last, after the raw reads: see diskUsage.
 	defer func() {
 		for _, path := range s.cfg.Disks {
-			u, err := disk.UsageWithContext(s.ctx, path)
+			d, err := s.diskUsage(path)
 			if err != nil {
 				s.slow.unav["system.disk:"+path] = reasonOf(err)
 				continue
 			}
-			pct := float64(int64(u.UsedPercent*100+0.5)) / 100
-			s.slow.disk = append(s.slow.disk, event.Disk{Path: path, TotalBytes: u.Total, UsedBytes: u.Used, FreeBytes: u.Free, UsedPct: min(pct, 100)})
+			s.slow.disk = append(s.slow.disk, d)
 		}
 	}()
 	loadUnav := func(why string) {
@@ -102,14 +103,14 @@ func (s *Sampler) readSlow(now time.Time) {
 			sl.unav["system."+k] = why
 		}
 	}
-	if b, err := s.readInto(filepath.Join(s.cfg.ProcRoot, "loadavg")); err != nil {
+	if b, err := s.readHost("loadavg"); err != nil {
 		loadUnav(reasonOf(err))
 	} else if l1, l5, l15, err := parseLoadavg(b); err != nil {
 		loadUnav(err.Error())
 	} else {
 		sl.load1, sl.load5, sl.load15 = &l1, &l5, &l15
 	}
-	if b, err := s.readInto(filepath.Join(s.cfg.ProcRoot, "pressure", "memory")); err == nil {
+	if b, err := s.readHost("pressure/memory"); err == nil {
 		if p, err := parsePSI(b); err == nil {
 			some := p.SomeAvg10
 			sl.psiSome = &some
@@ -125,7 +126,7 @@ func (s *Sampler) readSlow(now time.Time) {
 	} else {
 		sl.unav["system.psi_mem_some_avg10"] = reasonOf(err)
 	}
-	if b, err := s.readInto(filepath.Join(s.cfg.ProcRoot, "vmstat")); err == nil {
+	if b, err := s.readHost("vmstat"); err == nil {
 		if n, ok, err := parseVmstat(b); err == nil && ok {
 			sl.oomKills = &n
 		} else if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shirou/gopsutil/v4/disk"
 	"golang.org/x/sys/unix"
 
 	"github.com/localsre/sre-agent/internal/event"
@@ -296,5 +297,43 @@ func TestNoExitWatchOnLastTick(t *testing.T) {
 		if len(watched) != len(want) || watched[0] != want[0] {
 			t.Errorf("--count %d: pidfds watched at each sample %v, want %v", count, watched, want)
 		}
+	}
+}
+
+// diskUsage gives gopsutil's disk.Usage figures, on the first (runtime
+// visible) statfs and on the raw ones that follow for a local filesystem.
+func TestDiskUsageAsGopsutil(t *testing.T) {
+	s := liveSampler(t, 1)
+	for _, path := range []string{"/", t.TempDir()} {
+		for call := range 3 {
+			var ours, again event.Disk
+			var theirs *disk.UsageStat
+			for range 20 { // retry while the filesystem changes under the reads
+				var err error
+				if ours, err = s.diskUsage(path); err != nil {
+					t.Fatal(err)
+				}
+				if theirs, err = disk.Usage(path); err != nil {
+					t.Fatal(err)
+				}
+				if again, err = s.diskUsage(path); err != nil {
+					t.Fatal(err)
+				}
+				if ours == again {
+					break
+				}
+			}
+			pct := float64(int64(theirs.UsedPercent*100+0.5)) / 100
+			want := event.Disk{Path: path, TotalBytes: theirs.Total, UsedBytes: theirs.Used, FreeBytes: theirs.Free, UsedPct: pct}
+			if ours != want {
+				t.Errorf("%s, call %d: %+v, gopsutil %+v", path, call, ours, want)
+			}
+		}
+		if !s.disks[path] {
+			t.Logf("%s is not on a filesystem known to be local: statfs stays runtime-visible", path)
+		}
+	}
+	if _, err := s.diskUsage(filepath.Join(t.TempDir(), "gone")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a missing path: err = %v, want not exist", err)
 	}
 }

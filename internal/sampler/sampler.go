@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/shirou/gopsutil/v4/common"
-
 	"github.com/localsre/sre-agent/internal/event"
 )
 
@@ -61,7 +59,6 @@ type Emit func(*event.Sample) error
 // Sampler samples its targets until cancelled.
 type Sampler struct {
 	cfg      Config
-	ctx      context.Context // carries the proc root to gopsutil
 	targets  []*targetState
 	watched  map[event.Identity]*proc
 	ew       *exitWatcher
@@ -74,13 +71,14 @@ type Sampler struct {
 	users    map[int]string
 	names    map[nameKey]nameHit // match cache per (pid, start, comm)
 
-	buf     []byte               // readInto's reusable buffer
-	slow    slowHost             // host figures the kernel updates slowly, or costly ones
-	oomSeq  uint64               // bumped when the system oom_kill counter changes
-	cgTick  map[string]cgroupOOM // per-tick cache of cgroup OOM counters by memory dir
-	memMax  map[string]*uint64   // per-tick cache of cgroup memory limits by memory dir
-	byPID   map[int]*proc        // watched processes by PID, for their kept stat files
-	meminfo keptFile
+	buf       []byte               // readInto's reusable buffer
+	slow      slowHost             // host figures the kernel updates slowly, or costly ones
+	oomSeq    uint64               // bumped when the system oom_kill counter changes
+	cgTick    map[string]cgroupOOM // per-tick cache of cgroup OOM counters by memory dir
+	memMax    map[string]*uint64   // per-tick cache of cgroup memory limits by memory dir
+	byPID     map[int]*proc        // watched processes by PID, for their kept stat files
+	hostFiles map[string]*keptFile // host-wide /proc files by name, kept open
+	disks     map[string]bool      // disk path → on a local filesystem (see diskUsage)
 }
 
 type targetState struct {
@@ -152,24 +150,22 @@ func New(cfg Config) (*Sampler, error) {
 		return nil, errors.New("no target")
 	}
 	s := &Sampler{
-		cfg:      cfg,
-		watched:  map[event.Identity]*proc{},
-		child:    make(chan childExit, 1),
-		warned:   map[string]bool{},
-		users:    map[int]string{},
-		names:    map[nameKey]nameHit{},
-		cgTick:   map[string]cgroupOOM{},
-		memMax:   map[string]*uint64{},
-		byPID:    map[int]*proc{},
-		pageSize: uint64(os.Getpagesize()),
+		cfg:       cfg,
+		watched:   map[event.Identity]*proc{},
+		child:     make(chan childExit, 1),
+		warned:    map[string]bool{},
+		users:     map[int]string{},
+		names:     map[nameKey]nameHit{},
+		cgTick:    map[string]cgroupOOM{},
+		memMax:    map[string]*uint64{},
+		byPID:     map[int]*proc{},
+		hostFiles: map[string]*keptFile{},
+		disks:     map[string]bool{},
+		pageSize:  uint64(os.Getpagesize()),
 	}
 	for _, t := range cfg.Targets {
 		s.targets = append(s.targets, &targetState{Target: t})
 	}
-	s.ctx = context.WithValue(context.Background(), common.EnvKey, common.EnvMap{
-		common.HostProcEnvKey: cfg.ProcRoot,
-		common.HostSysEnvKey:  cfg.SysRoot,
-	})
 	return s, nil
 }
 
@@ -286,7 +282,9 @@ func (s *Sampler) closeFDs() {
 		p.stat.close()
 		p.fdDir.close()
 	}
-	s.meminfo.close()
+	for _, k := range s.hostFiles {
+		k.close()
+	}
 }
 
 func (s *Sampler) readStat(pid int) (Stat, error) {
