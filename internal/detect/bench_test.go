@@ -29,7 +29,7 @@ func benchLines(n int) [][]byte {
 
 func BenchmarkParseSample(b *testing.B) {
 	lines := benchLines(1000)
-	in := interner{}
+	in := newInterner()
 	var s Sample
 	b.SetBytes(int64(len(lines[0])))
 	i := 0

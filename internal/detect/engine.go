@@ -169,7 +169,7 @@ func New(cfg Config, emit Emit) (*Engine, error) {
 	if cfg.Warnf == nil {
 		cfg.Warnf = func(string, ...any) {}
 	}
-	e := &Engine{cfg: cfg, targets: map[targetKey]*Target{}, in: interner{}, emit: emit}
+	e := &Engine{cfg: cfg, targets: map[targetKey]*Target{}, in: newInterner(), emit: emit}
 	for _, r := range registry {
 		if slices.Contains(cfg.Disabled, r.name) {
 			continue

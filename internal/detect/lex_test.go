@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // lexValid reports whether lex reads b as one JSON value and nothing else.
@@ -146,4 +147,25 @@ func FuzzParseSampleChecked(f *testing.F) {
 		f.Add(l)
 	}
 	f.Fuzz(func(t *testing.T, line []byte) { checkChecked(t, line) })
+}
+
+// TestParseTimeCalendar: the hand-written fixed-width form gives what
+// time.Parse gives for every day of eight centuries and for dates that do
+// not exist.
+func TestParseTimeCalendar(t *testing.T) {
+	for d := time.Date(1600, 1, 1, 23, 59, 58, 123456789, time.UTC); d.Year() < 2400; d = d.AddDate(0, 0, 1) {
+		b := []byte(d.Format("2006-01-02T15:04:05.000000000Z"))
+		got, ok := parseTime(b)
+		if !ok || got != d {
+			t.Fatalf("%s: %v %v, want %v", b, got, ok, d)
+		}
+	}
+	for _, s := range []string{"0001-01-01T00:00:00Z", "0399-12-31T23:59:59Z", "0400-02-29T00:00:00Z", "9999-12-31T23:59:59.999999999Z", "2024-02-29T00:00:00Z",
+		"2023-02-29T00:00:00Z", "2100-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-01-00T00:00:00Z", "2026-01-32T00:00:00Z"} {
+		want, err := time.Parse(time.RFC3339Nano, s)
+		got, ok := parseTime([]byte(s))
+		if ok != (err == nil) || ok && got != want.UTC() {
+			t.Errorf("%s: %v %v, time.Parse %v %v", s, got, ok, want, err)
+		}
+	}
 }

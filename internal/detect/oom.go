@@ -11,8 +11,10 @@ import (
 // up between two samples. The first value of each counter is the baseline.
 // A host-wide kill is told once, under the target whose sample showed it.
 type oom struct {
-	host   map[string]uint64
-	cgroup map[cgroupKey]uint64
+	// The last value of each counter, by pointer, so that a sample costs
+	// one map lookup per counter.
+	host   map[string]*uint64
+	cgroup map[cgroupKey]*uint64
 }
 
 var _ Detector = (*oom)(nil)
@@ -20,7 +22,7 @@ var _ Detector = (*oom)(nil)
 type cgroupKey struct{ host, cgroup string }
 
 func newOOM(*Config) Detector {
-	return &oom{host: map[string]uint64{}, cgroup: map[cgroupKey]uint64{}}
+	return &oom{host: map[string]*uint64{}, cgroup: map[cgroupKey]*uint64{}}
 }
 
 func (d *oom) Observe(o *Obs) {
@@ -29,8 +31,7 @@ func (d *oom) Observe(o *Obs) {
 	}
 	s := o.S
 	if s.OOMKills.OK {
-		last, seen := d.host[o.T.Host]
-		d.host[o.T.Host] = s.OOMKills.V
+		last, seen := swap(d.host, o.T.Host, s.OOMKills.V)
 		if seen && s.OOMKills.V > last {
 			n := s.OOMKills.V - last
 			o.emit(ev{typ: "oom_kill", sev: event.SevWarning, key: "host", noProcess: true,
@@ -40,8 +41,7 @@ func (d *oom) Observe(o *Obs) {
 	}
 	if s.HasProc && s.CgroupOOMs.OK && !s.HasExit {
 		k := cgroupKey{o.T.Host, s.Cgroup}
-		last, seen := d.cgroup[k]
-		d.cgroup[k] = s.CgroupOOMs.V
+		last, seen := swap(d.cgroup, k, s.CgroupOOMs.V)
 		if seen && s.CgroupOOMs.V > last {
 			n := s.CgroupOOMs.V - last
 			p := o.T.up[s.ID()]
@@ -50,4 +50,15 @@ func (d *oom) Observe(o *Obs) {
 				msg:    fmt.Sprintf("The kernel OOM killer ended %d process(es) in cgroup %s of %s.", n, s.Cgroup, o.T.Name)})
 		}
 	}
+}
+
+// swap stores v as k's counter and returns the one it replaces, if any.
+func swap[K comparable](m map[K]*uint64, k K, v uint64) (last uint64, seen bool) {
+	p := m[k]
+	if p == nil {
+		m[k] = &v
+		return 0, false
+	}
+	last, *p = *p, v
+	return last, true
 }
