@@ -79,7 +79,7 @@ func (s *Sampler) readHost(name string) ([]byte, error) {
 		if b, err := s.preadInto(k.fd, k.path); err == nil {
 			return b, nil
 		}
-		k.close() // read by path from now on
+		s.unkeep(k) // read by path from now on
 	}
 	return s.readInto(filepath.Join(s.cfg.ProcRoot, name))
 }

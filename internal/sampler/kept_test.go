@@ -266,7 +266,7 @@ func TestRunKeepsFilesFromSecondSample(t *testing.T) {
 		if len(kept) != count || kept[0] != want[0] || kept[count-1] != want[count-1] {
 			t.Errorf("--count %d: files kept at each sample %v, want %v", count, kept, want)
 		}
-		if last.stat.open || last.fdDir.open {
+		if last.stat.open || last.fdDir.open || last.oomFile.open {
 			t.Errorf("--count %d: files still open after the run", count)
 		}
 	}
@@ -335,5 +335,61 @@ func TestDiskUsageAsGopsutil(t *testing.T) {
 	}
 	if _, err := s.diskUsage(filepath.Join(t.TempDir(), "gone")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a missing path: err = %v, want not exist", err)
+	}
+}
+
+// Kept files stay within the budget, and forgetting a process gives its
+// places back; past the budget files are read by path, with the same result.
+func TestKeptFilesBudget(t *testing.T) {
+	cmd := startSleep(t)
+	pid := cmd.Process.Pid
+	s := liveSampler(t, pid)
+	st, err := s.readStat(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.discover(0, candidate{st: st}, false)
+	s.keptLeft = 1
+	s.keepFiles(p, filepath.Join("/proc", strconv.Itoa(pid)))
+	if !p.stat.open || p.fdDir.open || p.oomFile.open || s.keptLeft != 0 {
+		t.Fatalf("budget 1: stat %v, fd dir %v, oom %v kept, %d left", p.stat.open, p.fdDir.open, p.oomFile.open, s.keptLeft)
+	}
+	if _, err := s.fdCount(p, filepath.Join("/proc", strconv.Itoa(pid), "fd")); err != nil {
+		t.Fatalf("fd count past the budget: %v", err)
+	}
+	s.forget(p)
+	if s.keptLeft != 1 {
+		t.Fatalf("after forget: %d left, want 1", s.keptLeft)
+	}
+}
+
+// The cgroup OOM counters file is kept open and reads as it does by path.
+func TestKeptOOMFile(t *testing.T) {
+	cmd := startSleep(t)
+	pid := cmd.Process.Pid
+	s := liveSampler(t, pid)
+	p := watchPID(t, s, pid)
+	if p.memPath == "" {
+		t.Skip("no readable memory cgroup here")
+	}
+	if _, err := os.Stat(p.oomPath()); err != nil {
+		t.Skipf("cgroup OOM counters not readable: %v", err)
+	}
+	if !p.oomFile.open {
+		t.Fatalf("%s not kept open", p.oomPath())
+	}
+	for range 2 {
+		kept, err := s.readOOMFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := string(kept)
+		byPath, err := s.readInto(p.oomPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k != string(byPath) || !strings.Contains(k, "oom_kill") {
+			t.Fatalf("kept file reads %q, by path %q", k, byPath)
+		}
 	}
 }

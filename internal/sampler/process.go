@@ -186,7 +186,7 @@ func (s *Sampler) readCgroupOOM(p *proc) cgroupOOM {
 
 func (s *Sampler) readOOMFiles(p *proc, out *event.Process, unav map[string]string) {
 	if p.memV2 {
-		b, err := s.readInto(filepath.Join(p.memPath, "memory.events"))
+		b, err := s.readOOMFile(p)
 		if err != nil {
 			unav["process.cgroup_oom_kills"] = reasonOf(err)
 			return
@@ -199,7 +199,7 @@ func (s *Sampler) readOOMFiles(p *proc, out *event.Process, unav map[string]stri
 		out.CgroupOOM, out.CgroupOOMKills = &ev.OOM, &ev.OOMKill
 		return
 	}
-	b, err := s.readInto(filepath.Join(p.memPath, "memory.oom_control"))
+	b, err := s.readOOMFile(p)
 	if err != nil {
 		unav["process.cgroup_oom_kills"] = reasonOf(err)
 		return
@@ -220,6 +220,28 @@ func (s *Sampler) readOOMFiles(p *proc, out *event.Process, unav map[string]stri
 func (s *Sampler) keepFiles(p *proc, dir string) {
 	p.stat = s.keepOpen(filepath.Join(dir, "stat"), unix.O_RDONLY)
 	s.keepFDCount(p, filepath.Join(dir, "fd"))
+	if p.memPath != "" {
+		p.oomFile = s.keepOpen(p.oomPath(), unix.O_RDONLY)
+	}
+}
+
+// oomPath is the cgroup file with p's OOM counters.
+func (p *proc) oomPath() string {
+	if p.memV2 {
+		return filepath.Join(p.memPath, "memory.events")
+	}
+	return filepath.Join(p.memPath, "memory.oom_control")
+}
+
+// readOOMFile reads p's cgroup OOM counters file, kept open or by path.
+func (s *Sampler) readOOMFile(p *proc) ([]byte, error) {
+	if p.oomFile.open {
+		if b, err := s.preadInto(p.oomFile.fd, p.oomFile.path); err == nil {
+			return b, nil
+		}
+		s.unkeep(&p.oomFile) // the cgroup is gone or changed: by path from now on
+	}
+	return s.readInto(p.oomPath())
 }
 
 // keepFDCount opens /proc/PID/fd with O_PATH when the kernel gives its
@@ -235,7 +257,7 @@ func (s *Sampler) keepFDCount(p *proc, dir string) {
 		return
 	}
 	if n, err := fstatSize(k.fd); err != nil || n <= 0 {
-		k.close() // an older kernel (size 0), or a process with no fds: list them
+		s.unkeep(&k) // an older kernel (size 0), or a process with no fds: list them
 		return
 	}
 	p.fdDir = k
@@ -260,8 +282,9 @@ func (s *Sampler) forget(p *proc) {
 	if s.ew != nil {
 		s.ew.Remove(p.id)
 	}
-	p.stat.close()
-	p.fdDir.close()
+	s.unkeep(&p.stat)
+	s.unkeep(&p.fdDir)
+	s.unkeep(&p.oomFile)
 }
 
 // countFDs counts /proc/PID/fd entries without sorting or stat-ing them.

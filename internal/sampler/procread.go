@@ -121,24 +121,40 @@ type keptFile struct {
 	path string
 }
 
-func (k *keptFile) close() {
+// unkeep closes a kept file and gives its place in the budget back.
+func (s *Sampler) unkeep(k *keptFile) {
 	if k.open {
 		closeRaw(k.fd)
 		k.open = false
+		s.keptLeft++
 	}
 }
 
-// keepOpen opens path for reading at every tick. Only on the real /proc:
-// fixture trees are rewritten by tests while the sampler runs.
+// keepOpen opens path for reading at every tick. Only on the real /proc
+// and /sys (fixture trees are rewritten by tests while the sampler runs),
+// and only within the budget of kept files, so that the descriptors left
+// for reads and exit watching never run out: past it, files are read by
+// path as before.
 func (s *Sampler) keepOpen(path string, flags int) keptFile {
-	if s.cfg.ProcRoot != "/proc" {
+	if s.cfg.ProcRoot != "/proc" || s.keptLeft <= 0 {
 		return keptFile{path: path}
 	}
 	fd, err := openRaw(path, flags)
 	if err != nil {
 		return keptFile{path: path}
 	}
+	s.keptLeft--
 	return keptFile{fd: fd, open: true, path: path}
+}
+
+// keptBudget is how many files the sampler may keep open: a quarter of
+// the open-file limit (which Go raises to the hard limit at start-up).
+func keptBudget() int {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur == unix.RLIM_INFINITY {
+		return 1024
+	}
+	return int(min(lim.Cur/4, 1<<20))
 }
 
 // fstatSize is the st_size of an open descriptor. For a /proc/PID/fd

@@ -78,6 +78,7 @@ type Sampler struct {
 	memMax    map[string]*uint64   // per-tick cache of cgroup memory limits by memory dir
 	byPID     map[int]*proc        // watched processes by PID, for their kept stat files
 	hostFiles map[string]*keptFile // host-wide /proc files by name, kept open
+	keptLeft  int                  // how many more files may be kept open
 	disks     map[string]bool      // disk path → on a local filesystem (see diskUsage)
 }
 
@@ -103,6 +104,7 @@ type proc struct {
 	samples int            // up samples made
 	stat    keptFile       // /proc/PID/stat, kept open on the real /proc from the second sample
 	fdDir   keptFile       // /proc/PID/fd opened O_PATH, whose size is the fd count
+	oomFile keptFile       // the cgroup's memory.events (v2) or memory.oom_control (v1)
 	oom     cgroupOOM
 	oomOK   bool
 	oomSeq  uint64
@@ -160,6 +162,7 @@ func New(cfg Config) (*Sampler, error) {
 		memMax:    map[string]*uint64{},
 		byPID:     map[int]*proc{},
 		hostFiles: map[string]*keptFile{},
+		keptLeft:  keptBudget(),
 		disks:     map[string]bool{},
 		pageSize:  uint64(os.Getpagesize()),
 	}
@@ -279,11 +282,12 @@ func (s *Sampler) statOf(pid int) (Stat, error) {
 // closeFDs closes every file kept open across ticks.
 func (s *Sampler) closeFDs() {
 	for _, p := range s.watched {
-		p.stat.close()
-		p.fdDir.close()
+		s.unkeep(&p.stat)
+		s.unkeep(&p.fdDir)
+		s.unkeep(&p.oomFile)
 	}
 	for _, k := range s.hostFiles {
-		k.close()
+		s.unkeep(k)
 	}
 }
 
