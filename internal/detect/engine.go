@@ -212,6 +212,29 @@ func (e *Engine) Decode(raw []byte) (checked bool, err error) {
 	return s.Checked, nil
 }
 
+// Decoder reads sample lines apart from an Engine, with strings of its
+// own, so that decoding can run in another goroutine than the detectors.
+type Decoder struct{ in interner }
+
+// NewDecoder returns a Decoder.
+func NewDecoder() *Decoder { return &Decoder{in: newInterner()} }
+
+// Decode is Engine.Decode into s.
+func (d *Decoder) Decode(raw []byte, s *Sample) (checked bool, err error) {
+	if err := ParseSample(raw, s, d.in); err != nil {
+		return false, &SkipError{Reason: SkipBadSample, Err: err}
+	}
+	return s.Checked, nil
+}
+
+// UseSample runs the detectors on a sample a Decoder read, as Use does;
+// s.Raw must stay unchanged until the next call.
+func (e *Engine) UseSample(s *Sample) error {
+	e.cur = *s
+	e.decoded, e.decErr = nil, nil
+	return e.Use()
+}
+
 // Use runs the detectors on the sample Decode read. It returns a
 // *SkipError for a sample it did not use, and emit's error if emit failed.
 func (e *Engine) Use() error {

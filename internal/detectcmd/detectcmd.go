@@ -159,8 +159,9 @@ func validName(s string) bool {
 func Run(ctx context.Context, std cli.IO, args []string) error { return runScan(ctx, std, args, true) }
 
 // runScan is Run; with oneScan, a sample line is checked while it is decoded
-// instead of once by the reader and again by the decoder (false reads it
-// twice, the plain way, for tests that compare the two).
+// instead of once by the reader and again by the decoder, and decoding runs
+// beside the detectors (pipeline.go). false reads each line twice, in one
+// goroutine, the plain way, for tests that compare the two.
 func runScan(ctx context.Context, std cli.IO, args []string, oneScan bool) error {
 	o, err := parse(std, args)
 	if err != nil {
@@ -181,17 +182,21 @@ func runScan(ctx context.Context, std cli.IO, args []string, oneScan bool) error
 	if err != nil {
 		return cli.Usagef("%v", err)
 	}
-	opts := []ndjson.Option{ndjson.OnSkip(warn.Skip)}
+	d := &driver{o: o, out: out, eng: eng, warn: warn, skipped: map[string]int64{}}
+	quit := make(chan struct{})
+	defer close(quit)
+	done := make(chan error, 1)
 	if oneScan {
 		// Samples are decoded in full anyway, and the decoder checks what
-		// it reads: the reader need not scan them first.
-		opts = append(opts, ndjson.DeferCheck(event.KindSample))
+		// it reads: the reader need not scan them first. Its warnings go
+		// to the detector side, to be printed in line order.
+		d.r = ndjson.NewReader(std.In, ndjson.DeferCheck(event.KindSample),
+			ndjson.OnSkip(func(s ndjson.Skip) { d.cur.items = append(d.cur.items, item{skip: &s}) }))
+		go func() { done <- d.pipeline(quit) }()
+	} else {
+		d.r = ndjson.NewReader(std.In, ndjson.OnSkip(warn.Skip))
+		go func() { done <- d.loop() }()
 	}
-	r := ndjson.NewReader(std.In, opts...)
-	d := &driver{o: o, r: r, out: out, eng: eng, warn: warn, skipped: map[string]int64{}}
-
-	done := make(chan error, 1)
-	go func() { done <- d.loop() }()
 	ended := true
 	select {
 	case err = <-done:
@@ -219,6 +224,7 @@ type driver struct {
 	// the reader may still be counting; lastLine tells when it changed.
 	snap     ndjson.Counts
 	lastLine int64
+	cur      *batch // the batch being filled, when pipelined
 }
 
 func (d *driver) loop() error {
@@ -251,25 +257,25 @@ func (d *driver) record(rec ndjson.Record) error {
 	if rec.Kind != event.KindSample {
 		return d.out.WriteLine(rec.Raw)
 	}
-	checked, err := d.eng.Decode(rec.Raw)
-	if rec.Unchecked && !checked {
-		// The decoder could not vouch for the whole line (it is bad, or
-		// unusual): the reader reads it as it reads any line, and skips
-		// and counts it if it is not a record.
-		if !d.r.Check(&rec) {
-			d.snap = d.r.Counts()
-			return nil
-		}
-		if rec.Kind != event.KindSample { // a later "kind" key says otherwise
-			return d.out.WriteLine(rec.Raw)
-		}
+	_, err := d.eng.Decode(rec.Raw)
+	return d.use(rec, err, nil)
+}
+
+// use passes rec on and runs the detectors on its sample, decoded into s
+// (nil: the engine's own Decode) unless derr says why it is unusable.
+func (d *driver) use(rec ndjson.Record, derr error, s *detect.Sample) error {
+	if rec.Kind != event.KindSample { // a later "kind" key said otherwise
+		return d.out.WriteLine(rec.Raw)
 	}
 	if d.o.Pass {
 		if werr := d.out.WriteLine(rec.Raw); werr != nil {
 			return werr
 		}
 	}
-	if err == nil {
+	err := derr
+	if err == nil && s != nil {
+		err = d.eng.UseSample(s)
+	} else if err == nil {
 		err = d.eng.Use()
 	}
 	if err == nil {

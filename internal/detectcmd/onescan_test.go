@@ -3,6 +3,7 @@ package detectcmd
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -112,4 +113,63 @@ func FuzzOneScan(f *testing.F) {
 		}
 		runBoth(t, data, args...)
 	})
+}
+
+// TestOneScanBatches: streams longer than a batch, lines larger than a
+// batch's buffer, and bad lines on either side of a batch's end read the
+// same as in one goroutine.
+func TestOneScanBatches(t *testing.T) {
+	base, err := readGoldenInput("leak")
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := lines(base)
+	big := sampleLine[:len(sampleLine)-1] + `,"pad":"` + strings.Repeat("x", batchBytes+100) + `"}`
+	var in []string
+	for i := 0; i < 3*batchLines; i++ {
+		in = append(in, good[i%len(good)])
+		switch i % 97 {
+		case batchLines%97 - 1, batchLines % 97, 13:
+			in = append(in, badSampleLines[i%len(badSampleLines)])
+		case 50:
+			in = append(in, big, "", "not json")
+		}
+	}
+	data := []byte(strings.Join(in, "\n") + "\n")
+	for _, args := range [][]string{nil, {"--pass"}, {"--strict"}} {
+		runBoth(t, data, args...)
+	}
+}
+
+// failAfter hands out data, then fails.
+type failAfter struct{ data []byte }
+
+func (f *failAfter) Read(p []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, errors.New("device gone")
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+// TestOneScanReadError: a read error ends the run after the records read
+// before it, as in one goroutine.
+func TestOneScanReadError(t *testing.T) {
+	in, err := readGoldenInput("bad_input")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outs, errs [2]bytes.Buffer
+	var results [2]string
+	for i, oneScan := range []bool{true, false} {
+		std := cli.IO{In: &failAfter{in}, Out: &outs[i], Err: &errs[i], Getenv: func(string) string { return "" }, Now: time.Now}
+		results[i] = fmt.Sprint(runScan(context.Background(), std, []string{"--pass"}, oneScan))
+	}
+	if outs[0].String() != outs[1].String() || errs[0].String() != errs[1].String() || results[0] != results[1] {
+		t.Errorf("read error: one scan gave %s\n%s\n%s\ntwo scans %s\n%s\n%s", results[0], errs[0].String(), outs[0].String(), results[1], errs[1].String(), outs[1].String())
+	}
+	if !strings.Contains(results[0], "device gone") {
+		t.Errorf("result %s does not name the read error", results[0])
+	}
 }

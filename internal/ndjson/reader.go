@@ -146,6 +146,18 @@ func (r *Reader) Counts() Counts {
 	return c
 }
 
+// Ready reports whether Next can return without waiting for input: a
+// whole line is buffered, or the input has ended. A stage that batches its
+// work hands over what it has before a Next that would wait, so a record
+// never waits for the next one.
+func (r *Reader) Ready() bool {
+	if r.pending != nil {
+		return true
+	}
+	b, _ := r.br.Peek(r.br.Buffered())
+	return bytes.IndexByte(b, '\n') >= 0
+}
+
 // Line is the number of the last line read.
 func (r *Reader) Line() int64 { return r.line }
 
