@@ -20,4 +20,21 @@ bench/scan_1000.sh
 echo; echo "## sre-sample: go test -bench (internal/sampler)"
 go test -run '^$' -bench . -benchtime "${BENCHTIME:-1s}" ./internal/sampler/
 
+echo; echo "## every stage: peak RSS, live chain and 10 MiB lines (bench/stage_rss.sh)"
+bench/stage_rss.sh
+
+## sre-detect
+echo; echo "## sre-detect: throughput against jq, RSS (bench/detect_throughput.sh)"
+bench/detect_throughput.sh
+echo; echo "## sre-detect: kill -9 -> crash event (bench/detect_kill_latency.sh)"
+bench/detect_kill_latency.sh
+
+## sre-report
+echo; echo "## sre-report: crash -> report fsync'd (bench/report_latency.sh)"
+bench/report_latency.sh
+
+## sre-score
+echo; echo "## sre-score: a 1M-event archive (bench/score_1m.sh)"
+bench/score_1m.sh
+
 echo; echo "# finished $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
