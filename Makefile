@@ -18,7 +18,7 @@ build:
 test:
 	$(GO) test -race -count=1 ./...
 
-# As root, run the end-to-end scripts again as nobody: most users are not root.
+# As root, run the unit tests and end-to-end scripts again as nobody: most users are not root.
 test-nonroot:
 	scripts/test-nonroot.sh
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs the end-to-end scripts as an ordinary user (nobody), as most users
-# run the tools. Root only: as anyone else, `make test` already is that run.
+# Runs the tests again as an ordinary user (nobody), as most users run the
+# tools: every package's unit tests and the end-to-end scripts, built here
+# and run from a copy of the tree that user can read. Root only: as anyone
+# else, `make test` already is that run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
@@ -10,10 +12,30 @@ fi
 user=${NONROOT_USER:-nobody}
 dir=$(mktemp -d /tmp/sre-nonroot.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
+mkdir "$dir/src" "$dir/bin" "$dir/tmp"
+git ls-files -z | xargs -0 cp --parents -t "$dir/src"
 go test -c -o "$dir/e2e.test" .
-cp -r testdata scripts "$dir/"
+pkgs=$(go list -f '{{if .TestGoFiles}}{{.ImportPath}}{{end}}' ./internal/...)
+for pkg in $pkgs; do
+	go test -c -o "$dir/bin/$(echo "${pkg#*/sre-agent/}" | tr / _).test" "$pkg"
+done
 chmod -R a+rX "$dir"
-mkdir "$dir/tmp" && chown "$user" "$dir/tmp"
+chown "$user" "$dir/tmp"
+as_user() {
+	runuser -u "$user" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$dir/tmp" TMPDIR="$dir/tmp" "$@"
+}
+failed=0
+for pkg in $pkgs; do
+	rel=${pkg#*/sre-agent/}
+	if ! out=$(cd "$dir/src/$rel" && as_user "$dir/bin/$(echo "$rel" | tr / _).test" -test.count=1 2>&1); then
+		printf '%s\n' "$out" | tail -40
+		echo "FAIL (as $user) $pkg"
+		failed=1
+	else
+		echo "ok (as $user) $pkg"
+	fi
+done
 cd "$dir"
-runuser -u "$user" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$dir/tmp" TMPDIR="$dir/tmp" \
-	./e2e.test -test.run 'TestScripts' -test.count=1 "$@"
+cp -r "$dir/src/testdata" "$dir/src/scripts" "$dir/"
+as_user ./e2e.test -test.run 'TestScripts' -test.count=1 "$@" || failed=1
+exit "$failed"

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -224,12 +225,17 @@ func wantSystem() *event.System {
 	}
 }
 
-// wantProcess is the process part of a first sample of sampleProc.
+// wantProcess is the process part of a first sample of sampleProc. The
+// fixture's /proc/PID directory belongs to whoever runs the tests.
 func wantProcess() *event.Process {
+	me := "root"
+	if u, err := user.Current(); err == nil {
+		me = u.Username
+	}
 	return &event.Process{
 		PID: fixPID, PPID: 1, Start: startOf(123456), StartTicks: 123456,
 		Name: fixName, Exe: "/usr/local/bin/myapp", Args: []string{"/usr/local/bin/myapp", "--port", "8080"},
-		User: "root", UID: ptr(0), State: "S", CPUTimeS: 2,
+		User: me, UID: ptr(os.Getuid()), State: "S", CPUTimeS: 2,
 		RSSBytes: 2560 * pageSize, VMSBytes: 104857600, Threads: 7,
 		FDs: ptr(3), FDsLimit: ptr[uint64](1024),
 		Cgroup: dockerScope, ContainerID: hexID, Runtime: "docker",
