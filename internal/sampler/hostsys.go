@@ -12,10 +12,13 @@ import (
 )
 
 // slowEvery is how often host figures that the kernel itself updates slowly
-// (loadavg every 5 s, PSI averages every 2 s) or that are costly to read
-// (/proc/vmstat, ~150 lines generated per read) are read again. At the
-// default 1 s interval every tick reads them; faster ticks reuse them.
-const slowEvery = time.Second
+// (loadavg every 5 s, PSI averages every 2 s) or that change little and are
+// costly to read (/proc/vmstat, ~150 lines generated per read, for the OOM
+// kill count; disk usage; a cgroup's OOM counters) are read again: PSI's
+// period, so no PSI or load update is missed. At the default 1 s interval
+// every other tick reads them. An exit sample reads the host figures
+// afresh, so the OOM kill count beside a death is current.
+const slowEvery = 2 * time.Second
 
 type slowHost struct {
 	at                   time.Time
