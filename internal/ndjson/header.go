@@ -59,72 +59,91 @@ func prefixHeader(b []byte) (v int, kind []byte, ok bool) {
 // maxDepth is encoding/json's nesting limit.
 const maxDepth = 10000
 
+// fastDepth is the deepest nesting fastHeader follows below the top-level
+// object. Records nest a few levels; a deeper line goes to encoding/json,
+// which gives the same answer up to maxDepth and the same error beyond it.
+const fastDepth = 64
+
 // fastHeader reports ok only for a valid JSON object whose "v" (if any) is a
 // plain integer and whose "kind" (if any) is a plain ASCII string without
 // escapes, each at most once, and with no other top-level key that
 // encoding/json could match to them case-insensitively.
+//
+// Every stage checks every line it does not decode itself with this, and
+// sre-score spends much of its time here, so it keeps its place in a local
+// index, reads strings and digits a word at a time, walks nested values in
+// a loop rather than by recursion, and makes no call for a string that
+// ends within its first word.
 func fastHeader(b []byte) (h header, ok bool) {
-	v := validator{b: b}
-	v.ws()
-	if !v.at('{') {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
 		return h, false
 	}
-	v.i++
-	v.ws()
-	if v.at('}') {
-		v.i++
-		return h, v.end()
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return h, skipWS(b, i+1) == len(b)
 	}
 	for {
-		v.ws()
-		ks, ke, kesc := v.str()
-		if ks < 0 {
+		if i >= len(b) || b[i] != '"' {
 			return h, false
 		}
-		key := b[ks:ke]
-		v.ws()
-		if !v.at(':') {
+		ks := i + 1
+		ke, kesc := 0, false
+		if stop, quote := quickString(b, ks); quote {
+			ke = stop + 1
+		} else {
+			ke, kesc = scanString(b, stop)
+		}
+		if ke < 0 {
 			return h, false
 		}
-		v.i++
-		v.ws()
+		key := b[ks : ke-1]
+		i = skipWS(b, ke)
+		if i >= len(b) || b[i] != ':' {
+			return h, false
+		}
+		i = skipWS(b, i+1)
 		switch {
 		case string(key) == "v" && !kesc:
 			if h.V != nil {
 				return h, false
 			}
-			n, good := v.smallInt()
-			if !good {
+			n, e := smallInt(b, i)
+			if e < 0 {
 				return h, false
 			}
 			h.V = version(n)
+			i = e
 		case string(key) == "kind" && !kesc:
-			if h.Kind != nil {
+			if h.Kind != nil || i >= len(b) || b[i] != '"' {
 				return h, false
 			}
-			s, e, esc := v.str()
-			if s < 0 || esc || !ascii(b[s:e]) {
+			e, esc := scanString(b, i+1)
+			if e < 0 || esc || !ascii(b[i+1:e-1]) {
 				return h, false
 			}
-			h.Kind = kind(b[s:e])
+			h.Kind = kind(b[i+1 : e-1])
+			i = e
 		default:
 			if kesc || mayFold(key) {
 				return h, false
 			}
-			if !v.value(1) {
+			if i = skipValue(b, i); i < 0 {
 				return h, false
 			}
 		}
-		v.ws()
-		if v.at(',') {
-			v.i++
-			continue
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return h, false
 		}
-		if v.at('}') {
-			v.i++
-			return h, v.end()
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case '}':
+			return h, skipWS(b, i+1) == len(b)
+		default:
+			return h, false
 		}
-		return h, false
 	}
 }
 
@@ -153,257 +172,295 @@ func ascii(b []byte) bool {
 	return true
 }
 
-type validator struct {
-	b []byte
-	i int
-}
+// Byte classes, one table lookup each.
+const (
+	cWS  = 1 << iota // space, tab, newline, carriage return
+	cHex             // 0-9, a-f, A-F
+	cStr             // may stand in a string as it is: not a quote, backslash or control byte
+)
 
-func (v *validator) at(c byte) bool { return v.i < len(v.b) && v.b[v.i] == c }
-
-func (v *validator) ws() {
-	if v.i < len(v.b) && v.b[v.i] > ' ' {
-		return // compact JSON: the usual case
+var class = func() (t [256]uint8) {
+	for _, c := range " \t\n\r" {
+		t[c] |= cWS
 	}
-	for v.i < len(v.b) {
-		switch v.b[v.i] {
-		case ' ', '\t', '\n', '\r':
-			v.i++
-		default:
-			return
+	for _, c := range "0123456789abcdefABCDEF" {
+		t[c] |= cHex
+	}
+	for c := 0x20; c < 256; c++ {
+		if c != '"' && c != '\\' {
+			t[c] |= cStr
 		}
 	}
+	return t
+}()
+
+// skipWS returns the index of the first byte at or after i that is not
+// JSON whitespace.
+func skipWS(b []byte, i int) int {
+	for i < len(b) && b[i] <= ' ' && class[b[i]]&cWS != 0 {
+		i++
+	}
+	return i
 }
 
-// end reports whether only whitespace follows.
-func (v *validator) end() bool {
-	v.ws()
-	return v.i == len(v.b)
-}
-
-// smallInt reads an integer of at most 18 digits (it fits an int).
-func (v *validator) smallInt() (int, bool) {
-	neg := v.at('-')
+// smallInt reads an integer of at most 18 digits (it fits an int) at i and
+// returns it with the index after it, or end -1.
+func smallInt(b []byte, i int) (n, end int) {
+	neg := i < len(b) && b[i] == '-'
 	if neg {
-		v.i++
+		i++
 	}
-	start, n := v.i, 0
-	for v.i < len(v.b) && v.b[v.i] >= '0' && v.b[v.i] <= '9' {
-		n = n*10 + int(v.b[v.i]-'0')
-		v.i++
+	start := i
+	for i < len(b) && b[i]-'0' <= 9 {
+		n = n*10 + int(b[i]-'0')
+		i++
 	}
-	digits := v.i - start
-	if digits == 0 || digits > 18 || digits > 1 && v.b[start] == '0' {
-		return 0, false
+	digits := i - start
+	if digits == 0 || digits > 18 || digits > 1 && b[start] == '0' {
+		return 0, -1
 	}
-	if v.i < len(v.b) {
-		switch v.b[v.i] {
+	if i < len(b) {
+		switch b[i] {
 		case '.', 'e', 'E':
-			return 0, false // encoding/json refuses these for an int: let it say so
+			return 0, -1 // encoding/json refuses these for an int: let it say so
 		}
 	}
 	if neg {
 		n = -n
 	}
-	return n, true
+	return n, i
 }
 
 const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
+	lsb  = 0x0101010101010101
+	msb  = 0x8080808080808080
+	low7 = 0x7f7f7f7f7f7f7f7f
 )
 
-// special has a high bit set in each byte of w that is a quote, a
-// backslash or a control character: the bytes a string scan stops at.
+// special has a high bit set in the bytes of w that are a quote, a
+// backslash or a control byte: the bytes a string scan stops at. Only the
+// lowest marked byte is sure to be one (a borrow may mark a byte above it),
+// and only that one is used. Flipping bit 1 turns a quote into 0x20 and
+// leaves control bytes below it, so one test finds both.
 func special(w uint64) uint64 {
-	q := w ^ (lsb * '"')
+	qc := w ^ (lsb * 0x02)
 	bs := w ^ (lsb * '\\')
-	return ((q-lsb)&^q | (bs-lsb)&^bs | (w - lsb*0x20)) &^ w & msb
+	return ((qc-lsb*0x21)&^qc | (bs-lsb)&^bs) & msb
 }
 
-// str reads a string starting at the quote; it returns the bounds of its
-// contents (start -1 when invalid) and whether it has escapes.
-func (v *validator) str() (start, end int, esc bool) {
-	if !v.at('"') {
-		return -1, 0, false
+// quickString is scanString's first word, small enough to be inlined
+// where strings start: most keys and many values end within it. It
+// returns the index of the first quote, backslash or control byte in the
+// word at i (i+8 if none; i if fewer than 8 bytes are left), and whether
+// that byte is the closing quote. Otherwise scanString goes on from there.
+func quickString(b []byte, i int) (stop int, quote bool) {
+	if len(b)-i < 8 {
+		return i, false
 	}
-	v.i++
-	start = v.i
-	b := v.b
+	w := binary.LittleEndian.Uint64(b[i:])
+	n := bits.TrailingZeros64(special(w)) &^ 7 // 64 when none: w>>64 is 0
+	return i + n>>3, byte(w>>n) == '"'
+}
+
+// scanString reads the rest of a string whose opening quote is at i-1. It
+// returns the index after the closing quote (-1 when the string is
+// invalid) and whether the string has escapes. Plain bytes are skipped a
+// word at a time, and the byte a word stops at is taken from the word.
+func scanString(b []byte, i int) (end int, esc bool) {
 	for {
-		for v.i+8 <= len(b) {
-			if m := special(binary.LittleEndian.Uint64(b[v.i:])); m != 0 {
-				v.i += bits.TrailingZeros64(m) / 8
+		var c byte
+		for {
+			if i+8 > len(b) {
+				for i < len(b) && class[b[i]]&cStr != 0 {
+					i++
+				}
+				if i >= len(b) {
+					return -1, false
+				}
+				c = b[i]
 				break
 			}
-			v.i += 8
+			w := binary.LittleEndian.Uint64(b[i:])
+			if m := special(w); m != 0 {
+				n := bits.TrailingZeros64(m) &^ 7
+				i += n >> 3
+				c = byte(w >> n)
+				break
+			}
+			i += 8
 		}
-		if v.i >= len(b) {
-			return -1, 0, false
-		}
-		switch c := b[v.i]; {
-		case c == '"':
-			v.i++
-			return start, v.i - 1, esc
-		case c == '\\':
+		switch c {
+		case '"':
+			return i + 1, esc
+		case '\\':
 			esc = true
-			if !v.escape() {
-				return -1, 0, false
+			if i+1 >= len(b) {
+				return -1, false
 			}
-		case c < 0x20:
-			return -1, 0, false
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(b) || class[b[i+2]]&class[b[i+3]]&class[b[i+4]]&class[b[i+5]]&cHex == 0 {
+					return -1, false
+				}
+				i += 6
+			default:
+				return -1, false
+			}
+		default: // a control byte
+			return -1, false
+		}
+	}
+}
+
+// skipDigits returns the index of the first byte at or after i that is not
+// a digit, a word at a time.
+func skipDigits(b []byte, i int) int {
+	for i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i:])
+		low := w & low7
+		// not a digit: high bit set, below '0' or above '9'
+		nd := (w | ^(low + lsb*(0x80-'0')) | (low + lsb*(0x80-'9'-1))) & msb
+		if nd != 0 {
+			return i + bits.TrailingZeros64(nd)>>3
+		}
+		i += 8
+	}
+	for i < len(b) && b[i]-'0' <= 9 {
+		i++
+	}
+	return i
+}
+
+// skipValue validates the JSON value at i (whitespace before it skipped) and
+// returns the index after it, or -1 when it is invalid or nested deeper
+// than fastDepth. It walks containers with a stack of one bit per level
+// (set for an array) instead of recursing.
+func skipValue(b []byte, i int) int {
+	var arrays uint64
+	depth := 0
+	key := false // an object member, key first, starts at i
+	for {
+		if key {
+			key = false
+			if i >= len(b) || b[i] != '"' {
+				return -1
+			}
+			if stop, quote := quickString(b, i+1); quote {
+				i = stop + 1
+			} else if i, _ = scanString(b, stop); i < 0 {
+				return -1
+			}
+			i = skipWS(b, i)
+			if i >= len(b) || b[i] != ':' {
+				return -1
+			}
+			i = skipWS(b, i+1)
+		}
+		// A value starts at i.
+		if i >= len(b) {
+			return -1
+		}
+		switch c := b[i]; {
+		case c == '"':
+			if stop, quote := quickString(b, i+1); quote {
+				i = stop + 1
+			} else if i, _ = scanString(b, stop); i < 0 {
+				return -1
+			}
+		case c == '{' || c == '[':
+			j := skipWS(b, i+1)
+			if j < len(b) && b[j] == c+2 { // ] is [+2, } is {+2
+				i = j + 1
+				break // an empty container is a whole value
+			}
+			if depth == fastDepth {
+				return -1
+			}
+			depth++
+			arrays <<= 1
+			if c == '[' {
+				arrays |= 1
+				i = j
+				continue // to its first element
+			}
+			i, key = j, true
+			continue // to its first member
+		case c == 't':
+			if len(b)-i < 4 || string(b[i:i+4]) != "true" {
+				return -1
+			}
+			i += 4
+		case c == 'f':
+			if len(b)-i < 5 || string(b[i:i+5]) != "false" {
+				return -1
+			}
+			i += 5
+		case c == 'n':
+			if len(b)-i < 4 || string(b[i:i+4]) != "null" {
+				return -1
+			}
+			i += 4
+		case c == '-' || c-'0' <= 9:
+			// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+			if c == '-' {
+				i++
+			}
+			if i < len(b) && b[i] == '0' {
+				i++
+			} else {
+				start := i
+				if i = skipDigits(b, i); i == start {
+					return -1
+				}
+			}
+			if i < len(b) && b[i] == '.' {
+				start := i + 1
+				if i = skipDigits(b, start); i == start {
+					return -1
+				}
+			}
+			if i < len(b) && b[i]|0x20 == 'e' {
+				i++
+				if i < len(b) && (b[i] == '+' || b[i] == '-') {
+					i++
+				}
+				start := i
+				if i = skipDigits(b, start); i == start {
+					return -1
+				}
+			}
 		default:
-			v.i++ // a byte the word scan could not rule out near the end
+			return -1
 		}
-	}
-}
-
-func (v *validator) escape() bool {
-	v.i++ // the backslash
-	if v.i >= len(v.b) {
-		return false
-	}
-	switch v.b[v.i] {
-	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-		v.i++
-		return true
-	case 'u':
-		if v.i+5 > len(v.b) {
-			return false
-		}
-		for _, c := range v.b[v.i+1 : v.i+5] {
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-		v.i += 5
-		return true
-	}
-	return false
-}
-
-// value validates any JSON value at depth.
-func (v *validator) value(depth int) bool {
-	if v.i >= len(v.b) {
-		return false
-	}
-	switch c := v.b[v.i]; {
-	case c == '"':
-		s, _, _ := v.str()
-		return s >= 0
-	case c == '{':
-		if depth >= maxDepth {
-			return false
-		}
-		v.i++
-		v.ws()
-		if v.at('}') {
-			v.i++
-			return true
-		}
+		// A value ended before i: close the containers it ends.
 		for {
-			v.ws()
-			if s, _, _ := v.str(); s < 0 {
-				return false
+			if depth == 0 {
+				return i
 			}
-			v.ws()
-			if !v.at(':') {
-				return false
+			i = skipWS(b, i)
+			if i >= len(b) {
+				return -1
 			}
-			v.i++
-			v.ws()
-			if !v.value(depth + 1) {
-				return false
+			c := b[i]
+			if c == ',' {
+				i = skipWS(b, i+1)
+				key = arrays&1 == 0
+				break // to the next element or member
 			}
-			v.ws()
-			if v.at(',') {
-				v.i++
-				continue
+			want := byte('}')
+			if arrays&1 != 0 {
+				want = ']'
 			}
-			if v.at('}') {
-				v.i++
-				return true
+			if c != want {
+				return -1
 			}
-			return false
-		}
-	case c == '[':
-		if depth >= maxDepth {
-			return false
-		}
-		v.i++
-		v.ws()
-		if v.at(']') {
-			v.i++
-			return true
-		}
-		for {
-			v.ws()
-			if !v.value(depth + 1) {
-				return false
-			}
-			v.ws()
-			if v.at(',') {
-				v.i++
-				continue
-			}
-			if v.at(']') {
-				v.i++
-				return true
-			}
-			return false
-		}
-	case c == 't':
-		return v.lit("true")
-	case c == 'f':
-		return v.lit("false")
-	case c == 'n':
-		return v.lit("null")
-	case c == '-' || c >= '0' && c <= '9':
-		return v.number()
-	}
-	return false
-}
-
-func (v *validator) lit(w string) bool {
-	if len(v.b)-v.i < len(w) || string(v.b[v.i:v.i+len(w)]) != w {
-		return false
-	}
-	v.i += len(w)
-	return true
-}
-
-// number validates -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func (v *validator) number() bool {
-	if v.at('-') {
-		v.i++
-	}
-	digits := func() int {
-		s := v.i
-		for v.i < len(v.b) && v.b[v.i] >= '0' && v.b[v.i] <= '9' {
-			v.i++
-		}
-		return v.i - s
-	}
-	if v.at('0') {
-		v.i++
-	} else if digits() == 0 {
-		return false
-	}
-	if v.at('.') {
-		v.i++
-		if digits() == 0 {
-			return false
+			i++
+			depth--
+			arrays >>= 1
 		}
 	}
-	if v.at('e') || v.at('E') {
-		v.i++
-		if v.at('+') || v.at('-') {
-			v.i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return true
 }
 
 var versions = [...]int{0, 1, 2, 3}
