@@ -12,6 +12,7 @@ package sampler
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -434,4 +435,24 @@ func benchMeminfo(b []byte) (f [4]uint64) {
 		}
 	}
 	return f
+}
+
+// countFDs counts, as the baseline of BenchmarkProcess/fds, /proc/PID/fd entries without sorting or stat-ing them.
+func countFDs(dir string) (int, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n := 0
+	for {
+		names, err := f.Readdirnames(256)
+		n += len(names)
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }

@@ -393,3 +393,16 @@ func TestKeptOOMFile(t *testing.T) {
 		}
 	}
 }
+
+// With a fixture tree as either root, nothing is kept open: tests rewrite
+// fixture files while the sampler runs.
+func TestNothingKeptOnFixtureRoots(t *testing.T) {
+	s, err := New(Config{Interval: time.Second, SysRoot: t.TempDir(), Targets: []Target{{Label: "x", Kind: ByPID, PID: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := s.keepOpen("/proc/self/stat", unix.O_RDONLY); k.open {
+		s.unkeep(&k)
+		t.Fatal("kept a file open with a fixture sys root")
+	}
+}

@@ -2,7 +2,6 @@ package sampler
 
 import (
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -225,6 +224,13 @@ func (s *Sampler) keepFiles(p *proc, dir string) {
 	}
 }
 
+// unkeepFiles closes the files kept open for p.
+func (s *Sampler) unkeepFiles(p *proc) {
+	s.unkeep(&p.stat)
+	s.unkeep(&p.fdDir)
+	s.unkeep(&p.oomFile)
+}
+
 // oomPath is the cgroup file with p's OOM counters.
 func (p *proc) oomPath() string {
 	if p.memV2 {
@@ -282,29 +288,7 @@ func (s *Sampler) forget(p *proc) {
 	if s.ew != nil {
 		s.ew.Remove(p.id)
 	}
-	s.unkeep(&p.stat)
-	s.unkeep(&p.fdDir)
-	s.unkeep(&p.oomFile)
-}
-
-// countFDs counts /proc/PID/fd entries without sorting or stat-ing them.
-func countFDs(dir string) (int, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	n := 0
-	for {
-		names, err := f.Readdirnames(256)
-		n += len(names)
-		if errors.Is(err, io.EOF) {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
+	s.unkeepFiles(p)
 }
 
 // sampleOne emits the up sample of one candidate of target ti.

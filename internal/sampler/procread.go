@@ -130,13 +130,14 @@ func (s *Sampler) unkeep(k *keptFile) {
 	}
 }
 
-// keepOpen opens path for reading at every tick. Only on the real /proc
-// and /sys (fixture trees are rewritten by tests while the sampler runs),
+// keepOpen opens path for reading at every tick. Only when both roots are
+// the real /proc and /sys (fixture trees are rewritten by tests while the
+// sampler runs),
 // and only within the budget of kept files, so that the descriptors left
 // for reads and exit watching never run out: past it, files are read by
 // path as before.
 func (s *Sampler) keepOpen(path string, flags int) keptFile {
-	if s.cfg.ProcRoot != "/proc" || s.keptLeft <= 0 {
+	if s.cfg.ProcRoot != "/proc" || s.cfg.SysRoot != "/sys" || s.keptLeft <= 0 {
 		return keptFile{path: path}
 	}
 	fd, err := openRaw(path, flags)

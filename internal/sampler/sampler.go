@@ -282,9 +282,7 @@ func (s *Sampler) statOf(pid int) (Stat, error) {
 // closeFDs closes every file kept open across ticks.
 func (s *Sampler) closeFDs() {
 	for _, p := range s.watched {
-		s.unkeep(&p.stat)
-		s.unkeep(&p.fdDir)
-		s.unkeep(&p.oomFile)
+		s.unkeepFiles(p)
 	}
 	for _, k := range s.hostFiles {
 		s.unkeep(k)
