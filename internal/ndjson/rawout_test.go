@@ -67,9 +67,30 @@ func TestDirectWriterKinds(t *testing.T) {
 // the raw write (short lines while the pipe has room) or the file's own
 // Write (long lines, and short ones once the pipe is full and the writer
 // must wait for the reader).
+//
+// Both ways of asking the pipe for room: RWF_NOWAIT, and poll first (for
+// kernels that refuse RWF_NOWAIT on pipes).
 func TestDirectWriterPipe(t *testing.T) {
+	for _, pollFirst := range []bool{false, true} {
+		t.Run(map[bool]string{false: "nowait", true: "poll"}[pollFirst], func(t *testing.T) {
+			testDirectWriterPipe(t, pollFirst)
+		})
+	}
+}
+
+func directPipe(t *testing.T, pw *os.File, pollFirst bool) io.Writer {
+	t.Helper()
+	d, ok := DirectWriter(pw).(*directWriter)
+	if !ok {
+		t.Fatal("no direct writer for a pipe")
+	}
+	d.pollFirst = pollFirst
+	return d
+}
+
+func testDirectWriterPipe(t *testing.T, pollFirst bool) {
 	pr, pw := pipe(t)
-	w := NewWriter(DirectWriter(pw))
+	w := NewWriter(directPipe(t, pw, pollFirst))
 	var want bytes.Buffer
 	got := make(chan []byte)
 	go func() {
@@ -101,10 +122,10 @@ func TestDirectWriterClosedPipe(t *testing.T) {
 	// As cli.Main does: SIGPIPE caught, so the write returns EPIPE.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	defer signal.Reset(syscall.SIGPIPE)
-	for _, line := range []string{`{"v":1}`, `{"v":1,"pad":"` + strings.Repeat("y", 2*pipeBuf) + `"}`} {
+	for i, line := range []string{`{"v":1}`, `{"v":1}`, `{"v":1,"pad":"` + strings.Repeat("y", 2*pipeBuf) + `"}`} {
 		pr, pw := pipe(t)
 		pr.Close()
-		w := NewWriter(DirectWriter(pw))
+		w := NewWriter(directPipe(t, pw, i == 1))
 		if err := w.WriteLine([]byte(line)); !errors.Is(err, ErrClosed) {
 			t.Errorf("%d-byte line to a closed pipe: err = %v, want ErrClosed", len(line), err)
 		}
