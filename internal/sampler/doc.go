@@ -4,8 +4,13 @@
 // are noticed the moment they happen through pidfd notifications (with a
 // polling fallback), not at the next tick.
 //
+// Between ticks the sampling goroutine sleeps on one epoll set (wait.go):
+// the tick's timerfd, the pidfds and an eventfd for wake-ups, in the Go
+// runtime's own poller, so a tick wakes one thread once. A tick allocates
+// nothing once its processes are known: the sample handed to Emit is reused.
+//
 // The parsers (parseStat, parseStatus, parseCgroup, parseVmstat, parsePSI,
-// parseMemoryEvents, parseLimits) are pure functions over file contents;
-// every read goes through a root directory given by the caller, so tests run
-// on fixture trees.
+// parseMemoryEvents, parseOOMControl, parseLimits) are pure functions over
+// file contents; every read goes through a root directory given by the
+// caller, so tests run on fixture trees.
 package sampler

@@ -195,7 +195,12 @@ func (f *fixture) run(count int, targets []Target, cfgf func(*Config), after fun
 		if err := smp.Validate(); err != nil {
 			f.t.Errorf("sample %d: Validate: %v\n%s", len(r.samples), err, line)
 		}
-		r.samples = append(r.samples, smp)
+		// The sampler reuses smp (see Emit): keep what went on the wire.
+		var kept event.Sample
+		if err := json.Unmarshal(line, &kept); err != nil {
+			f.t.Errorf("sample %d: unmarshal: %v", len(r.samples), err)
+		}
+		r.samples = append(r.samples, &kept)
 		if after != nil {
 			after(len(r.samples)-1, smp)
 		}

@@ -26,15 +26,22 @@ type slowHost struct {
 	psiSome, psiFull     *float64
 	oomKills             *uint64
 	disk                 []event.Disk
-	unav                 map[string]string
+	unav                 map[string]string // nil until the first read
+	// The figures the pointers above point to.
+	load [3]float64
+	psi  [2]float64
+	oom  uint64
 }
 
 // readSystem reads the host's state; fields it cannot read are left out
 // and named in the returned map. fresh forces the slow figures to be read
-// (an exit sample always carries a fresh oom_kill count).
+// (an exit sample always carries a fresh oom_kill count). Both answers are
+// the sampler's, valid until the next call.
 func (s *Sampler) readSystem(now time.Time, fresh bool) (*event.System, map[string]string) {
-	sys := &event.System{}
-	unav := map[string]string{}
+	sys := &s.sys
+	*sys = event.System{}
+	unav := s.sysUnav
+	clear(unav)
 	memUnav := func(why string) {
 		for _, k := range []string{"mem_total_bytes", "mem_available_bytes", "swap_total_bytes", "swap_used_bytes"} {
 			unav["system."+k] = why
@@ -45,12 +52,10 @@ func (s *Sampler) readSystem(now time.Time, fresh bool) (*event.System, map[stri
 	} else if m, err := parseMeminfo(b); err != nil {
 		memUnav(err.Error())
 	} else {
-		total, swapTotal := m.Total, m.SwapTotal
-		swapUsed := m.SwapTotal - min(m.SwapFree, m.SwapTotal)
-		sys.MemTotalBytes, sys.SwapTotalBytes, sys.SwapUsedBytes = &total, &swapTotal, &swapUsed
+		s.mem = [4]uint64{m.Total, m.SwapTotal, m.SwapTotal - min(m.SwapFree, m.SwapTotal), m.Available}
+		sys.MemTotalBytes, sys.SwapTotalBytes, sys.SwapUsedBytes = &s.mem[0], &s.mem[1], &s.mem[2]
 		if m.HasAvailable {
-			avail := m.Available
-			sys.MemAvailableBytes = &avail
+			sys.MemAvailableBytes = &s.mem[3]
 		} else {
 			unav["system.mem_available_bytes"] = "not present: kernel older than 3.14"
 		}
@@ -75,11 +80,11 @@ func (s *Sampler) readHost(name string) ([]byte, error) {
 	k := s.hostFiles[name]
 	if k == nil {
 		k = &keptFile{}
-		*k = s.keepOpen(filepath.Join(s.cfg.ProcRoot, name), unix.O_RDONLY)
+		*k = s.keepOpen(filepath.Join(s.cfg.ProcRoot, name), unix.O_RDONLY, wholeHostFile(name))
 		s.hostFiles[name] = k
 	}
 	if k.open {
-		if b, err := s.preadInto(k.fd, k.path); err == nil {
+		if b, err := s.preadInto(k); err == nil {
 			return b, nil
 		}
 		s.unkeep(k) // read by path from now on
@@ -87,18 +92,35 @@ func (s *Sampler) readHost(name string) ([]byte, error) {
 	return s.readInto(filepath.Join(s.cfg.ProcRoot, name))
 }
 
+// wholeHostFile says whether the kernel hands a host file out whole in one
+// read (see keptFile.whole): true of meminfo, loadavg and PSI, not of
+// vmstat, a file of many records.
+func wholeHostFile(name string) bool {
+	switch name {
+	case "meminfo", "loadavg", "pressure/memory":
+		return true
+	}
+	return false
+}
+
 func (s *Sampler) readSlow(now time.Time) {
-	prev := s.slow.oomKills
-	sl := slowHost{at: now, unav: map[string]string{}}
+	sl := &s.slow
+	prev, hadPrev := sl.oom, sl.oomKills != nil
+	if sl.unav == nil {
+		sl.unav = map[string]string{}
+	}
+	clear(sl.unav)
+	sl.at, sl.load1, sl.load5, sl.load15, sl.psiSome, sl.psiFull, sl.oomKills = now, nil, nil, nil, nil, nil, nil
+	sl.disk = sl.disk[:0]
 	// Disks last, after the raw reads: see diskUsage.
 	defer func() {
 		for _, path := range s.cfg.Disks {
 			d, err := s.diskUsage(path)
 			if err != nil {
-				s.slow.unav["system.disk:"+path] = reasonOf(err)
+				sl.unav["system.disk:"+path] = reasonOf(err)
 				continue
 			}
-			s.slow.disk = append(s.slow.disk, d)
+			sl.disk = append(sl.disk, d)
 		}
 	}()
 	loadUnav := func(why string) {
@@ -111,15 +133,15 @@ func (s *Sampler) readSlow(now time.Time) {
 	} else if l1, l5, l15, err := parseLoadavg(b); err != nil {
 		loadUnav(err.Error())
 	} else {
-		sl.load1, sl.load5, sl.load15 = &l1, &l5, &l15
+		sl.load = [3]float64{l1, l5, l15}
+		sl.load1, sl.load5, sl.load15 = &sl.load[0], &sl.load[1], &sl.load[2]
 	}
 	if b, err := s.readHost("pressure/memory"); err == nil {
 		if p, err := parsePSI(b); err == nil {
-			some := p.SomeAvg10
-			sl.psiSome = &some
+			sl.psi = [2]float64{p.SomeAvg10, p.FullAvg10}
+			sl.psiSome = &sl.psi[0]
 			if p.HasFull {
-				full := p.FullAvg10
-				sl.psiFull = &full
+				sl.psiFull = &sl.psi[1]
 			}
 		} else {
 			sl.unav["system.psi_mem_some_avg10"] = err.Error()
@@ -131,7 +153,8 @@ func (s *Sampler) readSlow(now time.Time) {
 	}
 	if b, err := s.readHost("vmstat"); err == nil {
 		if n, ok, err := parseVmstat(b); err == nil && ok {
-			sl.oomKills = &n
+			sl.oom = n
+			sl.oomKills = &sl.oom
 		} else if err != nil {
 			sl.unav["system.oom_kills"] = err.Error()
 		} else {
@@ -140,8 +163,7 @@ func (s *Sampler) readSlow(now time.Time) {
 	} else {
 		sl.unav["system.oom_kills"] = reasonOf(err)
 	}
-	if sl.oomKills == nil || prev == nil || *prev != *sl.oomKills {
+	if sl.oomKills == nil || !hadPrev || prev != sl.oom {
 		s.oomSeq++ // cgroup OOM counters may have moved: read them again
 	}
-	s.slow = sl
 }

@@ -2,10 +2,12 @@ package sampler
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,59 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/localsre/sre-agent/internal/event"
+	"github.com/localsre/sre-agent/internal/ndjson"
 )
-
-func TestTickers(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		make func(time.Duration) (*ticker, error)
-	}{
-		{"timerfd", newTimerfdTicker},
-		{"runtime", func(d time.Duration) (*ticker, error) { return newRuntimeTicker(d), nil }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			tk, err := tc.make(5 * time.Millisecond)
-			if err != nil {
-				t.Skipf("timerfd refused here: %v", err)
-			}
-			for i := range 3 {
-				select {
-				case <-tk.C:
-				case <-time.After(10 * time.Second):
-					t.Fatalf("tick %d never came", i+1)
-				}
-			}
-			tk.Stop() // returns only once the ticker's goroutine is done
-			select {
-			case <-tk.C: // at most one tick was waiting
-			default:
-			}
-			select {
-			case <-tk.C:
-				t.Fatal("a tick after Stop")
-			case <-time.After(50 * time.Millisecond):
-			}
-		})
-	}
-}
-
-// A slow receiver gets one tick, not a backlog, as with time.Ticker.
-func TestTickerDropsForSlowReceiver(t *testing.T) {
-	tk := newTicker(time.Millisecond)
-	defer tk.Stop()
-	time.Sleep(30 * time.Millisecond)
-	<-tk.C
-	select {
-	case <-tk.C:
-		// One more may have been due since; a backlog of ~30 may not.
-		select {
-		case <-tk.C:
-			t.Fatal("ticks queued up for a slow receiver")
-		default:
-		}
-	default:
-	}
-}
 
 func startSleep(t *testing.T) *exec.Cmd {
 	t.Helper()
@@ -121,7 +72,7 @@ func TestKeptStatIsFresh(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			b, err := s.preadInto(p.stat.fd, p.stat.path)
+			b, err := s.preadInto(&p.stat)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,7 +109,7 @@ func TestKeptStatOfReapedProcess(t *testing.T) {
 	p := watchPID(t, s, pid)
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
-	if _, err := s.preadInto(p.stat.fd, p.stat.path); !errors.Is(err, unix.ESRCH) {
+	if _, err := s.preadInto(&p.stat); !errors.Is(err, unix.ESRCH) {
 		t.Fatalf("kept stat of a reaped process: err = %v, want ESRCH", err)
 	}
 	if _, err := s.statOf(pid); !errors.Is(err, fs.ErrNotExist) {
@@ -197,7 +148,7 @@ func TestFDCountFollowsOpenFiles(t *testing.T) {
 	}
 	count := func() int {
 		t.Helper()
-		n, err := s.fdCount(p, dir)
+		n, err := s.fdCount(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,12 +233,10 @@ func TestNoExitWatchOnLastTick(t *testing.T) {
 		}
 		var watched []int
 		err = s.Run(t.Context(), func(*event.Sample) error {
-			if s.ew == nil {
+			if !s.pidfds {
 				t.Skip("no pidfd here")
 			}
-			s.ew.mu.Lock()
-			watched = append(watched, len(s.ew.byID))
-			s.ew.mu.Unlock()
+			watched = append(watched, len(s.ws.byID))
 			return nil
 		})
 		if err != nil {
@@ -354,7 +303,7 @@ func TestKeptFilesBudget(t *testing.T) {
 	if !p.stat.open || p.fdDir.open || p.oomFile.open || s.keptLeft != 0 {
 		t.Fatalf("budget 1: stat %v, fd dir %v, oom %v kept, %d left", p.stat.open, p.fdDir.open, p.oomFile.open, s.keptLeft)
 	}
-	if _, err := s.fdCount(p, filepath.Join("/proc", strconv.Itoa(pid), "fd")); err != nil {
+	if _, err := s.fdCount(p); err != nil {
 		t.Fatalf("fd count past the budget: %v", err)
 	}
 	s.forget(p)
@@ -401,8 +350,48 @@ func TestNothingKeptOnFixtureRoots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k := s.keepOpen("/proc/self/stat", unix.O_RDONLY); k.open {
+	if k := s.keepOpen("/proc/self/stat", unix.O_RDONLY, true); k.open {
 		s.unkeep(&k)
 		t.Fatal("kept a file open with a fixture sys root")
+	}
+}
+
+// Once a process is known, a tick allocates nothing, slow host reads
+// included (see Emit): at a 1 s interval, fresh memory is cold memory.
+func TestSteadyTickAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's bookkeeping allocates")
+	}
+	pid := startSleep(t).Process.Pid
+	s := liveSampler(t, pid)
+	now := time.Now()
+	s.cfg.Now = func() time.Time { now = now.Add(time.Second); return now }
+	bt, err := readBootTime("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.bootTime = bt
+	w := ndjson.NewWriter(io.Discard)
+	emit := func(smp *event.Sample) error {
+		if !smp.Up || smp.Process.FDs == nil || smp.System.MemAvailableBytes == nil {
+			t.Fatalf("sample %d: not a full up sample", smp.Seq)
+		}
+		return w.Encode(smp)
+	}
+	for range 3 { // discovery, then the kept files
+		if err := s.tick(emit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 10 {
+		if err := s.tick(emit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.Mallocs - before.Mallocs; n > 0 {
+		t.Errorf("10 ticks, 5 of them reading the slow host files: %d allocations, want 0", n)
 	}
 }

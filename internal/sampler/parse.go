@@ -34,7 +34,11 @@ type Stat struct {
 // parseStat parses /proc/PID/stat. The command name sits in parentheses and
 // may itself contain spaces and ')', so the fields after it are found from
 // the last ')'.
-func parseStat(b []byte) (Stat, error) {
+func parseStat(b []byte) (Stat, error) { return parseStatComm(b, "") }
+
+// parseStatComm is parseStat, taking the command name from comm when it is
+// the same, which spares a string at every tick of a watched process.
+func parseStatComm(b []byte, comm string) (Stat, error) {
 	var s Stat
 	open := bytes.IndexByte(b, '(')
 	end := bytes.LastIndexByte(b, ')')
@@ -46,20 +50,20 @@ func parseStat(b []byte) (Stat, error) {
 		return s, fmt.Errorf("%w: stat: pid %q", ErrParse, bytes.TrimSpace(b[:open]))
 	}
 	s.PID = pid
-	s.Comm = string(b[open+1 : end])
+	if c := b[open+1 : end]; string(c) == comm {
+		s.Comm = comm
+	} else {
+		s.Comm = string(c)
+	}
 	// f[i] is field i+3 of proc(5); split in place, without allocating.
 	var fa [52][]byte
 	f := fa[:0]
 	for rest := b[end+1:]; len(f) < len(fa); {
-		rest = bytes.TrimLeft(rest, " \t\n")
-		if len(rest) == 0 {
+		var field []byte
+		if field, rest = nextField(rest); field == nil {
 			break
 		}
-		i := bytes.IndexAny(rest, " \t\n")
-		if i < 0 {
-			i = len(rest)
-		}
-		f, rest = append(f, rest[:i]), rest[i:]
+		f = append(f, field)
 	}
 	if len(f) < 22 {
 		return s, fmt.Errorf("%w: stat: %d fields after comm, want at least 22", ErrParse, len(f))
@@ -297,26 +301,59 @@ func runtimeOf(prefix, path string) string {
 	return "containerd" // a bare id under a namespace (ctr run) is containerd's form
 }
 
-// parseKeyValues parses "key value" lines (vmstat, memory.events,
-// memory.oom_control) into a map; a line that is not two fields with a
-// number is an error.
-func parseKeyValues(name string, b []byte) (map[string]uint64, error) {
-	out := map[string]uint64{}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
+// eachKeyValue calls f with each "key value" line's key and number
+// (memory.events, memory.oom_control); a line that is not two fields with
+// a number is an error. Nothing is allocated: the cgroup's counters are read
+// every 2 s.
+func eachKeyValue(name string, b []byte, f func(k []byte, v uint64)) error {
+	for len(b) > 0 {
+		var line []byte
+		line, b = cutLine(b)
+		k, rest := nextField(line)
+		if k == nil {
 			continue
 		}
-		if len(f) != 2 {
-			return out, fmt.Errorf("%w: %s: line %q", ErrParse, name, line)
+		v, rest := nextField(rest)
+		if extra, _ := nextField(rest); v == nil || extra != nil {
+			return fmt.Errorf("%w: %s: line %q", ErrParse, name, line)
 		}
-		v, err := strconv.ParseUint(f[1], 10, 64)
+		n, err := strconv.ParseUint(string(v), 10, 64)
 		if err != nil {
-			return out, fmt.Errorf("%w: %s: %s %q", ErrParse, name, f[0], f[1])
+			return fmt.Errorf("%w: %s: %s %q", ErrParse, name, k, v)
 		}
-		out[f[0]] = v
+		f(k, n)
 	}
-	return out, nil
+	return nil
+}
+
+// cutLine splits b at its first newline.
+func cutLine(b []byte) (line, rest []byte) {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return b[:i], b[i+1:]
+	}
+	return b, nil
+}
+
+// nextField returns the first field of b, delimited by ASCII white space
+// as strings.Fields would (the kernel writes only ASCII here), and the rest
+// of b after it; field is nil when there is none.
+func nextField(b []byte) (field, rest []byte) {
+	i := 0
+	for i < len(b) && asciiSpace(b[i]) {
+		i++
+	}
+	if i == len(b) {
+		return nil, nil
+	}
+	j := i
+	for j < len(b) && !asciiSpace(b[j]) {
+		j++
+	}
+	return b[i:j], b[j:]
+}
+
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
 // parseVmstat returns the kernel's oom_kill counter from /proc/vmstat;
@@ -351,17 +388,23 @@ type PSI struct {
 func parsePSI(b []byte) (PSI, error) {
 	var p PSI
 	haveSome := false
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
+	for len(b) > 0 {
+		var line []byte
+		line, b = cutLine(b)
+		kind, rest := nextField(line)
+		if kind == nil {
 			continue
 		}
 		var avg10 float64
 		found := false
-		for _, kv := range f[1:] {
-			k, v, ok := strings.Cut(kv, "=")
-			if ok && k == "avg10" {
-				x, err := strconv.ParseFloat(v, 64)
+		for {
+			var kv []byte
+			if kv, rest = nextField(rest); kv == nil {
+				break
+			}
+			k, v, ok := bytes.Cut(kv, []byte("="))
+			if ok && string(k) == "avg10" {
+				x, err := strconv.ParseFloat(string(v), 64)
 				if err != nil || !(x >= 0) || math.IsInf(x, 0) { // NaN and Inf do not marshal
 					return p, fmt.Errorf("%w: pressure: avg10 %q", ErrParse, v)
 				}
@@ -371,7 +414,7 @@ func parsePSI(b []byte) (PSI, error) {
 		if !found {
 			return p, fmt.Errorf("%w: pressure: no avg10 in %q", ErrParse, line)
 		}
-		switch f[0] {
+		switch string(kind) {
 		case "some":
 			p.SomeAvg10, haveSome = avg10, true
 		case "full":
@@ -393,16 +436,38 @@ type MemoryEvents struct {
 
 // parseMemoryEvents parses a cgroup v2 memory.events file.
 func parseMemoryEvents(b []byte) (MemoryEvents, error) {
-	kv, err := parseKeyValues("memory.events", b)
+	var ev MemoryEvents
+	var hasOOM, hasKill bool
+	err := eachKeyValue("memory.events", b, func(k []byte, v uint64) {
+		switch string(k) {
+		case "oom":
+			ev.OOM, hasOOM = v, true
+		case "oom_kill":
+			ev.OOMKill, hasKill = v, true
+		}
+	})
 	if err != nil {
 		return MemoryEvents{}, err
 	}
-	oom, ok1 := kv["oom"]
-	kill, ok2 := kv["oom_kill"]
-	if !ok1 || !ok2 {
+	if !hasOOM || !hasKill {
 		return MemoryEvents{}, fmt.Errorf("%w: memory.events: no oom/oom_kill", ErrParse)
 	}
-	return MemoryEvents{OOM: oom, OOMKill: kill}, nil
+	return ev, nil
+}
+
+// parseOOMControl returns the oom_kill count of a cgroup v1
+// memory.oom_control file; ok is false on kernels that do not count it
+// there (before 4.13).
+func parseOOMControl(b []byte) (kills uint64, ok bool, err error) {
+	err = eachKeyValue("memory.oom_control", b, func(k []byte, v uint64) {
+		if string(k) == "oom_kill" {
+			kills, ok = v, true
+		}
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	return kills, ok, nil
 }
 
 // parseLimits returns the soft "Max open files" limit from /proc/PID/limits;

@@ -410,18 +410,19 @@ func TestParseKeyValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseKeyValues("test", []byte(tt.in))
+			got := map[string]uint64{}
+			err := eachKeyValue("test", []byte(tt.in), func(k []byte, v uint64) { got[string(k)] = v })
 			if tt.wantErr {
 				if !errors.Is(err, ErrParse) {
-					t.Fatalf("parseKeyValues = %v, %v; want an error wrapping ErrParse", got, err)
+					t.Fatalf("eachKeyValue = %v, %v; want an error wrapping ErrParse", got, err)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("parseKeyValues: %v", err)
+				t.Fatalf("eachKeyValue: %v", err)
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("parseKeyValues (-want +got):\n%s", diff)
+				t.Errorf("eachKeyValue (-want +got):\n%s", diff)
 			}
 		})
 	}

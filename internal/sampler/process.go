@@ -36,11 +36,13 @@ func reasonOf(err error) string {
 func (s *Sampler) discover(ti int, c candidate, child bool) *proc {
 	id := event.Identity{PID: c.st.PID, StartTicks: c.st.StartTicks}
 	if p, ok := s.watched[id]; ok {
-		p.targets[ti] = true
+		if !p.targets[ti] {
+			p.targets[ti] = true
+		}
 		return p
 	}
-	p := &proc{id: id, targets: map[int]bool{ti: true}, unav: map[string]string{}, child: child}
 	dir := s.path(strconv.Itoa(c.st.PID))
+	p := &proc{id: id, targets: map[int]bool{ti: true}, unav: map[string]string{}, child: child, dir: dir}
 	p.static.Args = s.args(&c)
 	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
 		p.static.Exe = exe
@@ -92,8 +94,8 @@ func (s *Sampler) discover(ti int, c candidate, child bool) *proc {
 	// On the run's last tick there is no later moment to report an exit
 	// in: watching would only cost a pidfd per process (--count 1).
 	lastTick := s.cfg.Count > 0 && s.ticks+1 >= s.cfg.Count
-	if s.ew != nil && !child && !lastTick {
-		gone, err := s.ew.Add(id)
+	if s.pidfds && s.ws != nil && !child && !lastTick {
+		gone, err := s.ws.watch(id)
 		if err != nil {
 			s.warnOnce("pidfd", "cannot watch pid %d for its exit (%v): its end is seen at the next tick", id.PID, err)
 		}
@@ -147,80 +149,59 @@ func (s *Sampler) readOOM(p *proc, out *event.Process, unav map[string]string, n
 	// The cgroup's counters move only with an OOM kill, which the system
 	// counter in /proc/vmstat also counts: read them again only when that
 	// moved, or at least every slowEvery (v2's "oom" can move alone).
-	if p.oomOK && p.oomSeq == s.oomSeq && now.Sub(p.oomAt) < slowEvery && !now.Before(p.oomAt) {
-		out.CgroupOOM, out.CgroupOOMKills = p.oom.oom, p.oom.kills
-		for k, v := range p.oom.unav {
-			unav[k] = v
+	if !p.oomOK || p.oomSeq != s.oomSeq || now.Sub(p.oomAt) >= slowEvery || now.Before(p.oomAt) {
+		c, ok := s.cgTick[p.memPath]
+		if !ok {
+			c = s.readCgroupOOM(p)
+			s.cgTick[p.memPath] = c
 		}
-		return
+		p.oom, p.oomOK, p.oomSeq, p.oomAt = c, true, s.oomSeq, now
 	}
-	c, ok := s.cgTick[p.memPath]
-	if !ok {
-		c = s.readCgroupOOM(p)
-		s.cgTick[p.memPath] = c
+	if p.oom.hasOOM {
+		out.CgroupOOM = &p.oom.oom
 	}
-	p.oom, p.oomOK, p.oomSeq, p.oomAt = c, true, s.oomSeq, now
-	out.CgroupOOM, out.CgroupOOMKills = c.oom, c.kills
-	for k, v := range c.unav {
-		unav[k] = v
+	if p.oom.hasKills {
+		out.CgroupOOMKills = &p.oom.kills
+	}
+	if p.oom.why != "" {
+		unav["process.cgroup_oom_kills"] = p.oom.why
 	}
 }
 
+// cgroupOOM is what a cgroup's OOM counters file said.
 type cgroupOOM struct {
-	oom, kills *uint64
-	unav       map[string]string
+	oom, kills       uint64
+	hasOOM, hasKills bool
+	why              string // why process.cgroup_oom_kills is left out, or ""
 }
 
 func (s *Sampler) readCgroupOOM(p *proc) cgroupOOM {
-	var c cgroupOOM
-	out := &event.Process{}
-	unav := map[string]string{}
-	s.readOOMFiles(p, out, unav)
-	c.oom, c.kills = out.CgroupOOM, out.CgroupOOMKills
-	if len(unav) > 0 {
-		c.unav = unav
-	}
-	return c
-}
-
-func (s *Sampler) readOOMFiles(p *proc, out *event.Process, unav map[string]string) {
-	if p.memV2 {
-		b, err := s.readOOMFile(p)
-		if err != nil {
-			unav["process.cgroup_oom_kills"] = reasonOf(err)
-			return
-		}
-		ev, err := parseMemoryEvents(b)
-		if err != nil {
-			unav["process.cgroup_oom_kills"] = err.Error()
-			return
-		}
-		out.CgroupOOM, out.CgroupOOMKills = &ev.OOM, &ev.OOMKill
-		return
-	}
 	b, err := s.readOOMFile(p)
 	if err != nil {
-		unav["process.cgroup_oom_kills"] = reasonOf(err)
-		return
+		return cgroupOOM{why: reasonOf(err)}
 	}
-	kv, err := parseKeyValues("memory.oom_control", b)
+	if p.memV2 {
+		ev, err := parseMemoryEvents(b)
+		if err != nil {
+			return cgroupOOM{why: err.Error()}
+		}
+		return cgroupOOM{oom: ev.OOM, kills: ev.OOMKill, hasOOM: true, hasKills: true}
+	}
+	n, ok, err := parseOOMControl(b)
 	if err != nil {
-		unav["process.cgroup_oom_kills"] = err.Error()
-		return
+		return cgroupOOM{why: err.Error()}
 	}
-	if n, ok := kv["oom_kill"]; ok {
-		out.CgroupOOMKills = &n
-	}
+	return cgroupOOM{kills: n, hasKills: ok}
 }
 
 // keepFiles keeps open the files read from p at every tick. It waits for
 // p's second sample: a single pass (--count 1, a short-lived match) would
 // only pay for the opens.
 func (s *Sampler) keepFiles(p *proc, dir string) {
-	p.stat = s.keepOpen(filepath.Join(dir, "stat"), unix.O_RDONLY)
+	p.stat = s.keepOpen(filepath.Join(dir, "stat"), unix.O_RDONLY, true)
 	s.keepFDCount(p, filepath.Join(dir, "fd"))
 	if p.memPath != "" {
-		p.oomFile = s.keepOpen(p.oomPath(), unix.O_RDONLY)
+		p.oomFile = s.keepOpen(p.oomPath(), unix.O_RDONLY, true)
 	}
 }
 
@@ -242,7 +223,7 @@ func (p *proc) oomPath() string {
 // readOOMFile reads p's cgroup OOM counters file, kept open or by path.
 func (s *Sampler) readOOMFile(p *proc) ([]byte, error) {
 	if p.oomFile.open {
-		if b, err := s.preadInto(p.oomFile.fd, p.oomFile.path); err == nil {
+		if b, err := s.preadInto(&p.oomFile); err == nil {
 			return b, nil
 		}
 		s.unkeep(&p.oomFile) // the cgroup is gone or changed: by path from now on
@@ -258,7 +239,7 @@ func (s *Sampler) keepFDCount(p *proc, dir string) {
 	if _, err := s.countFDsRaw(dir); err != nil {
 		return
 	}
-	k := s.keepOpen(dir, unix.O_PATH|unix.O_DIRECTORY)
+	k := s.keepOpen(dir, unix.O_PATH|unix.O_DIRECTORY, false)
 	if !k.open {
 		return
 	}
@@ -270,13 +251,13 @@ func (s *Sampler) keepFDCount(p *proc, dir string) {
 }
 
 // fdCount counts the process's open descriptors.
-func (s *Sampler) fdCount(p *proc, dir string) (int, error) {
+func (s *Sampler) fdCount(p *proc) (int, error) {
 	if p.fdDir.open {
 		if n, err := fstatSize(p.fdDir.fd); err == nil {
 			return int(n), nil
 		}
 	}
-	return s.countFDsRaw(dir)
+	return s.countFDsRaw(filepath.Join(p.dir, "fd"))
 }
 
 // forget stops watching p.
@@ -285,8 +266,8 @@ func (s *Sampler) forget(p *proc) {
 	if s.byPID[p.id.PID] == p {
 		delete(s.byPID, p.id.PID)
 	}
-	if s.ew != nil {
-		s.ew.Remove(p.id)
+	if s.ws != nil {
+		s.ws.unwatch(p.id)
 	}
 	s.unkeepFiles(p)
 }
@@ -296,19 +277,20 @@ func (s *Sampler) sampleOne(ti int, c candidate, matches int, now time.Time, sys
 	t := s.targets[ti]
 	p := s.discover(ti, c, t.Kind == ByChild)
 	pr := s.processFrom(p, c.st, now)
-	unav := copyMap(p.unav)
-	if unav == nil {
-		unav = map[string]string{}
+	unav := s.unav
+	clear(unav)
+	for k, v := range p.unav {
+		unav[k] = v
 	}
 	if pr.CPUPct == nil {
 		unav["process.cpu_pct"] = reasonFirst
 	}
-	dir := s.path(strconv.Itoa(c.st.PID))
 	if p.samples++; p.samples == 2 {
-		s.keepFiles(p, dir)
+		s.keepFiles(p, p.dir)
 	}
-	if n, err := s.fdCount(p, filepath.Join(dir, "fd")); err == nil {
-		pr.FDs = &n
+	if n, err := s.fdCount(p); err == nil {
+		p.fds = n
+		pr.FDs = &p.fds
 	} else {
 		unav["process.fds"] = reasonOf(err)
 	}
@@ -320,7 +302,10 @@ func (s *Sampler) sampleOne(ti int, c candidate, matches int, now time.Time, sys
 		if v == reasonFirst {
 			continue
 		}
-		s.warnOnce("unav:"+k, "%s of pid %d (%s) left out: %s", k, c.st.PID, c.st.Comm, v)
+		if !s.warnedUnav[k] { // not warnOnce: no key to build at every tick
+			s.warnedUnav[k] = true
+			s.cfg.Warnf("%s of pid %d (%s) left out: %s", k, c.st.PID, c.st.Comm, v)
+		}
 	}
 	p.last = pr
 	smp := s.newSample(t.Label, now)
@@ -332,9 +317,10 @@ func (s *Sampler) sampleOne(ti int, c candidate, matches int, now time.Time, sys
 }
 
 // processFrom builds the process record from the static fields and a fresh
-// stat, and advances the CPU baseline.
+// stat in p.cur, and advances the CPU baseline.
 func (s *Sampler) processFrom(p *proc, st Stat, now time.Time) *event.Process {
-	pr := p.static
+	p.cur = p.static
+	pr := &p.cur
 	pr.PID, pr.PPID, pr.Name, pr.State = st.PID, st.PPID, st.Comm, st.State
 	pr.StartTicks = st.StartTicks
 	pr.Start = event.At(time.Unix(int64(s.bootTime), 0).Add(time.Duration(st.StartTicks) * time.Second / clockTicks))
@@ -345,11 +331,11 @@ func (s *Sampler) processFrom(p *proc, st Stat, now time.Time) *event.Process {
 	pr.CPUTimeS = float64(cpu) / clockTicks
 	if p.hasLast && now.After(p.lastAt) && cpu >= p.lastCPU {
 		pct := float64(cpu-p.lastCPU) / clockTicks / now.Sub(p.lastAt).Seconds() * 100
-		pct = float64(int64(pct*100+0.5)) / 100
-		pr.CPUPct = &pct
+		p.pct = float64(int64(pct*100+0.5)) / 100
+		pr.CPUPct = &p.pct
 	}
 	p.lastCPU, p.lastAt, p.hasLast = cpu, now, true
-	return &pr
+	return pr
 }
 
 // exitOf reads how a process ended: a zombie's stat still carries its wait
@@ -410,8 +396,8 @@ func (s *Sampler) reportExit(p *proc, ex *event.Exit, now time.Time, emit Emit) 
 		}
 		smp := s.newSample(s.targets[ti].Label, now)
 		smp.Process, smp.Exit, smp.System = p.last, ex, sys
-		smp.Matches = len(s.watchedBy(ti))
-		smp.Unavailable = copyMap(sysUnav)
+		smp.Matches = s.countWatchedBy(ti)
+		smp.Unavailable = orNil(sysUnav)
 		if err := emit(smp); err != nil {
 			return err
 		}

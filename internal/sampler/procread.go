@@ -26,7 +26,7 @@ func (s *Sampler) readInto(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer closeRaw(fd)
-	return s.readAll(path, func(b []byte, _ int) (int, unix.Errno) {
+	return s.readAll(path, false, func(b []byte, _ int) (int, unix.Errno) {
 		n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
 		return int(n), e
 	})
@@ -34,8 +34,11 @@ func (s *Sampler) readInto(path string) ([]byte, error) {
 
 // readAll calls read with the free part of the sampler's buffer and the
 // offset reached, until it returns 0, and returns what was read. The slice
-// is valid until the next read into the buffer.
-func (s *Sampler) readAll(path string, read func(b []byte, off int) (int, unix.Errno)) ([]byte, error) {
+// is valid until the next read into the buffer. whole says the file is a
+// single record of a seq_file (see keptFile.whole): a read that leaves
+// room in the buffer has returned all of it, and no read to see the end
+// follows.
+func (s *Sampler) readAll(path string, whole bool, read func(b []byte, off int) (int, unix.Errno)) ([]byte, error) {
 	if cap(s.buf) < 16<<10 {
 		s.buf = make([]byte, 0, 16<<10)
 	}
@@ -56,6 +59,10 @@ func (s *Sampler) readAll(path string, read func(b []byte, off int) (int, unix.E
 			return b, nil
 		}
 		b = b[:len(b)+n]
+		if whole && len(b) < cap(b) {
+			s.buf = b
+			return b, nil
+		}
 	}
 }
 
@@ -85,11 +92,12 @@ func closeRaw(fd int) {
 // preadInto reads a kept-open /proc file again from its start into the
 // sampler's buffer. The kernel generates /proc files at offset 0 on every
 // read, so one open descriptor serves every tick: two syscalls fewer than
-// readInto. A /proc/PID file kept open stays tied to its process: once that
-// process is gone the read fails with ESRCH, even if the PID is reused.
-func (s *Sampler) preadInto(fd int, path string) ([]byte, error) {
-	return s.readAll(path, func(b []byte, off int) (int, unix.Errno) {
-		n, _, e := unix.RawSyscall6(unix.SYS_PREAD64, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(off), 0, 0)
+// readInto, three for a file read whole. A /proc/PID file kept open stays
+// tied to its process: once that process is gone the read fails with
+// ESRCH, even if the PID is reused.
+func (s *Sampler) preadInto(k *keptFile) ([]byte, error) {
+	return s.readAll(k.path, k.whole, func(b []byte, off int) (int, unix.Errno) {
+		n, _, e := unix.RawSyscall6(unix.SYS_PREAD64, uintptr(k.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(off), 0, 0)
 		return int(n), e
 	})
 }
@@ -105,7 +113,7 @@ func (s *Sampler) readWaiting(path string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
-	return s.readAll(path, func(b []byte, _ int) (int, unix.Errno) {
+	return s.readAll(path, false, func(b []byte, _ int) (int, unix.Errno) {
 		n, err := unix.Read(fd, b)
 		if e, ok := err.(unix.Errno); ok {
 			return 0, e
@@ -119,6 +127,14 @@ type keptFile struct {
 	fd   int
 	open bool
 	path string
+	// whole: the file is one record of a seq_file (single_open in the
+	// kernel: /proc/PID/stat, meminfo, loadavg, PSI, a cgroup's
+	// memory.events), which the kernel generates whole and hands out in
+	// one read as far as the buffer allows, so a read that does not fill
+	// the buffer has reached the end. Not so for a file of many records
+	// such as /proc/vmstat, where a read may stop early at a page of
+	// records.
+	whole bool
 }
 
 // unkeep closes a kept file and gives its place in the budget back.
@@ -136,7 +152,7 @@ func (s *Sampler) unkeep(k *keptFile) {
 // and only within the budget of kept files, so that the descriptors left
 // for reads and exit watching never run out: past it, files are read by
 // path as before.
-func (s *Sampler) keepOpen(path string, flags int) keptFile {
+func (s *Sampler) keepOpen(path string, flags int, whole bool) keptFile {
 	if s.cfg.ProcRoot != "/proc" || s.cfg.SysRoot != "/sys" || s.keptLeft <= 0 {
 		return keptFile{path: path}
 	}
@@ -145,7 +161,7 @@ func (s *Sampler) keepOpen(path string, flags int) keptFile {
 		return keptFile{path: path}
 	}
 	s.keptLeft--
-	return keptFile{fd: fd, open: true, path: path}
+	return keptFile{fd: fd, open: true, path: path, whole: whole}
 }
 
 // keptBudget is how many files the sampler may keep open: a quarter of
@@ -260,16 +276,17 @@ func parseMeminfo(b []byte) (Meminfo, error) {
 
 // parseLoadavg parses the three averages of /proc/loadavg.
 func parseLoadavg(b []byte) (l1, l5, l15 float64, err error) {
-	f := bytes.Fields(b)
-	if len(f) < 3 {
-		return 0, 0, 0, fmt.Errorf("%w: loadavg: %q", ErrParse, b)
-	}
 	var v [3]float64
+	rest := b
 	for i := range v {
-		v[i], err = strconv.ParseFloat(string(f[i]), 64)
+		var f []byte
+		if f, rest = nextField(rest); f == nil {
+			return 0, 0, 0, fmt.Errorf("%w: loadavg: %q", ErrParse, b)
+		}
+		v[i], err = strconv.ParseFloat(string(f), 64)
 		// NaN or Inf would make the whole sample unencodable.
 		if err != nil || v[i] < 0 || math.IsNaN(v[i]) || math.IsInf(v[i], 0) {
-			return 0, 0, 0, fmt.Errorf("%w: loadavg: %q", ErrParse, f[i])
+			return 0, 0, 0, fmt.Errorf("%w: loadavg: %q", ErrParse, f)
 		}
 	}
 	return v[0], v[1], v[2], nil

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -53,7 +54,11 @@ type Config struct {
 // several processes.
 var ErrAmbiguous = errors.New("ambiguous target")
 
-// Emit receives each sample as soon as it exists.
+// Emit receives each sample as soon as it exists. The sample, and all it
+// points to, is the sampler's to reuse once Emit returns: a caller that
+// keeps a sample keeps a copy (its JSON line, say). So a tick allocates
+// nothing, which at a 1 s interval matters as much as the reads: fresh
+// memory is cold memory.
 type Emit func(*event.Sample) error
 
 // Sampler samples its targets until cancelled.
@@ -61,7 +66,9 @@ type Sampler struct {
 	cfg      Config
 	targets  []*targetState
 	watched  map[event.Identity]*proc
-	ew       *exitWatcher
+	ws       *waitSet                // while Run runs
+	waker    atomic.Pointer[waitSet] // what ChildExited wakes
+	pidfds   bool                    // exits are noticed through pidfds in ws
 	child    chan childExit
 	seq      uint64
 	ticks    int // ticks completed
@@ -80,6 +87,16 @@ type Sampler struct {
 	hostFiles map[string]*keptFile // host-wide /proc files by name, kept open
 	keptLeft  int                  // how many more files may be kept open
 	disks     map[string]bool      // disk path → on a local filesystem (see diskUsage)
+
+	// Reused from sample to sample (see Emit).
+	smp        event.Sample
+	sys        event.System
+	mem        [4]uint64         // the memory figures sys points to
+	sysUnav    map[string]string // what readSystem could not read
+	unav       map[string]string // a process sample's unavailable fields
+	ids        []event.Identity  // watchedBy's answer
+	cands      []candidate       // selectPID's answer
+	warnedUnav map[string]bool
 }
 
 type targetState struct {
@@ -95,12 +112,16 @@ type proc struct {
 	targets map[int]bool
 	static  event.Process // fields read once at discovery
 	unav    map[string]string
+	dir     string // /proc/PID under ProcRoot
 	memPath string // cgroup memory directory under SysRoot, "" if none
 	memV2   bool
 	lastCPU uint64
 	lastAt  time.Time
 	hasLast bool
 	last    *event.Process // as last emitted
+	cur     event.Process  // the process record of the latest sample
+	pct     float64        // cur.CPUPct points here
+	fds     int            // and cur.FDs here
 	samples int            // up samples made
 	stat    keptFile       // /proc/PID/stat, kept open on the real /proc from the second sample
 	fdDir   keptFile       // /proc/PID/fd opened O_PATH, whose size is the fd count
@@ -152,19 +173,22 @@ func New(cfg Config) (*Sampler, error) {
 		return nil, errors.New("no target")
 	}
 	s := &Sampler{
-		cfg:       cfg,
-		watched:   map[event.Identity]*proc{},
-		child:     make(chan childExit, 1),
-		warned:    map[string]bool{},
-		users:     map[int]string{},
-		names:     map[nameKey]nameHit{},
-		cgTick:    map[string]cgroupOOM{},
-		memMax:    map[string]*uint64{},
-		byPID:     map[int]*proc{},
-		hostFiles: map[string]*keptFile{},
-		keptLeft:  keptBudget(),
-		disks:     map[string]bool{},
-		pageSize:  uint64(os.Getpagesize()),
+		cfg:        cfg,
+		watched:    map[event.Identity]*proc{},
+		child:      make(chan childExit, 1),
+		warned:     map[string]bool{},
+		users:      map[int]string{},
+		names:      map[nameKey]nameHit{},
+		cgTick:     map[string]cgroupOOM{},
+		memMax:     map[string]*uint64{},
+		byPID:      map[int]*proc{},
+		hostFiles:  map[string]*keptFile{},
+		keptLeft:   keptBudget(),
+		disks:      map[string]bool{},
+		pageSize:   uint64(os.Getpagesize()),
+		sysUnav:    map[string]string{},
+		unav:       map[string]string{},
+		warnedUnav: map[string]bool{},
 	}
 	for _, t := range cfg.Targets {
 		s.targets = append(s.targets, &targetState{Target: t})
@@ -176,6 +200,9 @@ func New(cfg Config) (*Sampler, error) {
 // up:false sample with the exact status follows at once.
 func (s *Sampler) ChildExited(pid int, ws syscall.WaitStatus, at time.Time) {
 	s.child <- childExit{pid: pid, status: ws, at: at}
+	if w := s.waker.Load(); w != nil {
+		w.wake()
+	}
 }
 
 // Run samples at every tick until ctx ends, Count ticks have passed, or (in
@@ -188,26 +215,31 @@ func (s *Sampler) Run(ctx context.Context, emit Emit) error {
 	}
 	s.bootTime = bt
 
-	var poll <-chan time.Time
-	var exits <-chan event.Identity
+	ws, err := newWaitSet()
+	if err != nil {
+		return fmt.Errorf("cannot wait for ticks: %w", err)
+	}
+	s.ws = ws
+	s.waker.Store(ws)
+	defer func() {
+		s.waker.Store(nil)
+		ws.close()
+		s.ws = nil
+	}()
+	ws.wake() // a child that ended before this point is seen at the first wait
+	defer context.AfterFunc(ctx, ws.wake)()
+	s.pidfds = false
 	if !s.cfg.NoPidfd && s.cfg.ProcRoot == "/proc" {
-		ew, err := newExitWatcher()
-		if err != nil {
+		if err := probePidfd(); err != nil {
 			s.cfg.Warnf("exit notification unavailable (%v): checking watched processes every %v instead", err, s.cfg.ExitPoll)
 		} else {
-			s.ew = ew
-			exits = ew.Exits()
-			defer ew.Close()
+			s.pidfds = true
 		}
 	}
-	if s.ew == nil && s.cfg.ProcRoot == "/proc" {
-		t := time.NewTicker(s.cfg.ExitPoll)
-		defer t.Stop()
-		poll = t.C
+	if !s.pidfds && s.cfg.ProcRoot == "/proc" {
+		ws.setTimer(tokPoll, s.cfg.ExitPoll)
 	}
-
-	tk := newTicker(s.cfg.Interval)
-	defer tk.Stop()
+	ws.setTimer(tokTick, s.cfg.Interval)
 	defer s.closeFDs()
 	ticks := 0
 	for {
@@ -219,28 +251,39 @@ func (s *Sampler) Run(ctx context.Context, emit Emit) error {
 		if s.cfg.Count > 0 && ticks >= s.cfg.Count || s.childDone() {
 			return nil
 		}
-	wait:
 		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-tk.C:
-				break wait
-			case id := <-exits:
+			wu, err := ws.wait()
+			if err != nil {
+				return err
+			}
+			// Deaths first: never lose one to a cancellation.
+			for _, id := range wu.dead {
 				if err := s.exited(id, event.NoticedPidfd, s.cfg.Now(), emit); err != nil {
 					return err
 				}
-			case ce := <-s.child:
-				if err := s.childEnded(ce, emit); err != nil {
-					return err
+			}
+			if wu.woken {
+				select {
+				case ce := <-s.child:
+					if err := s.childEnded(ce, emit); err != nil {
+						return err
+					}
+					if s.childDone() {
+						return nil
+					}
+				default:
 				}
-				if s.childDone() {
+				if ctx.Err() != nil {
 					return nil
 				}
-			case <-poll:
+			}
+			if wu.poll {
 				if err := s.pollExits(emit); err != nil {
 					return err
 				}
+			}
+			if wu.tick {
+				break
 			}
 		}
 	}
@@ -272,8 +315,8 @@ func (s *Sampler) path(parts ...string) string {
 // PID may hold another process now).
 func (s *Sampler) statOf(pid int) (Stat, error) {
 	if p := s.byPID[pid]; p != nil && p.stat.open {
-		if b, err := s.preadInto(p.stat.fd, p.stat.path); err == nil {
-			return parseStat(b)
+		if b, err := s.preadInto(&p.stat); err == nil {
+			return parseStatComm(b, p.cur.Name)
 		}
 	}
 	return s.readStat(pid)
@@ -339,7 +382,8 @@ func (s *Sampler) tick(emit Emit) error {
 		case ByChild:
 			st, err := s.statOf(t.PID)
 			if err == nil && alive(st) {
-				cands = []candidate{{st: st}}
+				s.cands = append(s.cands[:0], candidate{st: st})
+				cands = s.cands
 			} else {
 				// The child's exact status is on its way from Wait.
 				continue
@@ -366,12 +410,10 @@ func (s *Sampler) tick(emit Emit) error {
 		}
 		// Identities this target watched that are no longer among its
 		// candidates have ended (or stopped matching).
-		live := map[event.Identity]bool{}
-		for _, c := range cands {
-			live[event.Identity{PID: c.st.PID, StartTicks: c.st.StartTicks}] = true
-		}
 		for _, id := range s.watchedBy(ti) {
-			if live[id] {
+			if slices.ContainsFunc(cands, func(c candidate) bool {
+				return c.st.PID == id.PID && c.st.StartTicks == id.StartTicks
+			}) {
 				continue
 			}
 			if err := s.ended(id, ti, now, emit); err != nil {
@@ -381,7 +423,7 @@ func (s *Sampler) tick(emit Emit) error {
 		t.lastCount = matched
 		if len(cands) == 0 {
 			smp := s.newSample(t.Label, now)
-			smp.System, smp.Unavailable = sys, copyMap(sysUnav)
+			smp.System, smp.Unavailable = sys, orNil(sysUnav)
 			if err := emit(smp); err != nil {
 				return err
 			}
@@ -414,24 +456,40 @@ func describe(cands []candidate) string {
 	return b.String()
 }
 
+// newSample starts the next sample in s.smp (see Emit).
 func (s *Sampler) newSample(target string, now time.Time) *event.Sample {
 	s.seq++
-	return &event.Sample{
+	s.smp = event.Sample{
 		Header: event.NewHeader(event.KindSample, Src, s.cfg.Host, now),
 		Target: target,
 		Seq:    s.seq,
 	}
+	return &s.smp
 }
 
+// watchedBy lists the identities target ti watches, by PID, in a slice
+// valid until the next call.
 func (s *Sampler) watchedBy(ti int) []event.Identity {
-	var ids []event.Identity
+	ids := s.ids[:0]
 	for id, p := range s.watched {
 		if p.targets[ti] {
 			ids = append(ids, id)
 		}
 	}
 	slices.SortFunc(ids, func(a, b event.Identity) int { return a.PID - b.PID })
+	s.ids = ids
 	return ids
+}
+
+// countWatchedBy is len(watchedBy(ti)), leaving watchedBy's slice alone.
+func (s *Sampler) countWatchedBy(ti int) int {
+	n := 0
+	for _, p := range s.watched {
+		if p.targets[ti] {
+			n++
+		}
+	}
+	return n
 }
 
 // scan lists /proc once and reads each process's stat.
@@ -546,12 +604,14 @@ func (s *Sampler) selectPID(t *targetState, pid int) []candidate {
 	id := event.Identity{PID: st.PID, StartTicks: st.StartTicks}
 	if t.Kind == ByPID {
 		if t.pinned == nil {
-			t.pinned = &id
+			pinned := id // only this branch allocates
+			t.pinned = &pinned
 		} else if *t.pinned != id {
 			return nil // the PID was reused: not the process asked for
 		}
 	}
-	return []candidate{{st: st}}
+	s.cands = append(s.cands[:0], candidate{st: st})
+	return s.cands
 }
 
 func readPidfile(path string) (int, error) {
@@ -594,15 +654,12 @@ func unwrapPath(err error) error {
 	return err
 }
 
-func copyMap(m map[string]string) map[string]string {
+// orNil is m, or nil when m is empty (an absent unavailable field).
+func orNil(m map[string]string) map[string]string {
 	if len(m) == 0 {
 		return nil
 	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return m
 }
 
 func (s *Sampler) userName(uid int) string {

@@ -1,0 +1,158 @@
+package sampler
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/localsre/sre-agent/internal/event"
+)
+
+func newTestWaitSet(t *testing.T) *waitSet {
+	t.Helper()
+	w, err := newWaitSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.close)
+	return w
+}
+
+// waitFor waits until want says the wake-ups so far are enough, or fails.
+func waitFor(t *testing.T, w *waitSet, what string, want func(wakeup) bool) wakeup {
+	t.Helper()
+	type result struct {
+		wu  wakeup
+		err error
+	}
+	deadline := time.After(10 * time.Second)
+	for {
+		c := make(chan result, 1)
+		go func() {
+			wu, err := w.wait()
+			wu.dead = append([]event.Identity(nil), wu.dead...)
+			c <- result{wu, err}
+		}()
+		select {
+		case r := <-c:
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			if want(r.wu) {
+				return r.wu
+			}
+		case <-deadline:
+			t.Fatalf("no %s within 10s", what)
+		}
+	}
+}
+
+// Both kinds of timer tick, each reported as itself: the timerfd and the
+// fallback for where timerfd_create is refused.
+func TestWaitSetTimers(t *testing.T) {
+	for _, fallback := range []bool{false, true} {
+		w := newTestWaitSet(t)
+		if fallback {
+			// A kernel refusing timerfd_create (a seccomp filter) cannot be
+			// had here: the refusal is simulated at that one call.
+			makeTimerfd = func(time.Duration) (int, error) { return -1, errors.New("refused") }
+			w.setTimer(tokTick, 5*time.Millisecond)
+			makeTimerfd = newTimerfd
+			if w.timers[tokTick].fd >= 0 {
+				t.Fatal("a timerfd despite the refusal")
+			}
+		} else {
+			w.setTimer(tokTick, 5*time.Millisecond)
+			if w.timers[tokTick].fd < 0 {
+				t.Skip("timerfd refused here")
+			}
+		}
+		for i := range 3 {
+			wu := waitFor(t, w, "tick", func(wu wakeup) bool { return wu.tick })
+			if wu.poll {
+				t.Errorf("fallback %v, tick %d: the poll timer fired, never set", fallback, i)
+			}
+		}
+		w.close()
+	}
+}
+
+// A slow sampler gets one tick, not a backlog of the ticks it missed, as
+// with time.Ticker: after 10 intervals asleep, 100 ms of waiting see about
+// 6 ticks (the one due, then one every 20 ms), not 15.
+func TestWaitSetDropsMissedTicks(t *testing.T) {
+	w := newTestWaitSet(t)
+	w.setTimer(tokTick, 20*time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
+	ticks := 0
+	for start := time.Now(); time.Since(start) < 100*time.Millisecond; {
+		wu, err := w.wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wu.tick {
+			ticks++
+		}
+	}
+	if ticks >= 10 {
+		t.Fatalf("%d ticks in 100 ms of a 20 ms timer: missed ticks queued up", ticks)
+	}
+}
+
+// wake from other goroutines ends a wait, and is safe after close.
+func TestWaitSetWake(t *testing.T) {
+	w := newTestWaitSet(t)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(w.wake)
+	}
+	wg.Wait()
+	wu, err := w.wait()
+	if err != nil || !wu.woken || wu.tick || len(wu.dead) > 0 {
+		t.Fatalf("after wake: %+v, %v", wu, err)
+	}
+	// The four wakes were one wake-up, not four.
+	go func() { time.Sleep(20 * time.Millisecond); w.wake() }()
+	start := time.Now()
+	if wu, err := w.wait(); err != nil || !wu.woken {
+		t.Fatalf("second wait: %+v, %v", wu, err)
+	}
+	if time.Since(start) < 10*time.Millisecond {
+		t.Error("a second wait returned before the second wake")
+	}
+	w.close()
+	w.wake() // no write to a closed (or reused) descriptor, no panic
+}
+
+// A watched process's death ends the wait with its identity; an unwatched
+// one's does not, and a PID already reaped is reported gone.
+func TestWaitSetWatch(t *testing.T) {
+	if probePidfd() != nil {
+		t.Skip("no pidfd here")
+	}
+	w := newTestWaitSet(t)
+	a, b := startSleep(t), startSleep(t)
+	idA := event.Identity{PID: a.Process.Pid, StartTicks: 1}
+	idB := event.Identity{PID: b.Process.Pid, StartTicks: 2}
+	for _, id := range []event.Identity{idA, idB} {
+		if gone, err := w.watch(id); err != nil || gone {
+			t.Fatalf("watch %v: gone %v, %v", id, gone, err)
+		}
+	}
+	w.unwatch(idB)
+	_ = b.Process.Kill()
+	_ = a.Process.Kill()
+	var dead []event.Identity
+	waitFor(t, w, "death", func(wu wakeup) bool { dead = append(dead, wu.dead...); return len(dead) > 0 })
+	if len(dead) != 1 || dead[0] != idA {
+		t.Fatalf("dead %v, want only %v", dead, idA)
+	}
+	if len(w.byTok) != 0 {
+		t.Errorf("%d pidfds still watched after the death was reported", len(w.byTok))
+	}
+	_ = a.Wait()
+	if gone, err := w.watch(idA); err != nil || !gone {
+		t.Errorf("watch of a reaped PID: gone %v, %v", gone, err)
+	}
+}
