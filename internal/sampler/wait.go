@@ -3,6 +3,7 @@ package sampler
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -279,8 +280,7 @@ func (w *waitSet) watch(id event.Identity) (gone bool, err error) {
 		}
 		return false, fmt.Errorf("pidfd_open %d: %w", id.PID, err)
 	}
-	tok := w.next
-	w.next++
+	tok := w.token()
 	if err := epollAdd(w.epfd, fd, tok); err != nil {
 		unix.Close(fd)
 		return false, fmt.Errorf("pidfd %d: %w", id.PID, err)
@@ -288,6 +288,23 @@ func (w *waitSet) watch(id event.Identity) (gone bool, err error) {
 	w.byTok[tok] = watchEntry{fd: fd, id: id}
 	w.byID[id] = tok
 	return false, nil
+}
+
+// token is the next free token for a pidfd. Tokens wrap around rather
+// than run into the timers' and the eventfd's: a month of watching a busy
+// host's every new process can use two billion.
+func (w *waitSet) token() int32 {
+	for {
+		tok := w.next
+		if w.next == math.MaxInt32 {
+			w.next = tokFirstPID
+		} else {
+			w.next++
+		}
+		if _, used := w.byTok[tok]; !used {
+			return tok
+		}
+	}
 }
 
 // unwatch stops watching id; no wait reports it.

@@ -3,6 +3,8 @@ package sampler
 import (
 	"context"
 	"errors"
+	"math"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -212,4 +214,21 @@ func TestExitPollWithoutPidfd(t *testing.T) {
 	case <-time.After(4 * time.Second):
 		t.Fatalf("no exit sample %v after the kill (tick 5s, exit poll 20ms)", time.Since(killed))
 	}
+}
+
+// Tokens wrap around past the largest int32 to the first pidfd token,
+// skipping those still in use, and never become a timer's or the eventfd's.
+func TestWaitSetTokensWrap(t *testing.T) {
+	w := newTestWaitSet(t)
+	w.byTok[tokFirstPID] = watchEntry{fd: -1} // still watched
+	w.next = math.MaxInt32 - 1
+	var got []int32
+	for range 3 {
+		got = append(got, w.token())
+	}
+	want := []int32{math.MaxInt32 - 1, math.MaxInt32, tokFirstPID + 1}
+	if !slices.Equal(got, want) {
+		t.Errorf("tokens %v, want %v", got, want)
+	}
+	delete(w.byTok, tokFirstPID)
 }
