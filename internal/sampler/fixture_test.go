@@ -935,6 +935,37 @@ func TestRunCgroupMemory(t *testing.T) {
 	}
 }
 
+// Two targets that select the same process (a name and a --match, say)
+// both carry its CPU use from the second tick on: one reading, not a
+// "first sample" for the second target.
+func TestRunCPUTwoTargets(t *testing.T) {
+	f := newFixture(t)
+	p := sampleProc()
+	f.add(p)
+	targets := []Target{nameTarget(fixName), {Label: "match", Kind: ByMatch, Match: regexp.MustCompile(`--port 8080`)}}
+	r := f.run(3, targets, nil, func(i int, _ *event.Sample) {
+		if i%2 == 1 { // after each tick's second sample: 400 ticks of CPU in the next 10s
+			st := p.Stat
+			st.UTime += 400 * uint64(i+1) / 2
+			f.writeStat(st)
+		}
+	})
+	if r.err != nil {
+		t.Fatalf("Run: %v", r.err)
+	}
+	if len(r.samples) != 6 {
+		t.Fatalf("got %d samples, want 6", len(r.samples))
+	}
+	for i, smp := range r.samples[2:] {
+		if smp.Process.CPUPct == nil {
+			t.Fatalf("tick %d, target %q: cpu_pct absent (unavailable: %q)", 2+i/2, smp.Target, smp.Unavailable)
+		}
+		if *smp.Process.CPUPct != 40 {
+			t.Errorf("tick %d, target %q: cpu_pct %v, want 40", 2+i/2, smp.Target, *smp.Process.CPUPct)
+		}
+	}
+}
+
 func TestRunOtherSelectors(t *testing.T) {
 	me := os.Geteuid()
 	tests := []struct {

@@ -329,10 +329,20 @@ func (s *Sampler) processFrom(p *proc, st Stat, now time.Time) *event.Process {
 	pr.Threads = st.Threads
 	cpu := st.UTime + st.STime
 	pr.CPUTimeS = float64(cpu) / clockTicks
-	if p.hasLast && now.After(p.lastAt) && cpu >= p.lastCPU {
+	switch {
+	case p.hasLast && now.Equal(p.lastAt):
+		// Another target selecting the same process at the same tick: the
+		// same reading, and the baseline stays where the interval began.
+		if p.hasPct {
+			pr.CPUPct = &p.pct
+		}
+		return pr
+	case p.hasLast && now.After(p.lastAt) && cpu >= p.lastCPU:
 		pct := float64(cpu-p.lastCPU) / clockTicks / now.Sub(p.lastAt).Seconds() * 100
-		p.pct = float64(int64(pct*100+0.5)) / 100
+		p.pct, p.hasPct = float64(int64(pct*100+0.5))/100, true
 		pr.CPUPct = &p.pct
+	default:
+		p.hasPct = false
 	}
 	p.lastCPU, p.lastAt, p.hasLast = cpu, now, true
 	return pr

@@ -121,6 +121,7 @@ type proc struct {
 	last    *event.Process // as last emitted
 	cur     event.Process  // the process record of the latest sample
 	pct     float64        // cur.CPUPct points here
+	hasPct  bool           // pct holds the CPU use of the tick at lastAt
 	fds     int            // and cur.FDs here
 	samples int            // up samples made
 	stat    keptFile       // /proc/PID/stat, kept open on the real /proc from the second sample
