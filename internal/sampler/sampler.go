@@ -91,12 +91,13 @@ type Sampler struct {
 	// Reused from sample to sample (see Emit).
 	smp        event.Sample
 	sys        event.System
-	mem        [4]uint64         // the memory figures sys points to
-	sysUnav    map[string]string // what readSystem could not read
-	unav       map[string]string // a process sample's unavailable fields
-	ids        []event.Identity  // watchedBy's answer
-	cands      []candidate       // selectPID's answer
-	warnedUnav map[string]bool
+	mem        [4]uint64               // the memory figures sys points to
+	sysUnav    map[string]string       // what readSystem could not read
+	unav       map[string]string       // a process sample's unavailable fields
+	ids        []event.Identity        // watchedBy's answer
+	cands      []candidate             // selectPID's answer
+	live       map[event.Identity]bool // a target's candidates at this tick
+	warnedUnav map[string]bool         // unavailable fields already warned of
 }
 
 type targetState struct {
@@ -190,6 +191,7 @@ func New(cfg Config) (*Sampler, error) {
 		sysUnav:    map[string]string{},
 		unav:       map[string]string{},
 		warnedUnav: map[string]bool{},
+		live:       map[event.Identity]bool{},
 	}
 	for _, t := range cfg.Targets {
 		s.targets = append(s.targets, &targetState{Target: t})
@@ -411,10 +413,13 @@ func (s *Sampler) tick(emit Emit) error {
 		}
 		// Identities this target watched that are no longer among its
 		// candidates have ended (or stopped matching).
+		live := s.live
+		clear(live)
+		for _, c := range cands {
+			live[event.Identity{PID: c.st.PID, StartTicks: c.st.StartTicks}] = true
+		}
 		for _, id := range s.watchedBy(ti) {
-			if slices.ContainsFunc(cands, func(c candidate) bool {
-				return c.st.PID == id.PID && c.st.StartTicks == id.StartTicks
-			}) {
+			if live[id] {
 				continue
 			}
 			if err := s.ended(id, ti, now, emit); err != nil {
