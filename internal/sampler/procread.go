@@ -236,12 +236,8 @@ func parseMeminfo(b []byte) (Meminfo, error) {
 	var m Meminfo
 	found := 0
 	for len(b) > 0 && found < 4 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
+		var line []byte
+		line, b = cutLine(b)
 		k, v, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
 			continue
