@@ -1,10 +1,10 @@
 package detect
 
 import (
-	"encoding/binary"
 	"encoding/json"
-	"math/bits"
 	"strconv"
+
+	"github.com/localsre/sre-agent/internal/ndjson"
 )
 
 // lex walks one JSON object and hands out only the fields a sample needs,
@@ -91,18 +91,11 @@ func (l *lex) end() bool {
 // key reads a member name and its colon. Names with escapes come back
 // unescaped (rare: none of ours need one); esc says so.
 func (l *lex) key() (k []byte, esc bool) {
-	// Keys are short, plain and followed at once by the colon: one word
-	// or two of the string scan, with no call.
+	// Keys are plain and followed at once by the colon: one scan, no peek.
 	if i, b := l.i, l.b; i < len(b) && b[i] == '"' {
-		for j := i + 1; j+8 <= len(b); j += 8 {
-			if m := special(binary.LittleEndian.Uint64(b[j:])); m != 0 {
-				j += bits.TrailingZeros64(m) / 8
-				if b[j] == '"' && j+1 < len(b) && b[j+1] == ':' {
-					l.i = j + 2
-					return b[i+1 : j], false
-				}
-				break
-			}
+		if end, esc := ndjson.ScanString(b, i+1); end > 0 && !esc && end < len(b) && b[end] == ':' {
+			l.i = end + 1
+			return b[i+1 : end-1], false
 		}
 	}
 	k, esc = l.str()
@@ -116,84 +109,21 @@ func (l *lex) key() (k []byte, esc bool) {
 }
 
 // str reads a string and returns its raw contents (between the quotes) and
-// whether it holds escapes.
+// whether it holds escapes. The scan is the line check's own, so a string
+// read here is valid exactly when encoding/json would take it.
 func (l *lex) str() ([]byte, bool) {
 	if l.peek() != '"' {
 		l.fail()
 		return nil, false
 	}
-	l.i++
-	start, esc := l.i, false
-	b := l.b
-	for {
-		// Eight bytes at a time to the next quote, backslash or control byte.
-		for l.i+8 <= len(b) {
-			if m := special(binary.LittleEndian.Uint64(b[l.i:])); m != 0 {
-				l.i += bits.TrailingZeros64(m) / 8
-				break
-			}
-			l.i += 8
-		}
-		if l.i >= len(b) {
-			l.fail()
-			return nil, false
-		}
-		switch c := b[l.i]; {
-		case c == '"':
-			l.i++
-			return b[start : l.i-1], esc
-		case c == '\\':
-			esc = true
-			if !l.escape() {
-				l.fail()
-				return nil, false
-			}
-		case c < 0x20:
-			l.fail()
-			return nil, false
-		default:
-			l.i++ // a byte the word scan could not rule out near the end
-		}
+	start := l.i + 1
+	end, esc := ndjson.ScanString(l.b, start)
+	if end < 0 {
+		l.fail()
+		return nil, false
 	}
-}
-
-// escape passes over one valid escape sequence at the backslash.
-func (l *lex) escape() bool {
-	b := l.b
-	if l.i+1 >= len(b) {
-		return false
-	}
-	switch b[l.i+1] {
-	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-		l.i += 2
-		return true
-	case 'u':
-		if l.i+6 > len(b) {
-			return false
-		}
-		for _, c := range b[l.i+2 : l.i+6] {
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-		l.i += 6
-		return true
-	}
-	return false
-}
-
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
-// special has the high bit set in the bytes of w that are a quote, a
-// backslash or a control character (exact for the lowest one, which is all
-// str uses): the bytes a string scan stops at.
-func special(w uint64) uint64 {
-	q := w ^ (lsb * '"')
-	bs := w ^ (lsb * '\\')
-	return ((q-lsb)&^q | (bs-lsb)&^bs | (w - lsb*0x20)) &^ w & msb
+	l.i = end
+	return l.b[start : end-1], esc
 }
 
 func unescape(raw []byte) []byte {

@@ -262,6 +262,14 @@ func quickString(b []byte, i int) (stop int, quote bool) {
 	return i + n>>3, byte(w>>n) == '"'
 }
 
+// ScanString is the string scan of the line check, for a decoder that reads
+// records the reader has not checked (see DeferCheck) and must check them as
+// encoding/json would: it reads the rest of a JSON string whose opening
+// quote is at i-1 and returns the index after the closing quote (-1 when
+// the string is invalid: a control byte, a bad escape, no closing quote) and
+// whether the string has escapes.
+func ScanString(b []byte, i int) (end int, esc bool) { return scanString(b, i) }
+
 // scanString reads the rest of a string whose opening quote is at i-1. It
 // returns the index after the closing quote (-1 when the string is
 // invalid) and whether the string has escapes. Plain bytes are skipped a
