@@ -236,7 +236,7 @@ func TestNoExitWatchOnLastTick(t *testing.T) {
 			if !s.pidfds {
 				t.Skip("no pidfd here")
 			}
-			watched = append(watched, len(s.ws.byID))
+			watched = append(watched, len(s.wait.Load().byID))
 			return nil
 		})
 		if err != nil {

@@ -94,8 +94,8 @@ func (s *Sampler) discover(ti int, c candidate, child bool) *proc {
 	// On the run's last tick there is no later moment to report an exit
 	// in: watching would only cost a pidfd per process (--count 1).
 	lastTick := s.cfg.Count > 0 && s.ticks+1 >= s.cfg.Count
-	if s.pidfds && s.ws != nil && !child && !lastTick {
-		gone, err := s.ws.watch(id)
+	if ws := s.wait.Load(); ws != nil && s.pidfds && !child && !lastTick {
+		gone, err := ws.watch(id)
 		if err != nil {
 			s.warnOnce("pidfd", "cannot watch pid %d for its exit (%v): its end is seen at the next tick", id.PID, err)
 		}
@@ -266,8 +266,8 @@ func (s *Sampler) forget(p *proc) {
 	if s.byPID[p.id.PID] == p {
 		delete(s.byPID, p.id.PID)
 	}
-	if s.ws != nil {
-		s.ws.unwatch(p.id)
+	if ws := s.wait.Load(); ws != nil {
+		ws.unwatch(p.id)
 	}
 	s.unkeepFiles(p)
 }

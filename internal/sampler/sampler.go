@@ -63,12 +63,13 @@ type Emit func(*event.Sample) error
 
 // Sampler samples its targets until cancelled.
 type Sampler struct {
-	cfg      Config
-	targets  []*targetState
-	watched  map[event.Identity]*proc
-	ws       *waitSet                // while Run runs
-	waker    atomic.Pointer[waitSet] // what ChildExited wakes
-	pidfds   bool                    // exits are noticed through pidfds in ws
+	cfg     Config
+	targets []*targetState
+	watched map[event.Identity]*proc
+	// While Run runs: what it waits on, which ChildExited (from another
+	// goroutine) wakes.
+	wait     atomic.Pointer[waitSet]
+	pidfds   bool // exits are noticed through pidfds in the wait set
 	child    chan childExit
 	seq      uint64
 	ticks    int // ticks completed
@@ -203,7 +204,7 @@ func New(cfg Config) (*Sampler, error) {
 // up:false sample with the exact status follows at once.
 func (s *Sampler) ChildExited(pid int, ws syscall.WaitStatus, at time.Time) {
 	s.child <- childExit{pid: pid, status: ws, at: at}
-	if w := s.waker.Load(); w != nil {
+	if w := s.wait.Load(); w != nil {
 		w.wake()
 	}
 }
@@ -222,12 +223,10 @@ func (s *Sampler) Run(ctx context.Context, emit Emit) error {
 	if err != nil {
 		return fmt.Errorf("cannot wait for ticks: %w", err)
 	}
-	s.ws = ws
-	s.waker.Store(ws)
+	s.wait.Store(ws)
 	defer func() {
-		s.waker.Store(nil)
+		s.wait.Store(nil)
 		ws.close()
-		s.ws = nil
 	}()
 	ws.wake() // a child that ended before this point is seen at the first wait
 	defer context.AfterFunc(ctx, ws.wake)()
