@@ -6,8 +6,9 @@
 //
 // Between ticks the sampling goroutine sleeps on one epoll set (wait.go):
 // the tick's timerfd, the pidfds and an eventfd for wake-ups, in the Go
-// runtime's own poller, so a tick wakes one thread once. A tick allocates
-// nothing once its processes are known: the sample handed to Emit is reused.
+// runtime's own poller, so a tick wakes one thread once. A tick of a known
+// --pid or launched process allocates nothing: the sample handed to Emit is
+// reused.
 //
 // The parsers (parseStat, parseStatus, parseCgroup, parseVmstat, parsePSI,
 // parseMemoryEvents, parseOOMControl, parseLimits) are pure functions over

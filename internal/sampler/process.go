@@ -97,7 +97,7 @@ func (s *Sampler) discover(ti int, c candidate, child bool) *proc {
 	if ws := s.wait.Load(); ws != nil && s.pidfds && !child && !lastTick {
 		gone, err := ws.watch(id)
 		if err != nil {
-			s.warnOnce("pidfd", "cannot watch pid %d for its exit (%v): its end is seen at the next tick", id.PID, err)
+			s.warnOnce(warnKey{what: "pidfd"}, "cannot watch pid %d for its exit (%v): its end is seen at the next tick", id.PID, err)
 		}
 		_ = gone // the tick that follows sees it gone and reports it
 	}
@@ -302,9 +302,9 @@ func (s *Sampler) sampleOne(ti int, c candidate, matches int, now time.Time, sys
 		if v == reasonFirst {
 			continue
 		}
-		if !s.warnedUnav[k] { // not warnOnce: no key to build at every tick
-			s.warnedUnav[k] = true
-			s.cfg.Warnf("%s of pid %d (%s) left out: %s", k, c.st.PID, c.st.Comm, v)
+		// Checked here first: the arguments would be boxed at every tick.
+		if key := (warnKey{"unav", k}); !s.warned[key] {
+			s.warnOnce(key, "%s of pid %d (%s) left out: %s", k, c.st.PID, c.st.Comm, v)
 		}
 	}
 	p.last = pr

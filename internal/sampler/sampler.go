@@ -56,9 +56,10 @@ var ErrAmbiguous = errors.New("ambiguous target")
 
 // Emit receives each sample as soon as it exists. The sample, and all it
 // points to, is the sampler's to reuse once Emit returns: a caller that
-// keeps a sample keeps a copy (its JSON line, say). So a tick allocates
-// nothing, which at a 1 s interval matters as much as the reads: fresh
-// memory is cold memory.
+// keeps a sample keeps a copy (its JSON line, say). So a tick of a known
+// --pid or launched process allocates nothing, which at a 1 s interval
+// matters as much as the reads: fresh memory is cold memory. (A NAME,
+// --match or --user target lists /proc, and a pidfile is read, each tick.)
 type Emit func(*event.Sample) error
 
 // Sampler samples its targets until cancelled.
@@ -75,7 +76,7 @@ type Sampler struct {
 	ticks    int // ticks completed
 	bootTime uint64
 	pageSize uint64
-	warned   map[string]bool
+	warned   map[warnKey]bool
 	users    map[int]string
 	names    map[nameKey]nameHit // match cache per (pid, start, comm)
 
@@ -90,15 +91,14 @@ type Sampler struct {
 	disks     map[string]bool      // disk path → on a local filesystem (see diskUsage)
 
 	// Reused from sample to sample (see Emit).
-	smp        event.Sample
-	sys        event.System
-	mem        [4]uint64               // the memory figures sys points to
-	sysUnav    map[string]string       // what readSystem could not read
-	unav       map[string]string       // a process sample's unavailable fields
-	ids        []event.Identity        // watchedBy's answer
-	cands      []candidate             // selectPID's answer
-	live       map[event.Identity]bool // a target's candidates at this tick
-	warnedUnav map[string]bool         // unavailable fields already warned of
+	smp     event.Sample
+	sys     event.System
+	mem     [4]uint64               // the memory figures sys points to
+	sysUnav map[string]string       // what readSystem could not read
+	unav    map[string]string       // a process sample's unavailable fields
+	ids     []event.Identity        // watchedBy's answer
+	cands   []candidate             // selectPID's answer
+	live    map[event.Identity]bool // a target's candidates at this tick
 }
 
 type targetState struct {
@@ -176,23 +176,22 @@ func New(cfg Config) (*Sampler, error) {
 		return nil, errors.New("no target")
 	}
 	s := &Sampler{
-		cfg:        cfg,
-		watched:    map[event.Identity]*proc{},
-		child:      make(chan childExit, 1),
-		warned:     map[string]bool{},
-		users:      map[int]string{},
-		names:      map[nameKey]nameHit{},
-		cgTick:     map[string]cgroupOOM{},
-		memMax:     map[string]*uint64{},
-		byPID:      map[int]*proc{},
-		hostFiles:  map[string]*keptFile{},
-		keptLeft:   keptBudget(),
-		disks:      map[string]bool{},
-		pageSize:   uint64(os.Getpagesize()),
-		sysUnav:    map[string]string{},
-		unav:       map[string]string{},
-		warnedUnav: map[string]bool{},
-		live:       map[event.Identity]bool{},
+		cfg:       cfg,
+		watched:   map[event.Identity]*proc{},
+		child:     make(chan childExit, 1),
+		warned:    map[warnKey]bool{},
+		users:     map[int]string{},
+		names:     map[nameKey]nameHit{},
+		cgTick:    map[string]cgroupOOM{},
+		memMax:    map[string]*uint64{},
+		byPID:     map[int]*proc{},
+		hostFiles: map[string]*keptFile{},
+		keptLeft:  keptBudget(),
+		disks:     map[string]bool{},
+		pageSize:  uint64(os.Getpagesize()),
+		sysUnav:   map[string]string{},
+		unav:      map[string]string{},
+		live:      map[event.Identity]bool{},
 	}
 	for _, t := range cfg.Targets {
 		s.targets = append(s.targets, &targetState{Target: t})
@@ -300,7 +299,12 @@ func (s *Sampler) childDone() bool {
 	return false
 }
 
-func (s *Sampler) warnOnce(key, format string, args ...any) {
+// warnKey names a warning printed once: what it is about ("pidfile",
+// "unav", …) and of which file or field. Two strings rather than one joined
+// string, so a per-tick check or delete allocates nothing.
+type warnKey struct{ what, name string }
+
+func (s *Sampler) warnOnce(key warnKey, format string, args ...any) {
 	if s.warned[key] {
 		return
 	}
@@ -376,10 +380,10 @@ func (s *Sampler) tick(emit Emit) error {
 		case ByPidfile:
 			pid, err := readPidfile(t.Pidfile)
 			if err != nil {
-				s.warnOnce("pidfile:"+t.Pidfile, "target %q: %v: counted as down", t.Label, err)
+				s.warnOnce(warnKey{"pidfile", t.Pidfile}, "target %q: %v: counted as down", t.Label, err)
 				break
 			}
-			delete(s.warned, "pidfile:"+t.Pidfile)
+			delete(s.warned, warnKey{"pidfile", t.Pidfile})
 			cands = s.selectPID(t, pid)
 		case ByChild:
 			st, err := s.statOf(t.PID)
@@ -501,7 +505,7 @@ func (s *Sampler) countWatchedBy(ti int) int {
 func (s *Sampler) scan() []candidate {
 	entries, err := os.ReadDir(s.cfg.ProcRoot)
 	if err != nil {
-		s.warnOnce("scan", "cannot list %s: %v", s.cfg.ProcRoot, err)
+		s.warnOnce(warnKey{what: "scan"}, "cannot list %s: %v", s.cfg.ProcRoot, err)
 		return nil
 	}
 	out := make([]candidate, 0, len(entries))
