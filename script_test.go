@@ -84,6 +84,7 @@ func TestScripts(t *testing.T) {
 			"signal":          cmdSignal,
 			"waitproc":        cmdWaitproc,
 			"waitlines":       cmdWaitlines,
+			"waituntil":       cmdWaituntil,
 			"validate":        cmdValidate,
 			"exitwithin":      cmdExitWithin,
 			"defer-umount":    cmdDeferUmount,
@@ -91,6 +92,11 @@ func TestScripts(t *testing.T) {
 		},
 	})
 }
+
+// defaultWait is how long waitlines, waitproc and waituntil wait by
+// default. Each returns the moment what it waits for happens, so the
+// ceiling is set for a loaded 2-core machine, not for the usual case.
+const defaultWait = 30 * time.Second
 
 type spawned struct {
 	cmd  *exec.Cmd
@@ -174,8 +180,11 @@ func procs(ts *testscript.TestScript) map[string]*spawned {
 }
 
 // signal NAME SIG: send SIG (e.g. KILL, TERM, INT, SEGV) to a spawned
-// process, or to the PID in $NAME_PID; $NAME_SIGNALED_AT holds the time
-// in Unix nanoseconds.
+// process and everything in its process group, as a terminal's Ctrl-C
+// reaches every stage of a pipeline; $NAME_SIGNALED_AT holds the time in
+// Unix nanoseconds. Signalling only the shell of a spawned pipeline would
+// leave its stages running past `waitproc`, still acting on what the
+// script does next.
 func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
 		ts.Fatalf("usage: signal NAME SIG")
@@ -186,6 +195,9 @@ func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	sig := unixSignal(ts, args[1])
 	ts.Setenv(args[0]+"_SIGNALED_AT", strconv.FormatInt(time.Now().UnixNano(), 10))
+	if procs(ts)[args[0]] != nil {
+		pid = -pid // spawn makes each process the leader of its own group
+	}
 	ts.Check(syscall.Kill(pid, sig))
 }
 
@@ -211,7 +223,8 @@ func unixSignal(ts *testscript.TestScript, name string) syscall.Signal {
 }
 
 // waitproc NAME [TIMEOUT]: wait for a spawned process to end; fails if it
-// runs past TIMEOUT (default 10s). $NAME_STATUS holds its exit status.
+// runs past TIMEOUT (default 30s, a ceiling for a loaded machine: the wait
+// ends as soon as the process does). $NAME_STATUS holds its exit status.
 // With !, asserts that it is still running after TIMEOUT.
 func cmdWaitproc(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 1 || len(args) > 2 {
@@ -221,7 +234,7 @@ func cmdWaitproc(ts *testscript.TestScript, neg bool, args []string) {
 	if p == nil {
 		ts.Fatalf("waitproc: %s was not spawned", args[0])
 	}
-	timeout := 10 * time.Second
+	timeout := defaultWait
 	if len(args) == 2 {
 		d, err := time.ParseDuration(args[1])
 		ts.Check(err)
@@ -245,14 +258,14 @@ func cmdWaitproc(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // waitlines FILE N [TIMEOUT]: wait until FILE holds at least N complete
-// lines (default timeout 10s).
+// lines (default timeout 30s, a ceiling: the wait ends at the Nth line).
 func cmdWaitlines(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 || len(args) > 3 {
 		ts.Fatalf("usage: waitlines FILE N [TIMEOUT]")
 	}
 	n, err := strconv.Atoi(args[1])
 	ts.Check(err)
-	timeout := 10 * time.Second
+	timeout := defaultWait
 	if len(args) == 3 {
 		timeout, err = time.ParseDuration(args[2])
 		ts.Check(err)
@@ -267,6 +280,39 @@ func cmdWaitlines(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("%s: %d lines after %v, want %d:\n%s", args[0], bytes.Count(b, []byte("\n")), timeout, n, b)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waituntil [TIMEOUT] PROG [ARGS...]: run PROG again and again (every
+// 20ms) until it exits 0; fails with its last output if it has not by
+// TIMEOUT (default 30s). It waits on a condition — a file, a line, a state
+// in a JSON file — instead of a fixed sleep that a loaded machine outlasts.
+func cmdWaituntil(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: waituntil [TIMEOUT] PROG [ARGS...]")
+	}
+	timeout := defaultWait
+	if d, err := time.ParseDuration(args[0]); err == nil && len(args) > 1 {
+		timeout, args = d, args[1:]
+	}
+	path, err := lookPathIn(ts, args[0]) // the script's PATH first: the sre-* commands
+	if err != nil {
+		path, err = exec.LookPath(args[0])
+		ts.Check(err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		cmd := exec.Command(path, args[1:]...)
+		cmd.Dir = ts.Getenv("WORK")
+		cmd.Env = scriptEnv(ts)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s: still failing after %v: %v\n%s", strings.Join(args, " "), timeout, err, out)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -303,8 +349,8 @@ func cmdExitWithin(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	limit, err := time.ParseDuration(args[2])
 	ts.Check(err)
-	// The record may still be on its way: look again for a few seconds.
-	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	// The record may still be on its way: look again until it is there.
+	for deadline := time.Now().Add(defaultWait); ; time.Sleep(10 * time.Millisecond) {
 		sc := bufio.NewScanner(strings.NewReader(ts.ReadFile(args[0])))
 		for sc.Scan() {
 			var s event.Sample
