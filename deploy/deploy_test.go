@@ -27,6 +27,7 @@ import (
 	"github.com/localsre/sre-agent/internal/cli"
 	"github.com/localsre/sre-agent/internal/samplecmd"
 	"github.com/localsre/sre-agent/internal/score"
+	"github.com/localsre/sre-agent/internal/scorecmd"
 )
 
 // tool finds a program (daemons such as rsyslogd in the sbin directories
@@ -141,6 +142,47 @@ func TestAlertMetricsExist(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// SRETargetDown relies on what the exporter serves while a crash has no
+// recovery yet: the 1h downtime grows by the seconds that pass, and after a
+// whole hour down the 1h availability is 0. sre-score, asked as of
+// several moments, must say so.
+func TestTargetDownRuleFitsExporter(t *testing.T) {
+	crash := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	archive := filepath.Join(t.TempDir(), "events.ndjson")
+	line := `{"v":1,"kind":"event","ts":"%s","host":"h","src":"sre-detect","id":"%s","type":"%s","severity":"%s","target":"api","msg":"m"}` + "\n"
+	text := fmt.Sprintf(line, crash.Add(-2*time.Hour).Format(time.RFC3339Nano), "s1", "started", "info") +
+		fmt.Sprintf(line, crash.Format(time.RFC3339Nano), "c1", "crash", "critical")
+	if err := os.WriteFile(archive, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	metric := func(at time.Time, name string) float64 {
+		t.Helper()
+		var out, errb bytes.Buffer
+		std := cli.IO{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(string) string { return "" }, Now: time.Now}
+		if err := scorecmd.Run(context.Background(), std, []string{"--format", "prom", "--at", at.Format(time.RFC3339), archive}); err != nil {
+			t.Fatalf("sre-score: %v\n%s", err, errb.String())
+		}
+		re := regexp.MustCompile(`(?m)^` + name + `\{target="api",window="1h"\} (\S+)$`)
+		m := re.FindStringSubmatch(out.String())
+		if m == nil {
+			t.Fatalf("no %s for api in 1h at %s:\n%s", name, at, out.String())
+		}
+		v, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	before := metric(crash.Add(2*time.Minute), "sre_downtime_seconds")
+	after := metric(crash.Add(7*time.Minute), "sre_downtime_seconds")
+	if d := after - before; d < 240 {
+		t.Errorf("1h downtime grew by %v s in 5 minutes of an open incident; SRETargetDown needs >= 240", d)
+	}
+	if a := metric(crash.Add(90*time.Minute), "sre_availability_ratio"); a != 0 {
+		t.Errorf("1h availability after 90 minutes down: %v, SRETargetDown expects 0", a)
 	}
 }
 

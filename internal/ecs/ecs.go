@@ -162,7 +162,7 @@ func derive(doc, m map[string]any, kind string, raw []byte) {
 	}
 	if up, ok := get(m, "exit.uptime_s"); ok {
 		if n, ok := up.(json.Number); ok {
-			if f, err := n.Float64(); err == nil && f >= 0 {
+			if f, err := n.Float64(); err == nil && f >= 0 && f < 1<<62 {
 				set(doc, "process.uptime", int64(f)) // ECS: whole seconds; sre.exit.uptime_s keeps the fraction
 			}
 		}

@@ -164,8 +164,9 @@ const skipBadRecord = "bad_record"
 
 // followReader reads a file and, at its end, waits for more instead of
 // returning io.EOF, until ctx ends. A file replaced at its path (a new
-// inode: rotation) or cut shorter than what was read is read again from
-// the start, and stderr says so.
+// inode: rotation), cut shorter than what was read, or whose last bytes
+// read are no longer there (cut and written again past that length) is
+// read again from the start, and stderr says so.
 type followReader struct {
 	ctx  context.Context
 	std  cli.IO
@@ -174,7 +175,10 @@ type followReader struct {
 	off  int64
 	ino  uint64
 	dev  uint64
+	tail []byte // the last bytes read, up to tailLen
 }
+
+const tailLen = 64
 
 // openFollow opens path, waiting for it to appear if it does not exist
 // yet (a watcher that has not written its first record).
@@ -216,7 +220,7 @@ func (fr *followReader) open() error {
 	if fr.f != nil {
 		fr.f.Close()
 	}
-	fr.f, fr.off = f, 0
+	fr.f, fr.off, fr.tail = f, 0, fr.tail[:0]
 	fr.ino, fr.dev = fileID(st)
 	return nil
 }
@@ -233,36 +237,60 @@ func (fr *followReader) Read(p []byte) (int, error) {
 		n, err := fr.f.Read(p)
 		fr.off += int64(n)
 		if n > 0 {
+			fr.tail = append(fr.tail, p[:n]...)
+			if len(fr.tail) > tailLen {
+				fr.tail = append(fr.tail[:0], fr.tail[len(fr.tail)-tailLen:]...)
+			}
 			return n, nil
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			return 0, err
 		}
-		if fr.ctx.Err() != nil {
-			return 0, io.EOF
-		}
-		if st, err := os.Stat(fr.path); err == nil {
-			ino, dev := fileID(st)
-			switch {
-			case ino != fr.ino || dev != fr.dev:
-				if fr.open() == nil {
-					fmt.Fprintf(fr.std.Err, "%s: %s: replaced; reading the new file from the start\n", tool, fr.path)
-					continue
-				}
-			case st.Size() < fr.off:
-				if _, err := fr.f.Seek(0, io.SeekStart); err == nil {
-					fr.off = 0
-					fmt.Fprintf(fr.std.Err, "%s: %s: truncated; reading it again from the start\n", tool, fr.path)
-					continue
-				}
-			}
-		}
+		// At the end: wait, then see whether the file changed before
+		// reading on, so new bytes are never read from a stale offset.
 		select {
 		case <-fr.ctx.Done():
 			return 0, io.EOF
 		case <-time.After(followPoll):
 		}
+		fr.reopenIfChanged()
 	}
+}
+
+// reopenIfChanged starts again from the beginning of the file at the path
+// when it is another file now, or this one was cut or rewritten.
+func (fr *followReader) reopenIfChanged() {
+	st, err := os.Stat(fr.path)
+	if err != nil {
+		return // gone for now (rotation in progress): keep what we have
+	}
+	ino, dev := fileID(st)
+	switch {
+	case ino != fr.ino || dev != fr.dev:
+		if old, err := fr.f.Stat(); err == nil && old.Size() > fr.off {
+			return // what was appended to the old file before it was replaced comes first
+		}
+		if fr.open() == nil {
+			fmt.Fprintf(fr.std.Err, "%s: %s: replaced; reading the new file from the start\n", tool, fr.path)
+		}
+	case st.Size() < fr.off || fr.rewritten():
+		if _, err := fr.f.Seek(0, io.SeekStart); err == nil {
+			fr.off, fr.tail = 0, fr.tail[:0]
+			fmt.Fprintf(fr.std.Err, "%s: %s: truncated; reading it again from the start\n", tool, fr.path)
+		}
+	}
+}
+
+// rewritten reports whether the bytes just before the offset differ from
+// those read there: the file was cut and written again to at least its
+// old length between two looks.
+func (fr *followReader) rewritten() bool {
+	if len(fr.tail) == 0 {
+		return false
+	}
+	b := make([]byte, len(fr.tail))
+	n, _ := fr.f.ReadAt(b, fr.off-int64(len(b)))
+	return !bytes.Equal(b[:n], fr.tail)
 }
 
 func (fr *followReader) Close() error { return fr.f.Close() }
