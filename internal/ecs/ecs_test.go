@@ -10,67 +10,11 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/localsre/sre-agent/internal/ecs/ecstest"
 	"github.com/localsre/sre-agent/internal/event/eventtest"
-)
-
-// ecsFields is every ECS field the documents may hold, with its type and
-// whether ECS defines it as an array, taken from the ECS reference
-// (elastic/ecs, tag v8.17.0, generated/csv/fields.csv; the same types in
-// v9.4.0). An index with an ECS template maps these fields so; a document
-// with another shape there (host as a string, process.user as a string, a
-// pid that is text) is refused or mis-mapped.
-var ecsFields = map[string]struct {
-	typ   string
-	array bool
-}{
-	"@timestamp":         {"date", false},
-	"message":            {"match_only_text", false},
-	"labels.target":      {"keyword", false}, // labels: object whose values are keywords
-	"ecs.version":        {"keyword", false},
-	"host.name":          {"keyword", false},
-	"log.level":          {"keyword", false},
-	"service.name":       {"keyword", false},
-	"error.message":      {"match_only_text", false},
-	"event.kind":         {"keyword", false},
-	"event.category":     {"keyword", true},
-	"event.type":         {"keyword", true},
-	"event.severity":     {"long", false},
-	"event.id":           {"keyword", false},
-	"event.dataset":      {"keyword", false},
-	"event.module":       {"keyword", false},
-	"event.action":       {"keyword", false},
-	"event.outcome":      {"keyword", false},
-	"event.provider":     {"keyword", false},
-	"event.code":         {"keyword", false},
-	"process.pid":        {"long", false},
-	"process.parent.pid": {"long", false},
-	"process.name":       {"keyword", false},
-	"process.executable": {"keyword", false},
-	"process.args":       {"keyword", true},
-	"process.args_count": {"long", false},
-	"process.start":      {"date", false},
-	"process.exit_code":  {"long", false},
-	"process.uptime":     {"long", false},
-	"process.entity_id":  {"keyword", false},
-	"process.user.name":  {"keyword", false},
-	"process.user.id":    {"keyword", false},
-	"container.id":       {"keyword", false},
-	"container.runtime":  {"keyword", false},
-}
-
-// Allowed values, from the same reference (schemas/event.yml): the
-// categories used and the event types each allows.
-var (
-	allowedKind     = []string{"alert", "asset", "enrichment", "event", "metric", "state", "pipeline_error", "signal"}
-	allowedOutcome  = []string{"failure", "success", "unknown"}
-	typesByCategory = map[string][]string{
-		"process": {"access", "change", "end", "info", "start"},
-		"host":    {"access", "change", "end", "info", "start"},
-	}
 )
 
 func records(t *testing.T) [][]byte {
@@ -91,23 +35,6 @@ func records(t *testing.T) [][]byte {
 	return out
 }
 
-// leaves walks a decoded JSON document and calls f for each field that is
-// not an object, with its dotted path.
-func leaves(prefix string, v any, f func(path string, v any)) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		f(prefix, v)
-		return
-	}
-	for k, sub := range m {
-		p := k
-		if prefix != "" {
-			p = prefix + "." + k
-		}
-		leaves(p, sub, f)
-	}
-}
-
 // roundTrip marshals the document as the converter's writer does and
 // reads it back as an index would see it.
 func roundTrip(t *testing.T, doc map[string]any) map[string]any {
@@ -125,48 +52,9 @@ func roundTrip(t *testing.T, doc map[string]any) map[string]any {
 	return m
 }
 
-// checkType says whether a JSON value fits an ECS field type.
-func checkType(typ string, array bool, v any) error {
-	if a, ok := v.([]any); ok {
-		if !array {
-			return fmt.Errorf("a list, where ECS has one %s", typ)
-		}
-		for _, e := range a {
-			if err := checkType(typ, false, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	switch typ {
-	case "keyword", "match_only_text":
-		if _, ok := v.(string); !ok {
-			return fmt.Errorf("%v is not a string (%s)", v, typ)
-		}
-	case "long":
-		n, ok := v.(json.Number)
-		if !ok {
-			return fmt.Errorf("%v is not a number (long)", v)
-		}
-		if _, err := n.Int64(); err != nil {
-			return fmt.Errorf("%v is not an integer (long)", v)
-		}
-	case "date":
-		s, ok := v.(string)
-		if !ok {
-			return fmt.Errorf("%v is not a date string", v)
-		}
-		if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
-			return fmt.Errorf("%q is not an ISO 8601 date: %v", s, err)
-		}
-	default:
-		return fmt.Errorf("type %s not in the test's table", typ)
-	}
-	return nil
-}
-
 // Every field outside sre is an ECS field of the right type, on every
-// record kind; the categorisation uses allowed values.
+// record kind; the categorisation uses allowed values (ecstest has the
+// table, from the ECS reference).
 func TestShapeMatchesECS(t *testing.T) {
 	kinds := map[string]bool{}
 	for _, raw := range records(t) {
@@ -179,45 +67,8 @@ func TestShapeMatchesECS(t *testing.T) {
 				t.Fatal(err)
 			}
 			m := roundTrip(t, doc)
-			for k, v := range m {
-				if k == "sre" {
-					if _, ok := v.(map[string]any); !ok {
-						t.Errorf("sre is %T, want an object", v)
-					}
-					continue
-				}
-				leaves(k, v, func(path string, v any) {
-					f, ok := ecsFields[path]
-					if !ok {
-						t.Errorf("%s: not an ECS field (in the test's table), value %v", path, v)
-						return
-					}
-					if err := checkType(f.typ, f.array, v); err != nil {
-						t.Errorf("%s: %v", path, err)
-					}
-				})
-			}
-			for _, must := range []string{"@timestamp", "message", "host.name", "ecs.version", "event.kind",
-				"event.category", "event.type", "event.dataset", "event.module", "event.id", "log.level", "event.severity"} {
-				if _, ok := get(m, must); !ok {
-					t.Errorf("%s: missing", must)
-				}
-			}
-			kind, _ := get(m, "event.kind")
-			if !contains(allowedKind, kind) {
-				t.Errorf("event.kind %v: not an ECS value", kind)
-			}
-			if o, ok := get(m, "event.outcome"); ok && !contains(allowedOutcome, o) {
-				t.Errorf("event.outcome %v: not an ECS value", o)
-			}
-			cats, _ := get(m, "event.category")
-			types, _ := get(m, "event.type")
-			for _, c := range cats.([]any) {
-				for _, ty := range types.([]any) {
-					if !contains(typesByCategory[c.(string)], ty) {
-						t.Errorf("event.type %v is not allowed with event.category %v", ty, c)
-					}
-				}
+			for _, p := range ecstest.Check(m) {
+				t.Error(p)
 			}
 			if ts, _ := get(m, "@timestamp"); !strings.HasSuffix(ts.(string), "Z") || len(ts.(string)) != len("2026-11-27T03:41:11.259635101Z") {
 				t.Errorf("@timestamp %v: want the nanosecond UTC form", ts)
@@ -231,13 +82,34 @@ func TestShapeMatchesECS(t *testing.T) {
 	}
 }
 
-func contains[T comparable](list []T, v any) bool {
-	for _, e := range list {
-		if any(e) == v {
-			return true
+// The checker itself catches what an ECS template would not take.
+func TestCheckCatchesV1Shapes(t *testing.T) {
+	for name, doc := range map[string]string{
+		"host as a string":         `{"host":"vm"}`,
+		"process.user as a string": `{"process":{"user":"root"}}`,
+		"pid as text":              `{"process":{"pid":"42"}}`,
+		"uid as a number":          `{"process":{"user":{"id":0}}}`,
+		"ts not a date":            `{"@timestamp":"yesterday"}`,
+		"severity as text":         `{"event":{"severity":"critical"}}`,
+		"type not for category":    `{"event":{"category":["process"],"type":["connection"]}}`,
+		"unknown field":            `{"process":{"threads":4}}`,
+	} {
+		m, err := ecstest.Decode([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		probs := ecstest.Check(m)
+		// Required fields are missing in all of these; look for more.
+		n := 0
+		for _, p := range probs {
+			if !strings.HasSuffix(p, ": missing") && !strings.HasPrefix(p, "event.kind <nil>") {
+				n++
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: %s passes the check: %q", name, doc, probs)
 		}
 	}
-	return false
 }
 
 // getKeys is get for a path whose keys may hold dots themselves (the
@@ -276,7 +148,7 @@ func TestNothingLost(t *testing.T) {
 		}
 		out := roundTrip(t, doc)
 		sre, _ := out["sre"].(map[string]any)
-		leaves("", in, func(path string, v any) {
+		ecstest.Leaves("", in, func(path string, v any) {
 			if got, ok := getKeys(sre, path); ok {
 				if diff := cmp.Diff(v, got); diff != "" {
 					t.Errorf("%s %s: sre.%s differs (-v1 +ecs):\n%s", kind, path, path, diff)

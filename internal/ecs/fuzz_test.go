@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/localsre/sre-agent/internal/ecs/ecstest"
 )
 
 // FuzzConvert: any line either converts into a document whose every field
@@ -33,12 +35,12 @@ func FuzzConvert(f *testing.F) {
 			if k == "sre" {
 				continue
 			}
-			leaves(k, v, func(path string, v any) {
-				f, ok := ecsFields[path]
+			ecstest.Leaves(k, v, func(path string, v any) {
+				f, ok := ecstest.Fields[path]
 				if !ok {
 					t.Fatalf("%s: not an ECS field; doc %v", path, m)
 				}
-				if err := checkType(f.typ, f.array, v); err != nil {
+				if err := ecstest.CheckType(f, v); err != nil {
 					t.Fatalf("%s: %v; line %s", path, err, line)
 				}
 			})
