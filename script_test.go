@@ -19,6 +19,7 @@ import (
 
 	"github.com/localsre/sre-agent/internal/cli"
 	"github.com/localsre/sre-agent/internal/detectcmd"
+	"github.com/localsre/sre-agent/internal/ecs/ecstest"
 	"github.com/localsre/sre-agent/internal/event"
 	"github.com/localsre/sre-agent/internal/event/eventtest"
 	"github.com/localsre/sre-agent/internal/healcmd"
@@ -86,6 +87,7 @@ func TestScripts(t *testing.T) {
 			"waitlines":       cmdWaitlines,
 			"waituntil":       cmdWaituntil,
 			"validate":        cmdValidate,
+			"ecsvalidate":     cmdECSValidate,
 			"exitwithin":      cmdExitWithin,
 			"defer-umount":    cmdDeferUmount,
 			"defer-docker-rm": cmdDeferDockerRm,
@@ -313,6 +315,34 @@ func cmdWaituntil(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("%s: still failing after %v: %v\n%s", strings.Join(args, " "), timeout, err, out)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ecsvalidate FILE...: every line is a document whose fields outside sre
+// have the types the ECS reference gives them (internal/ecs/ecstest).
+func cmdECSValidate(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: ecsvalidate FILE...")
+	}
+	for _, f := range args {
+		n := 0
+		for i, line := range strings.Split(ts.ReadFile(f), "\n") {
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			doc, err := ecstest.Decode([]byte(line))
+			if err != nil {
+				ts.Fatalf("%s:%d: not JSON: %v", f, i+1, err)
+			}
+			if probs := ecstest.Check(doc); len(probs) > 0 {
+				ts.Fatalf("%s:%d: not an ECS document:\n%s\n%s", f, i+1, strings.Join(probs, "\n"), line)
+			}
+			n++
+		}
+		if n == 0 {
+			ts.Fatalf("%s: no documents", f)
+		}
+		ts.Logf("%s: %d ECS documents valid", f, n)
 	}
 }
 

@@ -31,6 +31,7 @@ Usage:
   sre-report list [flags]                  the incidents in the archive
   sre-report show ID                       print one report (event id or report id)
   sre-report verify                        prove no report was altered, removed or inserted
+  sre-report ecs [--follow] [FILE...]      the archive as ECS documents, for Elasticsearch
 
 Every record passes through unchanged and in order; an event of a type in
 --on gets a report, and leaves annotated with "report": its path. Every
@@ -82,6 +83,8 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 			return runShow(std, args[1:])
 		case "verify":
 			return runVerify(std, args[1:])
+		case "ecs":
+			return runECS(ctx, std, args[1:])
 		}
 	}
 	o := &Options{}
@@ -107,7 +110,7 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 		return nil
 	}
 	if fs.NArg() > 0 {
-		return cli.Usagef("unexpected argument %q (subcommands: list, show, verify)", fs.Arg(0))
+		return cli.Usagef("unexpected argument %q (subcommands: list, show, verify, ecs)", fs.Arg(0))
 	}
 	if err := o.check(); err != nil {
 		return err
