@@ -73,8 +73,9 @@ type Sampler struct {
 	pidfds   bool // exits are noticed through pidfds in the wait set
 	child    chan childExit
 	seq      uint64
-	ticks    int // ticks completed
-	bootTime uint64
+	ticks    int       // ticks completed
+	boot     time.Time // wall-clock time of boot; process starts are offsets from it
+	bootLive bool      // boot is read from this host's clocks (see refreshBoot)
 	pageSize uint64
 	warned   map[warnKey]bool
 	users    map[int]string
@@ -212,11 +213,9 @@ func (s *Sampler) ChildExited(pid int, ws syscall.WaitStatus, at time.Time) {
 // launch mode) the child has ended and been reported. It returns emit's
 // first error.
 func (s *Sampler) Run(ctx context.Context, emit Emit) error {
-	bt, err := readBootTime(s.cfg.ProcRoot)
-	if err != nil {
-		return fmt.Errorf("boot time from %s/stat: %w", s.cfg.ProcRoot, err)
+	if err := s.initBoot(); err != nil {
+		return err
 	}
-	s.bootTime = bt
 
 	ws, err := newWaitSet()
 	if err != nil {
@@ -355,8 +354,52 @@ type candidate struct {
 	args []string // nil when not read yet
 }
 
+// initBoot sets the boot time process starts are counted from. On the real
+// /proc it is read from the clocks, to the nanosecond (btime is whole
+// seconds: a start up to a second early, and every downtime measured
+// against it off by as much). A fixture tree (--proc-root) describes
+// another machine: its own /proc/stat's btime is its boot, which keeps
+// tests on it deterministic.
+func (s *Sampler) initBoot() error {
+	if s.cfg.ProcRoot == "/proc" {
+		b, err := clockBoot()
+		if err != nil {
+			return fmt.Errorf("boot time: %w", err)
+		}
+		s.boot, s.bootLive = b, true
+		return nil
+	}
+	bt, err := readBootTime(s.cfg.ProcRoot)
+	if err != nil {
+		return fmt.Errorf("boot time from %s/stat: %w", s.cfg.ProcRoot, err)
+	}
+	s.boot = time.Unix(int64(bt), 0)
+	return nil
+}
+
+// refreshBoot reads the boot time again, at each tick: three reads of the
+// vDSO clocks cost well under a microsecond, and a wall clock stepped since
+// the last tick (NTP's first sync after boot, say) is then followed within
+// one interval. Between ticks, exit times and starts use the same boot.
+func (s *Sampler) refreshBoot() {
+	if !s.bootLive {
+		return
+	}
+	if b, err := clockBoot(); err == nil {
+		s.boot = nextBoot(s.boot, b)
+	}
+}
+
+// startOf is the wall-clock start of a process that started ticks clock
+// ticks after boot. The kernel truncates the start to a tick, so this is
+// up to one tick (10 ms) before the real start, never after.
+func (s *Sampler) startOf(ticks uint64) time.Time {
+	return s.boot.Add(time.Duration(ticks) * time.Second / clockTicks)
+}
+
 // tick samples every target once.
 func (s *Sampler) tick(emit Emit) error {
+	s.refreshBoot()
 	now := s.cfg.Now()
 	var scan []candidate
 	scanned := false

@@ -1,0 +1,129 @@
+package sampler
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/localsre/sre-agent/internal/event"
+)
+
+func TestBootFromClocks(t *testing.T) {
+	ts := func(sec, nsec int64) unix.Timespec { return unix.Timespec{Sec: sec, Nsec: nsec} }
+	tests := []struct {
+		name      string
+		r1, b, r2 unix.Timespec
+		want      time.Time
+		width     time.Duration
+	}{
+		{name: "one instant", r1: ts(1767225700, 250_000_000), b: ts(100, 0), r2: ts(1767225700, 250_000_000),
+			want: time.Unix(1767225600, 250_000_000), width: 0},
+		{name: "midpoint of the bracket", r1: ts(1767225700, 0), b: ts(99, 999_999_000), r2: ts(1767225700, 2_000),
+			want: time.Unix(1767225600, 2_000), width: 2 * time.Microsecond},
+		{name: "boot clock with nanoseconds", r1: ts(2000, 123_456_789), b: ts(1000, 23_456_789), r2: ts(2000, 123_456_789),
+			want: time.Unix(1000, 100_000_000), width: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, width := bootFromClocks(tt.r1, tt.b, tt.r2)
+			if !got.Equal(tt.want) || width != tt.width {
+				t.Errorf("bootFromClocks = %v, %v; want %v, %v", got, width, tt.want, tt.width)
+			}
+		})
+	}
+}
+
+func TestNextBoot(t *testing.T) {
+	cur := time.Unix(1767225600, 123_456_789)
+	tests := []struct {
+		name       string
+		cur, fresh time.Time
+		want       time.Time
+	}{
+		{name: "first reading", fresh: cur, want: cur},
+		{name: "same", cur: cur, fresh: cur, want: cur},
+		{name: "jitter of the reads is ignored", cur: cur, fresh: cur.Add(3 * time.Microsecond), want: cur},
+		{name: "jitter back", cur: cur, fresh: cur.Add(-time.Millisecond), want: cur},
+		{name: "clock stepped forward", cur: cur, fresh: cur.Add(2 * time.Second), want: cur.Add(2 * time.Second)},
+		{name: "clock stepped back", cur: cur, fresh: cur.Add(-1500 * time.Microsecond), want: cur.Add(-1500 * time.Microsecond)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := nextBoot(tt.cur, tt.fresh); !got.Equal(tt.want) {
+				t.Errorf("nextBoot = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// The clocks' boot time is the kernel's own: /proc/stat's btime is the same
+// offset truncated to whole seconds.
+func TestClockBootAgreesWithBtime(t *testing.T) {
+	b, err := clockBoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt, err := readBootTime("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo := time.Unix(int64(bt), 0)
+	// A millisecond of slack either side: the clocks are read at another
+	// moment than the kernel computed btime, and NTP may slew in between.
+	if b.Before(lo.Add(-time.Millisecond)) || b.After(lo.Add(time.Second+time.Millisecond)) {
+		t.Errorf("boot from the clocks %s, btime %s: not within the second btime truncates", b.Format(time.RFC3339Nano), lo.Format(time.RFC3339))
+	}
+	again, err := clockBoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := again.Sub(b); d > bootStep || d < -bootStep {
+		t.Errorf("two readings %v apart: the jitter of the reads exceeds bootStep", d)
+	}
+}
+
+// docs/schema.md: process.start is at most one clock tick (10 ms) before
+// the real start, never after it. Measured on a real process: its start
+// lies between the moment before it was forked and the moment after.
+func TestProcessStartPrecision(t *testing.T) {
+	for i := range 5 {
+		before := time.Now()
+		cmd := exec.Command("sleep", "600")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		after := time.Now()
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+		s, err := New(Config{Interval: time.Hour, Count: 1, Self: os.Getpid(),
+			Targets: []Target{{Label: "x", Kind: ByPID, PID: cmd.Process.Pid}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var start time.Time
+		err = s.Run(context.Background(), func(smp *event.Sample) error {
+			if smp.Process != nil {
+				start = smp.Process.Start.Time
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const tick = time.Second / clockTicks
+		// 1 ms of slack for the boot time's own error and NTP's slewing
+		// between the reads.
+		lo, hi := before.Add(-tick-time.Millisecond), after.Add(time.Millisecond)
+		if start.Before(lo) || start.After(hi) {
+			t.Fatalf("run %d: process.start %s, forked between %s and %s: want within [before-10ms, after]",
+				i, start.Format(time.RFC3339Nano), before.Format(time.RFC3339Nano), after.Format(time.RFC3339Nano))
+		}
+		t.Logf("run %d: start %v after the fork began (fork took %v)", i, start.Sub(before), after.Sub(before))
+	}
+}
