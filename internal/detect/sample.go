@@ -24,8 +24,10 @@ type Sample struct {
 	StartTicks uint64
 	Start      time.Time
 	Name       string
+	State      string
 	Cgroup     string
 	RSS        uint64
+	VMS        opt[uint64]
 	Threads    int
 	CPU        opt[float64]
 	FDs        opt[int]
@@ -234,10 +236,14 @@ func parseProcess(l *lex, s *Sample, in interner) error {
 			s.Start, _ = parseTime(l.text())
 		case "name":
 			s.Name = in.get(l.text())
+		case "state":
+			s.State = in.get(l.text())
 		case "cgroup":
 			s.Cgroup = in.get(l.text())
 		case "rss_bytes":
 			s.RSS, rss = l.uint()
+		case "vms_bytes":
+			s.VMS = l.optUint()
 		case "threads":
 			s.Threads, threads = l.int()
 		case "cpu_pct":
