@@ -13,7 +13,7 @@ import (
 )
 
 func TestBootFromClocks(t *testing.T) {
-	ts := func(sec, nsec int64) unix.Timespec { return unix.Timespec{Sec: sec, Nsec: nsec} }
+	ts := func(sec, nsec int64) unix.Timespec { return unix.NsecToTimespec(sec*1e9 + nsec) }
 	tests := []struct {
 		name      string
 		r1, b, r2 unix.Timespec
