@@ -127,3 +127,33 @@ func TestProcessStartPrecision(t *testing.T) {
 		t.Logf("run %d: start %v after the fork began (fork took %v)", i, start.Sub(before), after.Sub(before))
 	}
 }
+
+// The clocks give the boot time on a procfs, wherever it is mounted; a
+// fixture tree keeps its own btime.
+func TestBootSource(t *testing.T) {
+	if !isProcfs("/proc") {
+		t.Fatal("/proc is not a procfs here")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/stat", []byte("cpu  1 2 3 4\nbtime 1767225600\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		root string
+		live bool
+	}{{"/proc", true}, {dir, false}} {
+		s, err := New(Config{ProcRoot: tt.root, Interval: time.Second, Targets: []Target{{Label: "x", Kind: ByPID, PID: 1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.initBoot(); err != nil {
+			t.Fatal(err)
+		}
+		if s.bootLive != tt.live {
+			t.Errorf("%s: boot from the clocks %v, want %v", tt.root, s.bootLive, tt.live)
+		}
+		if !tt.live && !s.boot.Equal(time.Unix(1767225600, 0)) {
+			t.Errorf("%s: boot %v, want the tree's btime", tt.root, s.boot)
+		}
+	}
+}

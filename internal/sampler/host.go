@@ -71,6 +71,13 @@ func nextBoot(cur, fresh time.Time) time.Time {
 	return cur
 }
 
+// isProcfs reports whether dir is a mounted procfs, whose processes run on
+// this kernel and so count their starts from this kernel's clocks.
+func isProcfs(dir string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && st.Type == unix.PROC_SUPER_MAGIC
+}
+
 // readBootTime reads the boot time (seconds since the epoch) from the btime
 // line of /proc/stat: the boot time of a fixture tree given as --proc-root,
 // whose process start times are offsets from it.

@@ -354,14 +354,15 @@ type candidate struct {
 	args []string // nil when not read yet
 }
 
-// initBoot sets the boot time process starts are counted from. On the real
-// /proc it is read from the clocks, to the nanosecond (btime is whole
-// seconds: a start up to a second early, and every downtime measured
-// against it off by as much). A fixture tree (--proc-root) describes
-// another machine: its own /proc/stat's btime is its boot, which keeps
-// tests on it deterministic.
+// initBoot sets the boot time process starts are counted from. On a real
+// procfs (/proc, or this kernel's procfs mounted elsewhere, as /host/proc in
+// a container) it is read from the clocks, to the nanosecond: btime is whole
+// seconds, so every start would be early by up to a second and every
+// downtime measured against it off by as much. A tree that is not a procfs
+// (a fixture given as --proc-root) describes another machine: its own
+// stat's btime is its boot, which keeps tests on it deterministic.
 func (s *Sampler) initBoot() error {
-	if s.cfg.ProcRoot == "/proc" {
+	if isProcfs(s.cfg.ProcRoot) {
 		b, err := clockBoot()
 		if err != nil {
 			return fmt.Errorf("boot time: %w", err)
