@@ -276,7 +276,7 @@ func (e *Engine) Use() error {
 	if err != nil {
 		return err
 	}
-	if e.sum != nil {
+	if e.sum != nil && !torn(t, s) {
 		e.sum.add(t, s)
 	}
 	e.observe(Obs{Kind: KindSample, S: s, T: t})
@@ -434,6 +434,16 @@ func (e *Engine) newProc(t *Target, s *Sample) *Proc {
 		p.hist = make([]point, e.cfg.History)
 	}
 	return p
+}
+
+// torn reports whether s is a teardown reading (see update): not the
+// process at work, so not in its summary either.
+func torn(t *Target, s *Sample) bool {
+	if !s.Up || !s.HasProc {
+		return false
+	}
+	p := t.up[s.ID()]
+	return p != nil && p.teardown != nil
 }
 
 // update records an up sample of p. A process that had an address space

@@ -46,11 +46,15 @@ func TestParseTeardownFields(t *testing.T) {
 // detector reports the threads ending.
 func TestCrashAfterTeardown(t *testing.T) {
 	var evs []*event.Event
+	var sums []*event.Summary
 	cfg := Defaults()
-	cfg.Summary = 0
+	cfg.Summary = time.Minute
 	e, err := New(cfg, func(rec any) error {
-		if ev, ok := rec.(*event.Event); ok {
-			evs = append(evs, ev)
+		switch r := rec.(type) {
+		case *event.Event:
+			evs = append(evs, r)
+		case *event.Summary:
+			sums = append(sums, r)
 		}
 		return nil
 	})
@@ -94,5 +98,11 @@ func TestCrashAfterTeardown(t *testing.T) {
 		if p.RSS == 0 || p.Threads != 21 {
 			t.Errorf("history holds a teardown reading: %+v", p)
 		}
+	}
+	if err := e.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if len(sums) != 1 || sums[0].RSS == nil || sums[0].RSS.Min != 100<<20 || sums[0].Threads == nil || sums[0].Threads.Min != 21 {
+		t.Errorf("summaries %+v: want one, of the live readings only (RSS min 100 MiB, threads min 21)", sums)
 	}
 }
