@@ -157,3 +157,50 @@ func TestBootSource(t *testing.T) {
 		}
 	}
 }
+
+// The boot time is read again when the wall clock stepped, not at every
+// tick. A step is shown here by moving the wall reading kept from the last
+// read (as a settimeofday would move the wall clock against the monotonic).
+func TestRefreshBootOnStep(t *testing.T) {
+	real, err := clockBoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := real.Add(-3 * time.Second)
+	read := time.Now()
+	s := &Sampler{bootLive: true, boot: wrong, bootRead: read, bootWall: read.Round(0)}
+	s.refreshBoot(read.Add(time.Second))
+	if !s.boot.Equal(wrong) {
+		t.Fatalf("boot read again without a step: %v", s.boot)
+	}
+	s.bootWall = read.Round(0).Add(-2 * time.Second) // the wall clock stepped 2 s forward
+	s.refreshBoot(time.Now())
+	if d := s.boot.Sub(real); d > bootStep || d < -bootStep {
+		t.Fatalf("after a step, boot %v, want the clocks' %v", s.boot, real)
+	}
+	if step := time.Now().Round(0).Sub(s.bootWall) - time.Since(s.bootRead); step > bootStep || step < -bootStep {
+		t.Fatalf("the step is still seen after the boot time was read again: %v", step)
+	}
+}
+
+// BenchmarkRefreshBoot is what each tick pays to follow wall-clock steps
+// (a tick of one PID costs ~30 µs of CPU: BenchmarkTickOnePID); /clocks
+// is reading the clocks outright, which only a step costs.
+func BenchmarkRefreshBoot(b *testing.B) {
+	b.Run("check", func(b *testing.B) {
+		read := time.Now()
+		s := &Sampler{bootLive: true, bootRead: read, bootWall: read.Round(0)}
+		b.ReportAllocs()
+		for b.Loop() {
+			s.refreshBoot(time.Now())
+		}
+	})
+	b.Run("clocks", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := clockBoot(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -11,16 +11,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// bootStep is how far a fresh reading of the boot time must move from the
-// one in use to be taken as a step of the wall clock (settimeofday, an NTP
-// step, a leap second). CLOCK_REALTIME − CLOCK_BOOTTIME is otherwise
+// bootStep is how far the wall clock must move against the monotonic clock
+// to be taken as a step, and a fresh reading of the boot time from the one
+// in use to replace it. CLOCK_REALTIME − CLOCK_BOOTTIME is otherwise
 // constant: NTP's slewing speeds or slows both clocks alike, and suspend
 // advances both. But the two clocks cannot be read at one instant, so
 // fresh readings differ by the time between the reads (well under a
-// microsecond, more if the thread is preempted between them). Adopting
-// each such jitter would move an unchanged process's start from sample to
-// sample; a step moves it by far more than a millisecond, far less than
-// the 10 ms of a clock tick is lost by waiting for one this large.
+// microsecond, more if the thread is preempted between them); a step moves
+// them by far more than a millisecond, far less than the 10 ms of a clock
+// tick is lost by waiting for one this large.
 const bootStep = time.Millisecond
 
 // clockBoot is the wall-clock time of boot to the nanosecond:
