@@ -107,8 +107,10 @@ type spawned struct {
 }
 
 // spawn NAME CMD [ARGS...]: start CMD in the background with stdout in
-// NAME.out and stderr in NAME.err; $NAME_PID holds its PID. It is killed
-// when the script ends. CMD may be a pipeline given as "sh -c '...'".
+// NAME.out and stderr in NAME.err; $NAME_PID holds its PID and
+// $NAME_STARTED_AT and $NAME_STARTED_BY the times just before and just
+// after it was started (exec'd), in Unix nanoseconds. It is killed when
+// the script ends. CMD may be a pipeline given as "sh -c '...'".
 func cmdSpawn(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
 		ts.Fatalf("usage: spawn NAME CMD [ARGS...]")
@@ -130,7 +132,9 @@ func cmdSpawn(ts *testscript.TestScript, neg bool, args []string) {
 	cmd.Env = scriptEnv(ts)
 	cmd.Stdout, cmd.Stderr = out, errf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ts.Setenv(name+"_STARTED_AT", strconv.FormatInt(time.Now().UnixNano(), 10))
 	ts.Check(cmd.Start())
+	ts.Setenv(name+"_STARTED_BY", strconv.FormatInt(time.Now().UnixNano(), 10))
 	p := &spawned{cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()

@@ -51,6 +51,17 @@ func (d *crash) Observe(o *Obs) {
 	if uptime >= 0 {
 		detail["uptime_s"] = round(uptime, 3)
 	}
+	pt, state, torn := p.Teardown()
+	if torn {
+		// process is the last live reading; this one is the kernel's
+		// teardown, kept for what it tells of the end.
+		td := map[string]any{"ts": pt.TS, "rss_bytes": pt.RSS, "threads": pt.Threads}
+		if state != "" {
+			td["state"] = state
+		}
+		detail["teardown"] = td
+		detail["last_sight"] = event.At(p.LastLive())
+	}
 	conf, evidence := oomEvidence(p, s)
 	detail["oom_suspected"] = conf != ""
 	if conf != "" {
@@ -64,7 +75,7 @@ func (d *crash) Observe(o *Obs) {
 	if conf != "" {
 		msg += fmt.Sprintf("; OOM kill suspected (%s confidence: %s)", conf, strings.Join(evidence, ", "))
 	}
-	o.emit(ev{typ: "crash", sev: event.SevCritical, msg: msg + ".", detail: detail, proc: p})
+	o.emit(ev{typ: "crash", sev: event.SevCritical, msg: msg + ".", detail: detail, proc: p, live: torn})
 }
 
 // oomEvidence weighs whether the kernel's OOM killer ended p: the OOM

@@ -102,6 +102,9 @@ type Proc struct {
 	hist      []point // ring of the last History points
 	histN     int
 	slots     []any
+	mapped    bool   // an up sample showed an address space (vms_bytes > 0)
+	teardown  *point // a reading taken while the kernel tore the process down
+	tornState string
 }
 
 // Point is a compact sample for crash history: what the run-up looked like.
@@ -135,6 +138,18 @@ func (pt point) export() Point {
 	}
 	return out
 }
+
+// Teardown returns the reading taken while the kernel tore p down, with
+// its state, if the sampler caught one.
+func (p *Proc) Teardown() (pt Point, state string, ok bool) {
+	if p.teardown == nil {
+		return Point{}, "", false
+	}
+	return p.teardown.export(), p.tornState, true
+}
+
+// LastLive is the time of p's last reading of the live process.
+func (p *Proc) LastLive() time.Time { return p.Last.ts }
 
 // History returns the last points, oldest first.
 func (p *Proc) History() []Point {
@@ -261,7 +276,7 @@ func (e *Engine) Use() error {
 	if err != nil {
 		return err
 	}
-	if e.sum != nil {
+	if e.sum != nil && !torn(t, s) {
 		e.sum.add(t, s)
 	}
 	e.observe(Obs{Kind: KindSample, S: s, T: t})
@@ -354,7 +369,9 @@ func (e *Engine) tick(t *Target, s *Sample) error {
 	} else {
 		e.update(p, s)
 	}
-	e.observe(Obs{Kind: KindUp, S: s, T: t, P: p})
+	if p.teardown == nil { // a dying process's figures are not news
+		e.observe(Obs{Kind: KindUp, S: s, T: t, P: p})
+	}
 	if g.matches >= 0 && len(g.seen) >= g.matches && !g.done {
 		e.finish(t, s, true)
 	}
@@ -419,8 +436,30 @@ func (e *Engine) newProc(t *Target, s *Sample) *Proc {
 	return p
 }
 
-// update records an up sample of p.
+// torn reports whether s is a teardown reading (see update): not the
+// process at work, so not in its summary either.
+func torn(t *Target, s *Sample) bool {
+	if !s.Up || !s.HasProc {
+		return false
+	}
+	p := t.up[s.ID()]
+	return p != nil && p.teardown != nil
+}
+
+// update records an up sample of p. A process that had an address space
+// and shows none (vms_bytes 0) is being torn down: the kernel released its
+// memory at exit, and its threads are going. Such a reading is kept apart
+// (Proc.Teardown), so that p's last reading, history and the crash to come
+// show the live process.
 func (e *Engine) update(p *Proc, s *Sample) {
+	if s.VMS.OK && s.VMS.V == 0 && p.mapped || p.teardown != nil {
+		p.teardown = &point{ts: s.TS, cpu: s.CPU, rss: s.RSS, threads: s.Threads, fds: s.FDs}
+		p.tornState, p.LastTS = s.State, s.TS
+		return
+	}
+	if s.VMS.OK && s.VMS.V > 0 {
+		p.mapped = true
+	}
 	pt := point{ts: s.TS, cpu: s.CPU, rss: s.RSS, threads: s.Threads, fds: s.FDs}
 	p.Last, p.LastTS, p.Name = pt, s.TS, s.Name
 	p.push(pt)

@@ -116,6 +116,7 @@ type ev struct {
 	detail        map[string]any
 	proc          *Proc // the process it is about, if any
 	noProcess     bool  // a host-wide event: no process
+	live          bool  // process is proc's last live reading, not the sample's
 	target        *Target
 }
 
@@ -141,7 +142,7 @@ func (o *Obs) emit(v ev) string {
 	}
 	if full := e.full(); full != nil {
 		out.System = full.System
-		if !v.noProcess && full.Process != nil && (v.proc == nil || full.Process.ID() == v.proc.ID) {
+		if !v.noProcess && !v.live && full.Process != nil && (v.proc == nil || full.Process.ID() == v.proc.ID) {
 			out.Process = full.Process
 		}
 	}

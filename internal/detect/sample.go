@@ -24,8 +24,10 @@ type Sample struct {
 	StartTicks uint64
 	Start      time.Time
 	Name       string
+	State      string
 	Cgroup     string
 	RSS        uint64
+	VMS        opt[uint64]
 	Threads    int
 	CPU        opt[float64]
 	FDs        opt[int]
@@ -234,10 +236,26 @@ func parseProcess(l *lex, s *Sample, in interner) error {
 			s.Start, _ = parseTime(l.text())
 		case "name":
 			s.Name = in.get(l.text())
+		case "state":
+			// Only for labelling a teardown reading: a value of another
+			// kind is passed over, not a reason to drop the sample.
+			if l.peek() == '"' {
+				s.State = in.get(l.text())
+			} else {
+				l.skip(2)
+			}
 		case "cgroup":
 			s.Cgroup = in.get(l.text())
 		case "rss_bytes":
 			s.RSS, rss = l.uint()
+		case "vms_bytes":
+			// Only for telling a teardown reading (see Engine.update): a
+			// value of another kind is passed over, the field taken as absent.
+			if c := l.peek(); c >= '0' && c <= '9' {
+				s.VMS = l.optUint()
+			} else {
+				l.skip(2)
+			}
 		case "threads":
 			s.Threads, threads = l.int()
 		case "cpu_pct":

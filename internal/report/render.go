@@ -98,6 +98,7 @@ func Render(r *Report) []byte {
 	} else {
 		b.WriteString("(the event carries no process: it was never seen running)\n")
 	}
+	teardownFields(kv, e)
 	exitFields(&b, kv, e)
 
 	section("Run-up (last samples before the event)")
@@ -238,6 +239,34 @@ func bytesHuman(n uint64) string {
 	return fmt.Sprintf("%.1f %ciB (%d bytes)", float64(n)/float64(div), "KMGTPE"[exp], n)
 }
 
+// teardownFields says when the process figures were read, when a later
+// reading caught the kernel tearing the process down (detail.teardown from
+// sre-detect: its memory released, its threads ending), and shows that
+// reading apart, so that nobody takes it for the process at work.
+func teardownFields(kv func(k, v string), e *event.Event) {
+	td, ok := e.Detail["teardown"].(map[string]any)
+	if !ok {
+		return
+	}
+	if at, ok := e.Detail["last_sight"].(string); ok {
+		kv("Read-At", at+" (the last reading of the live process)")
+	}
+	var parts []string
+	if v, ok := td["rss_bytes"].(float64); ok && v >= 0 {
+		parts = append(parts, "RSS "+bytesHuman(uint64(v)))
+	}
+	if v, ok := td["threads"].(float64); ok {
+		parts = append(parts, fmt.Sprintf("threads %d", int64(v)))
+	}
+	if v, ok := td["state"].(string); ok {
+		parts = append(parts, "state "+v)
+	}
+	if v, ok := td["ts"].(string); ok {
+		parts = append(parts, "at "+v)
+	}
+	kv("Teardown", strings.Join(parts, ", ")+" (read while the kernel was ending the process, not its last live state)")
+}
+
 // exitKeys are the detail fields that say how a process ended, flat in the
 // detail or under detail.exit (the sampler's shape).
 var exitKeys = map[string]string{
@@ -367,9 +396,12 @@ func scalarDetail(e *event.Event) []forensics.Field {
 		if _, ok := exitKeys[k]; ok && e.Type == "crash" {
 			continue // shown with the process
 		}
+		if k == "last_sight" && e.Detail["teardown"] != nil {
+			continue // shown with the process
+		}
 		switch v.(type) {
 		case map[string]any, []any:
-			if k == "history" || k == "exit" {
+			if k == "history" || k == "exit" || k == "teardown" {
 				continue
 			}
 			j, _ := json.Marshal(v)

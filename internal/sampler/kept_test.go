@@ -366,11 +366,9 @@ func TestSteadyTickAllocatesNothing(t *testing.T) {
 	s := liveSampler(t, pid)
 	now := time.Now()
 	s.cfg.Now = func() time.Time { now = now.Add(time.Second); return now }
-	bt, err := readBootTime("/proc")
-	if err != nil {
+	if err := s.initBoot(); err != nil {
 		t.Fatal(err)
 	}
-	s.bootTime = bt
 	w := ndjson.NewWriter(io.Discard)
 	emit := func(smp *event.Sample) error {
 		if !smp.Up || smp.Process.FDs == nil || smp.System.MemAvailableBytes == nil {

@@ -323,7 +323,7 @@ func (s *Sampler) processFrom(p *proc, st Stat, now time.Time) *event.Process {
 	pr := &p.cur
 	pr.PID, pr.PPID, pr.Name, pr.State = st.PID, st.PPID, st.Comm, st.State
 	pr.StartTicks = st.StartTicks
-	pr.Start = event.At(time.Unix(int64(s.bootTime), 0).Add(time.Duration(st.StartTicks) * time.Second / clockTicks))
+	pr.Start = event.At(s.startOf(st.StartTicks))
 	pr.RSSBytes = uint64(max(st.RSSPages, 0)) * s.pageSize
 	pr.VMSBytes = st.VSize
 	pr.Threads = st.Threads
@@ -363,7 +363,7 @@ func (s *Sampler) exitOf(p *proc, noticed string, now time.Time) *event.Exit {
 	} else if err == nil && noticed == event.NoticedGone {
 		ex.Noticed = event.NoticedReused
 	}
-	start := time.Unix(int64(s.bootTime), 0).Add(time.Duration(p.id.StartTicks) * time.Second / clockTicks)
+	start := s.startOf(p.id.StartTicks)
 	if up := now.Sub(start).Seconds(); up > 0 {
 		ex.UptimeS = float64(int64(up*1000)) / 1000
 	}

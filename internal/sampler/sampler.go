@@ -73,8 +73,11 @@ type Sampler struct {
 	pidfds   bool // exits are noticed through pidfds in the wait set
 	child    chan childExit
 	seq      uint64
-	ticks    int // ticks completed
-	bootTime uint64
+	ticks    int       // ticks completed
+	boot     time.Time // wall-clock time of boot; process starts are offsets from it
+	bootLive bool      // boot is read from this host's clocks (see refreshBoot)
+	bootRead time.Time // time.Now() when boot was read: wall and monotonic readings
+	bootWall time.Time // the wall reading alone
 	pageSize uint64
 	warned   map[warnKey]bool
 	users    map[int]string
@@ -212,11 +215,9 @@ func (s *Sampler) ChildExited(pid int, ws syscall.WaitStatus, at time.Time) {
 // launch mode) the child has ended and been reported. It returns emit's
 // first error.
 func (s *Sampler) Run(ctx context.Context, emit Emit) error {
-	bt, err := readBootTime(s.cfg.ProcRoot)
-	if err != nil {
-		return fmt.Errorf("boot time from %s/stat: %w", s.cfg.ProcRoot, err)
+	if err := s.initBoot(); err != nil {
+		return err
 	}
-	s.bootTime = bt
 
 	ws, err := newWaitSet()
 	if err != nil {
@@ -355,8 +356,68 @@ type candidate struct {
 	args []string // nil when not read yet
 }
 
+// initBoot sets the boot time process starts are counted from. On a real
+// procfs (/proc, or this kernel's procfs mounted elsewhere, as /host/proc in
+// a container) it is read from the clocks, to the nanosecond: btime is whole
+// seconds, so every start would be early by up to a second and every
+// downtime measured against it off by as much. A tree that is not a procfs
+// (a fixture given as --proc-root) describes another machine: its own
+// stat's btime is its boot, which keeps tests on it deterministic.
+func (s *Sampler) initBoot() error {
+	if isProcfs(s.cfg.ProcRoot) {
+		b, err := clockBoot()
+		if err != nil {
+			return fmt.Errorf("boot time: %w", err)
+		}
+		s.boot, s.bootLive = b, true
+		s.bootRead = time.Now()
+		s.bootWall = s.bootRead.Round(0)
+		return nil
+	}
+	bt, err := readBootTime(s.cfg.ProcRoot)
+	if err != nil {
+		return fmt.Errorf("boot time from %s/stat: %w", s.cfg.ProcRoot, err)
+	}
+	s.boot = time.Unix(int64(bt), 0)
+	return nil
+}
+
+// refreshBoot reads the boot time again when the wall clock stepped since
+// it was read (settimeofday, NTP's first sync after boot, a leap second).
+// A step is seen for free in time.Now(), which carries a wall and a
+// monotonic reading: between two of them the wall clock moves as much as
+// the monotonic one unless it stepped (NTP's slewing changes both rates
+// alike). Reading the clocks themselves at each tick would cost a system
+// call each for CLOCK_BOOTTIME, which has no vDSO path in Go: measured at
+// 9–18 µs per tick on a 2-core VM (BenchmarkRefreshBoot), half a tick's CPU.
+// A suspend stops the monotonic clock and is taken for a step too; the
+// boot time read again is then the same. Called at each tick, so a step is
+// followed within one interval.
+func (s *Sampler) refreshBoot(now time.Time) {
+	if !s.bootLive {
+		return
+	}
+	step := now.Round(0).Sub(s.bootWall) - now.Sub(s.bootRead)
+	if step <= bootStep && step >= -bootStep {
+		return
+	}
+	if b, err := clockBoot(); err == nil {
+		s.boot = nextBoot(s.boot, b)
+		s.bootRead = time.Now()
+		s.bootWall = s.bootRead.Round(0)
+	}
+}
+
+// startOf is the wall-clock start of a process that started ticks clock
+// ticks after boot. The kernel truncates the start to a tick, so this is
+// up to one tick (10 ms) before the real start, never after.
+func (s *Sampler) startOf(ticks uint64) time.Time {
+	return s.boot.Add(time.Duration(ticks) * time.Second / clockTicks)
+}
+
 // tick samples every target once.
 func (s *Sampler) tick(emit Emit) error {
+	s.refreshBoot(time.Now())
 	now := s.cfg.Now()
 	var scan []candidate
 	scanned := false

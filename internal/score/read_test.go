@@ -151,3 +151,41 @@ func TestTimestamps(t *testing.T) {
 		}
 	}
 }
+
+// A started's detail.process_start is read, by the fast scanner and by
+// encoding/json (a key spelled with an escape takes the slow path); a bad
+// one is an error (the line is skipped and counted), never a zero time.
+func TestDecodeStarted(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 120_000_000, time.UTC)
+	tests := []struct {
+		name    string
+		line    string
+		want    *time.Time
+		wantErr bool
+	}{
+		{name: "fast", line: `{"ts":"2026-01-01T00:00:01Z","type":"started","target":"w","id":"i","detail":{"matches":1,"process_start":"2026-01-01T00:00:00.12Z"}}`, want: &start},
+		{name: "slow", line: `{"ts":"2026-01-01T00:00:01Z","type":"started","target":"w","id":"i","det\u0061il":{"matches":1,"process_start":"2026-01-01T00:00:00.12Z"}}`, want: &start},
+		{name: "detail first", line: `{"detail":{"process_start":"2026-01-01T00:00:00.12Z"},"ts":"2026-01-01T00:00:01Z","type":"started","target":"w"}`, want: &start},
+		{name: "no process_start", line: `{"ts":"2026-01-01T00:00:01Z","type":"started","target":"w","detail":{"matches":1}}`},
+		{name: "null", line: `{"ts":"2026-01-01T00:00:01Z","type":"started","target":"w","detail":{"process_start":null}}`},
+		{name: "not a time", line: `{"ts":"2026-01-01T00:00:01Z","type":"started","target":"w","detail":{"process_start":"soon"}}`, wantErr: true},
+		{name: "a number", line: `{"ts":"2026-01-01T00:00:01Z","type":"started","target":"w","detail":{"process_start":5}}`, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, ok, err := score.Decode("event", []byte(tt.line))
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("no error; got %+v", r)
+				}
+				return
+			}
+			if err != nil || !ok {
+				t.Fatalf("ok %v, err %v", ok, err)
+			}
+			if diff := cmp.Diff(tt.want, r.UpSince); diff != "" {
+				t.Errorf("UpSince (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -20,6 +20,8 @@ type Rec struct {
 	CrashID   string
 	DownSince *time.Time
 	DowntimeS *float64
+	// started: the process's start (detail.process_start)
+	UpSince *time.Time
 	// action
 	Rule, Action, Result string
 	DryRun               bool
@@ -28,9 +30,10 @@ type Rec struct {
 }
 
 type leanDetail struct {
-	DowntimeS *float64    `json:"downtime_s"`
-	CrashID   string      `json:"crash_id"`
-	DownSince *event.Time `json:"down_since"`
+	DowntimeS    *float64    `json:"downtime_s"`
+	CrashID      string      `json:"crash_id"`
+	DownSince    *event.Time `json:"down_since"`
+	ProcessStart *event.Time `json:"process_start"`
 }
 
 type lean struct {
@@ -77,10 +80,17 @@ func decode(kind string, raw []byte, in interner) (r Rec, ok bool, err error) {
 		v := l.RSS.Avg
 		r.RSSAvg = &v
 	}
-	if kind == event.KindEvent && l.Type == TypeRecovered && len(l.Detail) > 0 {
+	if kind == event.KindEvent && (l.Type == TypeRecovered || l.Type == TypeStarted) && len(l.Detail) > 0 && string(l.Detail) != "null" {
 		var d leanDetail
 		if err := json.Unmarshal(l.Detail, &d); err != nil {
-			return r, false, fmt.Errorf("decode recovered detail: %w", err)
+			return r, false, fmt.Errorf("decode %s detail: %w", l.Type, err)
+		}
+		if l.Type == TypeStarted {
+			if d.ProcessStart != nil {
+				t := d.ProcessStart.Time
+				r.UpSince = &t
+			}
+			return r, true, nil
 		}
 		r.CrashID, r.DowntimeS = d.CrashID, d.DowntimeS
 		if d.DownSince != nil {

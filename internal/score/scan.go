@@ -226,7 +226,7 @@ func decodeFast(kind string, raw []byte, r *Rec, in interner) error {
 		case "rss_slope_bytes_per_s":
 			r.Slope, err = num(v)
 		}
-		if err == nil && kind == "event" && have == need && r.Type != TypeRecovered {
+		if err == nil && kind == "event" && have == need && r.Type != TypeRecovered && r.Type != TypeStarted {
 			return errDone
 		}
 		return err
@@ -254,6 +254,18 @@ func decodeFast(kind string, raw []byte, r *Rec, in interner) error {
 			return err
 		})
 	}
+	if kind == "event" && r.Type == TypeStarted && detail != nil && string(detail) != "null" {
+		return members(detail, func(k, v []byte) error {
+			if string(k) != "process_start" {
+				return nil
+			}
+			t, err := tstamp(v)
+			if err == nil && !t.IsZero() {
+				r.UpSince = &t
+			}
+			return err
+		})
+	}
 	return nil
 }
 
@@ -272,8 +284,8 @@ func known(v []byte) (string, error) {
 			return TypeOOMKill, nil
 		case TypeStabilityLow:
 			return TypeStabilityLow, nil
-		case "started":
-			return "started", nil
+		case TypeStarted:
+			return TypeStarted, nil
 		}
 	}
 	return str(v)

@@ -20,6 +20,10 @@ type fact struct {
 // interval is one incident: a target down from start to end.
 type interval struct{ start, end time.Time }
 
+// sighting is a started event: at ts a (new) sre-detect saw the target up,
+// with a process that came up at back.
+type sighting struct{ ts, back time.Time }
+
 // ActionKey is what sre_heal_actions_total is counted by.
 type ActionKey struct{ Rule, Action, Result string }
 
@@ -34,6 +38,7 @@ type target struct {
 	incidents           []interval
 	open                map[string]time.Time // crash id → ts: not yet answered by a recovered
 	answered            map[string]bool      // crash ids answered before their crash was read
+	ups                 []sighting           // started events: the target seen up by a fresh sre-detect
 	actions             map[ActionKey]int
 	memTS               time.Time
 	rss, slope          *float64
@@ -91,6 +96,7 @@ const (
 	TypeRestarted    = "restarted"
 	TypeOOMKill      = "oom_kill"
 	TypeStabilityLow = "stability_low"
+	TypeStarted      = "started"
 )
 
 // AddEvent folds one event in.
@@ -100,6 +106,10 @@ func (a *Aggregator) AddEvent(r *Rec) {
 	}
 	if r.Type == TypeRecovered {
 		a.addRecovered(r)
+		return
+	}
+	if r.Type == TypeStarted {
+		a.addStarted(r)
 		return
 	}
 	if a.after(r.TS) {
@@ -198,6 +208,50 @@ func (a *Aggregator) addRecovered(r *Rec) {
 	a.maybePrune()
 }
 
+// addStarted reads a started event: the first sight of a target by an
+// sre-detect, which after a crash means the watcher itself was restarted and
+// cannot know the crash it answers. The target is up, so a crash before it
+// that no recovered answers is over: down from the crash until the process
+// seen came up (detail.process_start, when that falls before the sighting),
+// else until the sighting. Which crashes it ends is decided when a window
+// is computed (see ended), so that a recovered read later still wins and
+// the order of the archive does not matter.
+func (a *Aggregator) addStarted(r *Rec) {
+	if a.after(r.TS) {
+		return
+	}
+	t := a.target(r.Target)
+	a.seen(t, r.TS)
+	if a.old(r.TS) {
+		return // every crash it could end is before every window too
+	}
+	sg := sighting{ts: r.TS, back: r.TS}
+	if r.UpSince != nil && r.UpSince.Before(r.TS) {
+		sg.back = *r.UpSince
+	}
+	t.ups = append(t.ups, sg)
+	a.added++
+	a.maybePrune()
+}
+
+// ended is when an unanswered crash at ts ended: the first sighting at or
+// after it, if any. A process that was up before the crash ends it at once.
+func (t *target) ended(ts time.Time) (time.Time, bool) {
+	var first *sighting
+	for i := range t.ups {
+		if sg := &t.ups[i]; !sg.ts.Before(ts) && (first == nil || sg.ts.Before(first.ts)) {
+			first = sg
+		}
+	}
+	if first == nil {
+		return time.Time{}, false
+	}
+	if first.back.Before(ts) {
+		return ts, true
+	}
+	return first.back, true
+}
+
 // AddAction folds one sre-heal action in. Actions without a target are not
 // attributed to any.
 func (a *Aggregator) AddAction(r *Rec) {
@@ -259,6 +313,12 @@ func (a *Aggregator) Prune(at time.Time) {
 		t.restarts = keep(t.restarts, func(ts time.Time) bool { return !ts.Before(h) })
 		t.ooms = keep(t.ooms, func(ts time.Time) bool { return !ts.Before(h) })
 		t.incidents = keep(t.incidents, func(iv interval) bool { return !iv.end.Before(h) })
+		for id, ts := range t.open {
+			if end, ok := t.ended(ts); ok && end.Before(h) {
+				delete(t.open, id) // ended before any window: nothing left to count
+			}
+		}
+		t.ups = keep(t.ups, func(sg sighting) bool { return !sg.ts.Before(h) })
 	}
 }
 
@@ -424,7 +484,11 @@ func (t *target) window(name string, w Window, at time.Time) (Result, bool) {
 		add(iv.start, iv.end)
 	}
 	for _, ts := range t.open {
-		add(ts, at)
+		end, ok := t.ended(ts)
+		if !ok {
+			end = at
+		}
+		add(ts, end)
 	}
 	if !events && r.Incidents == 0 || r.ObservedS <= 0 {
 		return Result{}, false

@@ -383,3 +383,77 @@ func TestLabel(t *testing.T) {
 		}
 	}
 }
+
+// A started from a fresh sre-detect (the watcher itself restarted, so it
+// cannot know the crash before it) closes the crash: the target was down
+// from the crash until the process seen came up, not until --at.
+func TestStartedClosesCrash(t *testing.T) {
+	ev := func(off time.Duration, typ, id string, detail map[string]any) []byte {
+		b, err := json.Marshal(event.Event{Header: event.NewHeader(event.KindEvent, "sre-detect", "h", at.Add(off)),
+			ID: id, Type: typ, Severity: event.SevInfo, Target: "web", Msg: typ, Detail: detail})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(b, '\n')
+	}
+	first := ev(-190*time.Second, "started", "a", map[string]any{"matches": 1, "process_start": event.At(at.Add(-300 * time.Second))})
+	crash := ev(-185*time.Second, "crash", "c", map[string]any{"noticed": "pidfd"})
+	second := func(start time.Duration) []byte {
+		d := map[string]any{"matches": 1}
+		if start != 0 {
+			d["process_start"] = event.At(at.Add(start))
+		}
+		return ev(-120*time.Second, "started", "b", d)
+	}
+	recovered := ev(-175*time.Second, "recovered", "r", map[string]any{"crash_id": "c", "downtime_s": 10.0,
+		"down_since": event.At(at.Add(-185 * time.Second))})
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	tests := []struct {
+		name string
+		data []byte
+		want want
+	}{
+		{
+			name: "up again 59 s after the crash",
+			data: cat(first, crash, second(-126*time.Second)),
+			want: expect("web", "1h", 1, 1, 1, 190, 59),
+		},
+		{
+			name: "archive out of order",
+			data: cat(second(-126*time.Second), crash, first),
+			want: expect("web", "1h", 1, 1, 1, 190, 59),
+		},
+		{
+			name: "no process_start: down until the sighting",
+			data: cat(first, crash, second(0)),
+			want: expect("web", "1h", 1, 1, 1, 190, 65),
+		},
+		{
+			name: "the process seen was up before the crash: no downtime",
+			data: cat(first, crash, second(-250*time.Second)),
+			want: expect("web", "1h", 1, 1, 1, 190, 0),
+		},
+		{
+			name: "a recovered of the same watcher wins",
+			data: cat(first, crash, recovered, second(-126*time.Second)),
+			want: expect("web", "1h", 1, 1, 1, 190, 10),
+		},
+		{
+			name: "a recovered wins, read last",
+			data: cat(second(-126*time.Second), first, crash, recovered),
+			want: expect("web", "1h", 1, 1, 1, 190, 10),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := snapshot(t, tt.data, "1h")
+			if len(s.Results) != 1 {
+				t.Fatalf("%d results, want 1: %+v", len(s.Results), s.Results)
+			}
+			opt := cmpopts.EquateApprox(0, 1e-9)
+			if diff := cmp.Diff(tt.want, got(s.Results[0]), opt); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
