@@ -21,39 +21,36 @@ const maxDepth = 256
 // terminal a watcher runs under can be the very service a user watches.
 type excluder struct {
 	roots     []int
-	launchers map[int]bool // found at the first scan; a launcher never changes
-	found     bool
+	ppid      map[int]int  // every PID of the last scan (zombies too) → its parent
+	launchers map[int]bool // found at the first check; a launcher never changes
 }
 
-// filter drops the candidates in an excluded tree. ppid maps every PID of
-// the scan (zombies included) to its parent.
-func (x *excluder) filter(s *Sampler, scan []candidate, ppid map[int]int) []candidate {
-	if !x.found {
-		x.found = true
+// excluded reports whether pid, a process of the last scan, is in an
+// excluded tree. Only the processes a target selected are checked, so a
+// scan of the whole host pays one map entry per process and no walk.
+func (x *excluder) excluded(s *Sampler, pid int) bool {
+	if x.launchers == nil {
 		x.launchers = map[int]bool{}
 		for _, r := range x.roots {
-			for _, a := range s.launchersOf(r, ppid) {
+			for _, a := range s.launchersOf(r, x.ppid) {
 				x.launchers[a] = true
 			}
 		}
 	}
-	return slices.DeleteFunc(scan, func(c candidate) bool {
-		if x.launchers[c.st.PID] {
+	if x.launchers[pid] {
+		return true
+	}
+	for range maxDepth {
+		if slices.Contains(x.roots, pid) {
 			return true
 		}
-		pid := c.st.PID
-		for range maxDepth {
-			if slices.Contains(x.roots, pid) {
-				return true
-			}
-			p, ok := ppid[pid]
-			if !ok || p <= 1 || p == pid {
-				return false
-			}
-			pid = p
+		p, ok := x.ppid[pid]
+		if !ok || p <= 1 || p == pid {
+			return false
 		}
-		return false
-	})
+		pid = p
+	}
+	return false
 }
 
 // launchersOf lists the ancestors of root, nearest first, that launched it:

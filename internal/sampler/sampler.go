@@ -202,7 +202,7 @@ func New(cfg Config) (*Sampler, error) {
 		s.targets = append(s.targets, &targetState{Target: t})
 	}
 	if len(cfg.Exclude) > 0 {
-		s.exclude = &excluder{roots: slices.Clone(cfg.Exclude)}
+		s.exclude = &excluder{roots: slices.Clone(cfg.Exclude), ppid: map[int]int{}}
 	}
 	return s, nil
 }
@@ -517,29 +517,26 @@ func (s *Sampler) scan() []candidate {
 		return nil
 	}
 	out := make([]candidate, 0, len(entries))
-	var ppid map[int]int // every PID's parent, for the excluded trees
-	if s.exclude != nil {
-		ppid = make(map[int]int, len(entries))
+	x := s.exclude
+	if x != nil {
+		clear(x.ppid)
 	}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == s.cfg.Self && ppid == nil {
+		if err != nil || pid == s.cfg.Self && x == nil {
 			continue
 		}
 		st, err := s.readStat(pid)
 		if err != nil {
 			continue // gone since the listing
 		}
-		if ppid != nil {
-			ppid[pid] = st.PPID // Self's too: its launchers are left out
+		if x != nil {
+			x.ppid[pid] = st.PPID // Self's too: its launchers are left out
 		}
 		if pid == s.cfg.Self || !alive(st) {
 			continue // a zombie: not up
 		}
 		out = append(out, candidate{st: st})
-	}
-	if s.exclude != nil {
-		out = s.exclude.filter(s, out, ppid)
 	}
 	return out
 }
@@ -589,6 +586,9 @@ func (s *Sampler) selectFrom(t *targetState, scan []candidate) []candidate {
 			if len(a) == 0 || !t.Match.MatchString(strings.Join(a, " ")) {
 				continue
 			}
+		}
+		if s.exclude != nil && s.exclude.excluded(s, c.st.PID) {
+			continue
 		}
 		out = append(out, *c)
 	}
