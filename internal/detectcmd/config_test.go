@@ -2,6 +2,7 @@ package detectcmd
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -129,4 +130,34 @@ func TestMemMaxDefaultOfCgroupLimit(t *testing.T) {
 	if err != nil || strings.Contains(string(out), "memory_high") {
 		t.Errorf("far below the limit: %v\n%s", err, out)
 	}
+}
+
+// FuzzConfig: whatever a config file holds, reading it ends in settings or
+// in one line naming the line, never a panic or a message over several
+// lines.
+func FuzzConfig(f *testing.F) {
+	for _, s := range []string{
+		"mem_max: 80%\nleak_window: 30m\n",
+		"when: ['a=.up']\nwhen_for: [a=1m]\n",
+		"mem_max: [\n",
+		"- a\n- b\n",
+		"a: &x 1\nb: *x\n",
+		"mem_max: !!binary aGVsbG8=\n",
+		"{mem_max: 1G, history: 3}\n",
+		"---\n---\n",
+		"",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var one string
+		var many []string
+		fs := cli.NewFlagSet(tool, usage, io.Discard)
+		fs.StringVar(&one, "mem-max", "", "")
+		fs.StringArrayVar(&many, "when", nil, "")
+		_, err := parseConfig(data, fs)
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("error over several lines: %q", err)
+		}
+	})
 }
