@@ -2,6 +2,12 @@
 GO    ?= go
 BIN   ?= bin
 CMDS  := $(notdir $(wildcard cmd/*))
+# What --version prints: git describe of this clone (a tag, commits since, the
+# commit, -dirty when edited), also where the go command stamps no VCS state
+# (GOFLAGS=-buildvcs=false, a worktree). Outside a clone the tools fall back
+# on the build info, then "devel". `make build VERSION=v1.2.3` sets it.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS := $(if $(VERSION),-X github.com/localsre/sre-agent/internal/cli.version=$(VERSION))
 
 .PHONY: help build test test-nonroot check fmt vet staticcheck bench demo clean
 
@@ -13,7 +19,7 @@ help:
 	@echo "make bench         benchmarks against the baselines (see bench/README.md)"
 
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 test:
 	$(GO) test -race -count=1 ./...

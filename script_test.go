@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/user"
@@ -90,6 +92,7 @@ func TestScripts(t *testing.T) {
 			"ecsvalidate":     cmdECSValidate,
 			"exitwithin":      cmdExitWithin,
 			"defer-umount":    cmdDeferUmount,
+			"defer-rmdir":     cmdDeferRmdir,
 			"defer-docker-rm": cmdDeferDockerRm,
 		},
 	})
@@ -420,6 +423,25 @@ func cmdDeferUmount(ts *testscript.TestScript, neg bool, args []string) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		_ = exec.Command("umount", "-l", dir).Run()
+	})
+}
+
+// defer-rmdir FILE: remove the directory named in FILE when the script
+// ends (after its processes are gone), so a cgroup a script made never
+// outlives it; an emptied cgroup can take a moment to let go.
+func cmdDeferRmdir(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: defer-rmdir FILE")
+	}
+	dir := strings.TrimSpace(ts.ReadFile(args[0]))
+	ts.Defer(func() {
+		for i := 0; i < 100; i++ {
+			if err := os.Remove(dir); err == nil || errors.Is(err, fs.ErrNotExist) {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		ts.Logf("defer-rmdir: %s is left behind", dir)
 	})
 }
 

@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN:-bin}
-[ -x "$bin/sre-report" ] || go build -o "$bin/" ./cmd/...
-export PATH="$PWD/$bin:$PATH"
+case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
+[ -x "$bin/sre-report" ] || make -s build BIN="$bin"
+export PATH="$bin:$PATH"
 work=${DEMO_DIR:-$(mktemp -d /tmp/sre-demo.XXXXXX)}
 mkdir -p "$work"
 holder='' chain=''
@@ -17,8 +18,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-[ -n "${NO_COLOR:-}" ] && say() { printf '\n== %s\n' "$*"; }
+# Bold headings for a person at a terminal; plain text into a pipe or a
+# file, on a dumb terminal, or when NO_COLOR is set (https://no-color.org).
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ] && [ "${TERM:-dumb}" != dumb ]; then
+	say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+	say() { printf '\n== %s\n' "$*"; }
+fi
 
 say "starting demo-service (log: $work/demo.log)"
 # Its parent never reaps it, as a slow supervisor would not: the exit status

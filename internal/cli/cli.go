@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -142,22 +143,62 @@ func Parse(fs *pflag.FlagSet, args []string) error {
 	return nil
 }
 
-// Version is the module version from the build info, or "devel".
+// version is set at link time by the Makefile from git describe
+// (-ldflags "-X github.com/localsre/sre-agent/internal/cli.version=…"), so a
+// build from a clone says which commit it is even where the go command does
+// not stamp the VCS state (GOFLAGS=-buildvcs=false, a git worktree it cannot
+// read, a build outside the checkout).
+var version string
+
+// Version is what --version prints after the tool's name: the version from
+// git describe (set at link time), else the module version the go command
+// stamped (go install …@v1.2.3, or from the VCS tag and commit), else the
+// commit from the build's VCS settings, else "devel"; then the Go release.
 func Version() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "devel"
+		bi = nil
 	}
-	v := bi.Main.Version
-	if v == "" || v == "(devel)" {
-		v = "devel"
+	return versionOf(version, bi)
+}
+
+func versionOf(linked string, bi *debug.BuildInfo) string {
+	goVersion := runtime.Version()
+	if bi != nil && bi.GoVersion != "" {
+		goVersion = bi.GoVersion
 	}
+	if linked != "" {
+		return linked + " " + goVersion
+	}
+	if bi == nil {
+		return "devel " + goVersion
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v + " " + goVersion
+	}
+	var rev, at string
+	var modified bool
 	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += "+" + s.Value[:12]
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
 		}
 	}
-	return v + " " + bi.GoVersion
+	if rev == "" {
+		return "devel " + goVersion
+	}
+	v := "devel+" + rev[:min(12, len(rev))]
+	if modified {
+		v += "-dirty"
+	}
+	if at != "" {
+		v += " (" + at + ")"
+	}
+	return v + " " + goVersion
 }
 
 // IsTerminal reports whether w is a terminal: tables and colour go to a

@@ -29,7 +29,7 @@ type Config struct {
 	// threshold before the condition clears.
 	Hysteresis float64
 
-	MemMax     Limit // process RSS, bytes or % of host memory
+	MemMax     Limit // process RSS, bytes, or % of its cgroup's memory limit (else of host memory)
 	HostMemMin Limit // host available memory, bytes or % of host memory
 	PSIMax     float64
 	MemFor     time.Duration
@@ -70,10 +70,13 @@ type When struct {
 // otherwise.
 func Defaults() Config {
 	return Config{
-		AbsentAfter:  30 * time.Second,
-		History:      60,
-		Cooldown:     time.Minute,
-		Hysteresis:   0.1,
+		AbsentAfter: 30 * time.Second,
+		History:     60,
+		Cooldown:    time.Minute,
+		Hysteresis:  0.1,
+		// A process near the limit the kernel will OOM-kill it at is worth
+		// a word by default.
+		MemMax:       Limit{Pct: true, Of: 90},
 		HostMemMin:   Limit{Pct: true, Of: 5},
 		PSIMax:       20,
 		MemFor:       10 * time.Second,

@@ -40,7 +40,8 @@ func (d *memory) rss(o *Obs) {
 		return
 	}
 	s := o.S
-	limit, ok := d.cfg.MemMax.Resolve(float64(s.MemTotal.V), s.MemTotal.OK)
+	base, of := memBase(s)
+	limit, ok := d.cfg.MemMax.Resolve(float64(base.V), base.OK)
 	if !ok || limit <= 0 {
 		return
 	}
@@ -49,9 +50,14 @@ func (d *memory) rss(o *Obs) {
 	fire, clear := c.step(s.TS, v >= limit, v < limit*(1-d.cfg.Hysteresis), d.cfg.MemFor, d.cfg.Cooldown)
 	switch {
 	case fire:
-		c.firedID = o.emit(ev{typ: "memory_high", sev: event.SevWarning, key: "rss", proc: o.P,
-			detail: map[string]any{"condition": "rss", "value": s.RSS, "threshold": uint64(limit), "for_s": d.cfg.MemFor.Seconds()},
-			msg:    fmt.Sprintf("%s uses %s of memory (RSS), at or above %s.", subject(o.T, o.P), FormatBytes(v), FormatBytes(limit))})
+		detail := map[string]any{"condition": "rss", "value": s.RSS, "threshold": uint64(limit), "for_s": d.cfg.MemFor.Seconds()}
+		shown := FormatBytes(limit)
+		if d.cfg.MemMax.Pct {
+			detail["threshold_of"] = of
+			shown += fmt.Sprintf(" (%s of %s)", d.cfg.MemMax, map[string]string{"cgroup": "its cgroup's memory limit", "host": "host memory"}[of])
+		}
+		c.firedID = o.emit(ev{typ: "memory_high", sev: event.SevWarning, key: "rss", proc: o.P, detail: detail,
+			msg: fmt.Sprintf("%s uses %s of memory (RSS), at or above %s.", subject(o.T, o.P), FormatBytes(v), shown)})
 	case clear:
 		o.emit(ev{typ: "memory_ok", sev: event.SevInfo, key: "rss", proc: o.P,
 			detail: map[string]any{"condition": "rss", "value": s.RSS, "threshold": uint64(limit), "fired_id": c.firedID, "duration_s": round(s.TS.Sub(c.firedAt).Seconds(), 3)},
@@ -99,6 +105,16 @@ func (d *memory) host(o *Obs) {
 				msg:    fmt.Sprintf("Host %s memory pressure is down to %.1f%% (PSI some avg10).", hostName(o.T), v)})
 		}
 	}
+}
+
+// memBase is what a percentage --mem-max is of: the process's cgroup memory
+// limit when it has one below host memory (the limit the kernel enforces on
+// it), else host memory.
+func memBase(s *Sample) (opt[uint64], string) {
+	if s.CgroupMax.OK && s.CgroupMax.V > 0 && (!s.MemTotal.OK || s.CgroupMax.V < s.MemTotal.V) {
+		return s.CgroupMax, "cgroup"
+	}
+	return s.MemTotal, "host"
 }
 
 func hostName(t *Target) string {

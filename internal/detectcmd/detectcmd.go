@@ -46,6 +46,7 @@ Examples:
   sre-sample worker | sre-detect --when 'busy=.process.cpu_pct > 50' --when-for busy=30s
   sre-detect --summary 0 --disable threads,cpu < recorded.ndjson | jq -c 'select(.type == "crash")'
   sre-sample app | sre-detect --pass | sre-report
+  sre-sample api | sre-detect --config detect.yaml   # mem_max: 1.5GiB, leak_window: 30m, …
 `
 
 // Options are sre-detect's flags, parsed into the engine's configuration.
@@ -66,7 +67,7 @@ func parse(std cli.IO, args []string) (*Options, error) {
 	fs.IntVar(&c.History, "history", c.History, "samples of run-up (ts, cpu, rss, threads, fds) a crash carries in detail.history")
 	durVar(fs, &c.Cooldown, "cooldown", "least time between two starts of the same condition of one process")
 	pctVar(fs, &c.Hysteresis, "hysteresis", "how far (`PCT` of the threshold) a value must fall back before its condition ends")
-	limitVar(fs, &c.MemMax, "mem-max", "process RSS at or above `SIZE|PCT` (1.5GiB, 512MB, or 80% of host memory) is memory_high (default off)", detect.ParseSizeOrPct)
+	limitVar(fs, &c.MemMax, "mem-max", "process RSS at or above `SIZE|PCT` (1.5GiB, 512MB, or 80%: of its cgroup's memory limit when it has one, else of host memory) is memory_high (0: off)", detect.ParseSizeOrPct)
 	limitVar(fs, &c.HostMemMin, "host-mem-min", "host available memory below `SIZE|PCT` is memory_high (0: off)", detect.ParseSizeOrPct)
 	floatPctVar(fs, &c.PSIMax, "psi-max", "memory pressure (PSI some avg10) at or above `PCT` is memory_high (0: off)")
 	durVar(fs, &c.MemFor, "mem-for", "a memory condition must hold this long before memory_high")
@@ -85,6 +86,7 @@ func parse(std cli.IO, args []string) (*Options, error) {
 	fs.StringArrayVar(&whenSev, "when-severity", nil, "severity of condition NAME: `NAME=critical|warning|info` (default warning)")
 	durVar(fs, &c.Summary, "summary", "a summary record per target every period of sample time (0: off)")
 	fs.BoolVar(&o.Strict, "strict", false, "exit 1 when any line or sample was skipped")
+	config := fs.String("config", "", "read flags from the YAML `FILE` (mem_max: 80%, leak_window: 30m, …); flags given here win")
 	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
 	if err := cli.Parse(fs, args); err != nil {
 		return nil, err
@@ -94,6 +96,11 @@ func parse(std cli.IO, args []string) (*Options, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, cli.Usagef("unexpected argument %q: sre-detect reads stdin (see --help)", fs.Arg(0))
+	}
+	if *config != "" {
+		if err := applyConfig(fs, *config); err != nil {
+			return nil, err
+		}
 	}
 	if err := o.whens(whens, whenFor, whenSev); err != nil {
 		return nil, err

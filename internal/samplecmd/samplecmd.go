@@ -50,6 +50,7 @@ type Options struct {
 	PIDs      []string
 	Pidfiles  []string
 	User      string
+	Exclude   []int
 	One       bool
 	Interval  time.Duration
 	Count     int
@@ -75,6 +76,7 @@ func parse(std cli.IO, args []string) (*Options, error) {
 	fs.StringArrayVar(&o.PIDs, "pid", nil, "sample the process with PID `N`, and only that process: a reused PID is not it (repeatable)")
 	fs.StringArrayVar(&o.Pidfiles, "pidfile", nil, "sample the process whose PID is in `FILE`, re-read at every tick (repeatable)")
 	fs.StringVar(&o.User, "user", "", "sample the processes of `USER` (name or uid); with NAME or --match, only theirs")
+	fs.IntSliceVar(&o.Exclude, "exclude-tree", nil, "never select process `PID`, its descendants or the commands that launched it (sudo, timeout) by NAME, --match or --user (repeatable)")
 	fs.BoolVar(&o.One, "one", false, "refuse a target that matches several processes and list them")
 	fs.DurationVar(&o.Interval, "interval", time.Second, "time between samples (at least 10ms)")
 	fs.IntVar(&o.Count, "count", 0, "stop after `N` ticks (0: run until interrupted)")
@@ -115,6 +117,11 @@ func (o *Options) check() error {
 		return cli.Usagef("--duration %v: must not be negative", o.Duration)
 	case o.ExitPoll < time.Millisecond:
 		return cli.Usagef("--exit-poll %v: must be at least 1ms", o.ExitPoll)
+	}
+	for _, pid := range o.Exclude {
+		if pid <= 1 {
+			return cli.Usagef("--exclude-tree %d: not a process ID above 1", pid)
+		}
 	}
 	selectors := len(o.Names) + len(o.Matches) + len(o.PIDs) + len(o.Pidfiles)
 	if o.LaunchCmd != nil {
@@ -225,6 +232,8 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 		Interval: o.Interval, Count: o.Count, Disks: o.Disks,
 		One: o.One, NoPidfd: o.NoPidfd, ExitPoll: o.ExitPoll,
 		Self: os.Getpid(), Now: std.Now, Warnf: warnf,
+		// Its own launchers (sudo sre-sample --match api) are left out too.
+		Exclude: append(o.Exclude, os.Getpid()),
 	}
 	out := ndjson.NewWriter(ndjson.DirectWriter(std.Out))
 	emit := func(s *event.Sample) error { return out.Encode(s) }

@@ -52,6 +52,8 @@ func TestBadInput(t *testing.T) {
 		{"pid not a number", []string{"--pid", "abc"}, `--pid "abc": not a process ID`},
 		{"pid zero", []string{"--pid", "0"}, `--pid "0": not a process ID`},
 		{"pid negative", []string{"--pid", "-4"}, `--pid "-4": not a process ID`},
+		{"exclude-tree not a number", []string{"--exclude-tree", "me", "x"}, `invalid argument "me" for "--exclude-tree"`},
+		{"exclude-tree init", []string{"--exclude-tree", "1", "x"}, "--exclude-tree 1: not a process ID above 1"},
 		{"unreadable pidfile", []string{"--pidfile", unreadable}, "--pidfile " + unreadable + ": cannot read: no such file or directory"},
 		{"garbage pidfile", []string{"--pidfile", garbage}, `--pidfile ` + garbage + `: "not-a-pid" is not a PID`},
 		{"empty pidfile", []string{"--pidfile", empty}, "empty"},

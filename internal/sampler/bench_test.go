@@ -72,6 +72,7 @@ func benchNew(b *testing.B, cfg Config) *Sampler {
 		cfg.Disks = []string{"/"} // sre-sample's default
 	}
 	cfg.Self = os.Getpid()
+	cfg.Exclude = []int{cfg.Self} // as sre-sample runs: itself and its launchers left out
 	s, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)

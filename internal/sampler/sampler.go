@@ -45,7 +45,11 @@ type Config struct {
 	ExitPoll time.Duration
 	// Self is excluded from every match (the sampler's own PID).
 	Self int
-	Now  func() time.Time
+	// Exclude names process trees no NAME, --match or --user target
+	// selects: each PID, its descendants, and the ancestors that launched
+	// it (sudo, timeout); see excluder.
+	Exclude []int
+	Now     func() time.Time
 	// Warnf prints a warning line on the tool's stderr.
 	Warnf func(format string, args ...any)
 }
@@ -82,6 +86,7 @@ type Sampler struct {
 	warned   map[warnKey]bool
 	users    map[int]string
 	names    map[nameKey]nameHit // match cache per (pid, start, comm)
+	exclude  *excluder           // nil when Config.Exclude is empty
 
 	buf       []byte               // readInto's reusable buffer
 	slow      slowHost             // host figures the kernel updates slowly, or costly ones
@@ -198,6 +203,9 @@ func New(cfg Config) (*Sampler, error) {
 	}
 	for _, t := range cfg.Targets {
 		s.targets = append(s.targets, &targetState{Target: t})
+	}
+	if len(cfg.Exclude) > 0 {
+		s.exclude = &excluder{roots: slices.Clone(cfg.Exclude), ppid: map[int]int{}}
 	}
 	return s, nil
 }
@@ -570,14 +578,24 @@ func (s *Sampler) scan() []candidate {
 		return nil
 	}
 	out := make([]candidate, 0, len(entries))
+	x := s.exclude
+	if x != nil {
+		clear(x.ppid)
+	}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == s.cfg.Self {
+		if err != nil || pid == s.cfg.Self && x == nil {
 			continue
 		}
 		st, err := s.readStat(pid)
-		if err != nil || !alive(st) {
-			continue // gone since the listing, or a zombie: not up
+		if err != nil {
+			continue // gone since the listing
+		}
+		if x != nil {
+			x.ppid[pid] = st.PPID // Self's too: its launchers are left out
+		}
+		if pid == s.cfg.Self || !alive(st) {
+			continue // a zombie: not up
 		}
 		out = append(out, candidate{st: st})
 	}
@@ -629,6 +647,9 @@ func (s *Sampler) selectFrom(t *targetState, scan []candidate) []candidate {
 			if len(a) == 0 || !t.Match.MatchString(strings.Join(a, " ")) {
 				continue
 			}
+		}
+		if s.exclude != nil && s.exclude.excluded(s, c.st.PID) {
+			continue
 		}
 		out = append(out, *c)
 	}
