@@ -20,6 +20,10 @@ type Rec struct {
 	CrashID   string
 	DownSince *time.Time
 	DowntimeS *float64
+	// oom_kill: detail.scope; "host" is a kill somewhere on the host, which
+	// older sre-detect builds told as an event of whichever target's sample
+	// showed it, and which counts for no target.
+	Scope string
 	// action
 	Rule, Action, Result string
 	DryRun               bool
@@ -28,6 +32,7 @@ type Rec struct {
 }
 
 type leanDetail struct {
+	Scope     string      `json:"scope"`
 	DowntimeS *float64    `json:"downtime_s"`
 	CrashID   string      `json:"crash_id"`
 	DownSince *event.Time `json:"down_since"`
@@ -77,12 +82,12 @@ func decode(kind string, raw []byte, in interner) (r Rec, ok bool, err error) {
 		v := l.RSS.Avg
 		r.RSSAvg = &v
 	}
-	if kind == event.KindEvent && l.Type == TypeRecovered && len(l.Detail) > 0 {
+	if kind == event.KindEvent && (l.Type == TypeRecovered || l.Type == TypeOOMKill) && len(l.Detail) > 0 {
 		var d leanDetail
 		if err := json.Unmarshal(l.Detail, &d); err != nil {
-			return r, false, fmt.Errorf("decode recovered detail: %w", err)
+			return r, false, fmt.Errorf("decode %s detail: %w", l.Type, err)
 		}
-		r.CrashID, r.DowntimeS = d.CrashID, d.DowntimeS
+		r.Scope, r.CrashID, r.DowntimeS = d.Scope, d.CrashID, d.DowntimeS
 		if d.DownSince != nil {
 			t := d.DownSince.Time
 			r.DownSince = &t

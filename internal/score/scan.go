@@ -226,7 +226,7 @@ func decodeFast(kind string, raw []byte, r *Rec, in interner) error {
 		case "rss_slope_bytes_per_s":
 			r.Slope, err = num(v)
 		}
-		if err == nil && kind == "event" && have == need && r.Type != TypeRecovered {
+		if err == nil && kind == "event" && have == need && r.Type != TypeRecovered && r.Type != TypeOOMKill {
 			return errDone
 		}
 		return err
@@ -236,6 +236,15 @@ func decodeFast(kind string, raw []byte, r *Rec, in interner) error {
 	}
 	if err != nil {
 		return err
+	}
+	if kind == "event" && r.Type == TypeOOMKill && detail != nil && string(detail) != "null" {
+		return members(detail, func(k, v []byte) error {
+			var err error
+			if string(k) == "scope" {
+				r.Scope, err = str(v)
+			}
+			return err
+		})
 	}
 	if kind == "event" && r.Type == TypeRecovered && detail != nil && string(detail) != "null" {
 		return members(detail, func(k, v []byte) error {

@@ -93,6 +93,11 @@ const (
 	TypeStabilityLow = "stability_low"
 )
 
+// ScopeHost is the detail.scope of an oom_kill event that names no
+// process of its target (written by sre-detect before host OOM kills
+// became host_oom_kill notices).
+const ScopeHost = "host"
+
 // AddEvent folds one event in.
 func (a *Aggregator) AddEvent(r *Rec) {
 	if r.Target == "" || r.TS.IsZero() || r.Type == TypeStabilityLow {
@@ -101,6 +106,9 @@ func (a *Aggregator) AddEvent(r *Rec) {
 	if r.Type == TypeRecovered {
 		a.addRecovered(r)
 		return
+	}
+	if r.Type == TypeOOMKill && r.Scope == ScopeHost {
+		return // a kill somewhere on the host: no target's failure
 	}
 	if a.after(r.TS) {
 		return

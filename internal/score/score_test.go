@@ -383,3 +383,32 @@ func TestLabel(t *testing.T) {
 		}
 	}
 }
+
+// A host-wide OOM kill is charged to no target: neither the host_oom_kill
+// notice sre-detect tells now, nor the oom_kill event with scope "host"
+// that older builds told under whichever target's sample showed it. A kill
+// in the target's own cgroup counts.
+func TestHostOOMNotCharged(t *testing.T) {
+	data := gen(t, []step{{"svc", "started", -2 * day, 0}})
+	ts := event.At(at.Add(-3 * h))
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.Encode(event.Notice{Header: event.NewHeader(event.KindNotice, "sre-detect", "h", ts.Time), Code: "host_oom_kill",
+		Msg: "The kernel OOM killer ended 1 process(es) on host h.", Detail: map[string]any{"scope": "host", "kills": 1}})
+	enc.Encode(event.Event{Header: event.NewHeader(event.KindEvent, "sre-detect", "h", ts.Time), ID: "old-host", Type: "oom_kill",
+		Severity: event.SevWarning, Target: "svc", Msg: "The kernel OOM killer ended 1 process(es) on host h.",
+		Detail: map[string]any{"scope": "host", "kills": 1, "oom_kills": 4}})
+	enc.Encode(event.Event{Header: event.NewHeader(event.KindEvent, "sre-detect", "h", ts.Time.Add(m)), ID: "cg", Type: "oom_kill",
+		Severity: event.SevCritical, Target: "svc", Msg: "The kernel OOM killer ended 1 process(es) in cgroup /svc of svc.",
+		Detail: map[string]any{"scope": "cgroup", "cgroup": "/svc", "kills": 1, "cgroup_oom_kills": 1}})
+	data = append(data, b.Bytes()...)
+	s := snapshot(t, data, "24h")
+	w := expect("svc", "24h", 0, 0, 0, 86400, 0)
+	w.OOMKills = 1
+	if d := cmp.Diff([]want{w}, []want{got(s.Results[0])}, cmpopts.EquateApprox(0, 1e-9)); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	if tot := s.Totals[0].OOMKills; tot != 1 {
+		t.Errorf("total OOM kills = %d, want 1", tot)
+	}
+}
