@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,6 +52,17 @@ func TestScripts(t *testing.T) {
 				return os.Geteuid() == 0, nil
 			case "ci":
 				return os.Getenv("CI") == "true", nil
+			case "memcg":
+				// Root can make a memory cgroup here (cmdMemcg).
+				dir, _, err := memcgRoot()
+				if err != nil || os.Geteuid() != 0 {
+					return false, nil
+				}
+				probe, err := os.MkdirTemp(dir, "sre-agent-probe-")
+				if err != nil {
+					return false, nil
+				}
+				return os.Remove(probe) == nil, nil
 			case "docker":
 				// A daemon answers on DOCKER_HOST (scripts/dockerd-test.sh).
 				if os.Getenv("DOCKER_HOST") == "" {
@@ -88,6 +100,7 @@ func TestScripts(t *testing.T) {
 			"exitwithin":      cmdExitWithin,
 			"defer-umount":    cmdDeferUmount,
 			"defer-docker-rm": cmdDeferDockerRm,
+			"memcg":           cmdMemcg,
 		},
 	})
 }
@@ -351,4 +364,51 @@ func cmdDeferDockerRm(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	id := strings.TrimSpace(ts.ReadFile(args[0]))
 	ts.Defer(func() { _ = exec.Command("docker", "rm", "-f", id).Run() })
+}
+
+// memcgRoot is where memory cgroups are made: the v1 memory hierarchy, or
+// the v2 root when it hands the memory controller down; limit names the
+// file of the limit.
+func memcgRoot() (dir, limit string, err error) {
+	if fi, err := os.Stat("/sys/fs/cgroup/memory"); err == nil && fi.IsDir() {
+		return "/sys/fs/cgroup/memory", "memory.limit_in_bytes", nil
+	}
+	b, err := os.ReadFile("/sys/fs/cgroup/cgroup.subtree_control")
+	if err != nil {
+		return "", "", err
+	}
+	if !slices.Contains(strings.Fields(string(b)), "memory") {
+		return "", "", fmt.Errorf("cgroup v2 root does not hand the memory controller down")
+	}
+	return "/sys/fs/cgroup", "memory.max", nil
+}
+
+// memcg BYTES: make a memory cgroup limited to BYTES, with no swap; $MEMCG
+// holds its directory (write a PID to $MEMCG/cgroup.procs to move it in).
+// It is removed when the script ends, after its processes are gone.
+func cmdMemcg(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: memcg BYTES")
+	}
+	root, limit, err := memcgRoot()
+	ts.Check(err)
+	dir, err := os.MkdirTemp(root, "sre-agent-test-")
+	ts.Check(err)
+	ts.Defer(func() {
+		for i := 0; i < 250 && os.Remove(dir) != nil; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	ts.Check(os.WriteFile(filepath.Join(dir, limit), []byte(args[0]), 0o644))
+	// No swap, so that the limit ends in an OOM kill: best effort, as the
+	// files exist only with swap accounting.
+	for _, f := range []string{"memory.memsw.limit_in_bytes", "memory.swap.max"} {
+		v := args[0]
+		if f == "memory.swap.max" {
+			v = "0"
+		}
+		_ = os.WriteFile(filepath.Join(dir, f), []byte(v), 0o644)
+	}
+	_ = os.WriteFile(filepath.Join(dir, "memory.swappiness"), []byte("0"), 0o644)
+	ts.Setenv("MEMCG", dir)
 }
