@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -101,6 +104,8 @@ func TestScripts(t *testing.T) {
 			"defer-umount":    cmdDeferUmount,
 			"defer-docker-rm": cmdDeferDockerRm,
 			"memcg":           cmdMemcg,
+			"freeport":        cmdFreeport,
+			"promquery":       cmdPromquery,
 		},
 	})
 }
@@ -411,4 +416,65 @@ func cmdMemcg(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	_ = os.WriteFile(filepath.Join(dir, "memory.swappiness"), []byte("0"), 0o644)
 	ts.Setenv("MEMCG", dir)
+}
+
+// freeport NAME: $NAME holds a TCP port free on 127.0.0.1 now, for a
+// server the script starts next.
+func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: freeport NAME")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	ts.Setenv(args[0], strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	ts.Check(ln.Close())
+}
+
+// promquery ADDR QUERY [TIMEOUT]: ask the Prometheus server at ADDR for
+// QUERY until it returns a series (default ceiling 60s: a server's first
+// samples reach its query API seconds after start); each series goes to
+// stdout as "{labels} value".
+func cmdPromquery(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: promquery ADDR QUERY [TIMEOUT]")
+	}
+	timeout := 60 * time.Second
+	if len(args) == 3 {
+		var err error
+		timeout, err = time.ParseDuration(args[2])
+		ts.Check(err)
+	}
+	q := "http://" + args[0] + "/api/v1/query?query=" + url.QueryEscape(args[1])
+	var last string
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		resp, err := http.Get(q)
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		var body struct {
+			Status string
+			Data   struct {
+				Result []struct {
+					Metric map[string]string
+					Value  []any
+				}
+			}
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		if len(body.Data.Result) == 0 {
+			last = "status " + body.Status + ", no series"
+			continue
+		}
+		for _, r := range body.Data.Result {
+			fmt.Fprintf(ts.Stdout(), "%v %v\n", r.Metric, r.Value[len(r.Value)-1])
+		}
+		return
+	}
+	ts.Fatalf("promquery %s: no series after %v; last answer: %s", args[1], timeout, last)
 }
