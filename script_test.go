@@ -388,13 +388,14 @@ func memcgRoot() (dir, limit string, err error) {
 	return "/sys/fs/cgroup", "memory.max", nil
 }
 
-// memcg BYTES: make a memory cgroup limited to BYTES, with no swap; $MEMCG
-// holds its directory (write a PID to $MEMCG/cgroup.procs to move it in).
-// It is removed when the script ends, after its processes are gone.
+// memcg NAME BYTES: make a memory cgroup limited to BYTES, with no swap;
+// $NAME holds its directory (write a PID to $NAME/cgroup.procs to move it
+// in). It is removed when the script ends, after its processes are gone.
 func cmdMemcg(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: memcg BYTES")
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: memcg NAME BYTES")
 	}
+	name, args := args[0], args[1:]
 	root, limit, err := memcgRoot()
 	ts.Check(err)
 	dir, err := os.MkdirTemp(root, "sre-agent-test-")
@@ -415,7 +416,7 @@ func cmdMemcg(ts *testscript.TestScript, neg bool, args []string) {
 		_ = os.WriteFile(filepath.Join(dir, f), []byte(v), 0o644)
 	}
 	_ = os.WriteFile(filepath.Join(dir, "memory.swappiness"), []byte("0"), 0o644)
-	ts.Setenv("MEMCG", dir)
+	ts.Setenv(name, dir)
 }
 
 // freeport NAME: $NAME holds a TCP port free on 127.0.0.1 now, for a

@@ -45,10 +45,12 @@ func (d *oom) Observe(o *Obs) {
 			o.hostOOM(s.OOMKills.V - last)
 		}
 	}
-	if s.HasProc && s.CgroupOOMs.OK && !s.HasExit && ownCgroup(s.Cgroup) {
+	if s.HasProc && s.CgroupOOMs.OK && ownCgroup(s.Cgroup) {
 		k := cgroupKey{o.T.Host, s.Cgroup}
 		last, seen := swap(d.cgroup, k, s.CgroupOOMs.V)
-		if seen && s.CgroupOOMs.V > last {
+		// A rise seen in an exit sample is the dead process's crash to
+		// weigh (crash.go), not told again here.
+		if seen && s.CgroupOOMs.V > last && !s.HasExit {
 			n := s.CgroupOOMs.V - last
 			p := o.T.up[s.ID()]
 			o.emit(ev{typ: "oom_kill", sev: event.SevCritical, key: "cgroup:" + s.Cgroup, proc: p,

@@ -45,6 +45,10 @@ type Config struct {
 	ExitPoll time.Duration
 	// Self is excluded from every match (the sampler's own PID).
 	Self int
+	// Kmsg is the kernel's log (/dev/kmsg), read at a death when the
+	// host's OOM kill counter rose since the process's last sample, to
+	// tell whether the OOM killer named it (Exit.OOMKilled); "" never reads it.
+	Kmsg string
 	Now  func() time.Time
 	// Warnf prints a warning line on the tool's stderr.
 	Warnf func(format string, args ...any)
@@ -134,6 +138,10 @@ type proc struct {
 	oomSeq  uint64
 	oomAt   time.Time
 	child   bool
+	// The host's OOM kill count beside its last up sample: a death after
+	// which it rose sends the sampler to the kernel's log.
+	hostOOM   uint64
+	hostOOMOK bool
 }
 
 type nameKey struct {

@@ -24,6 +24,8 @@ type Rec struct {
 	// older sre-detect builds told as an event of whichever target's sample
 	// showed it, and which counts for no target.
 	Scope string
+	// crash: detail.oom_killed, the kernel's OOM killer ended it (docs/detect.md)
+	OOMKilled bool
 	// action
 	Rule, Action, Result string
 	DryRun               bool
@@ -33,6 +35,7 @@ type Rec struct {
 
 type leanDetail struct {
 	Scope     string      `json:"scope"`
+	OOMKilled bool        `json:"oom_killed"`
 	DowntimeS *float64    `json:"downtime_s"`
 	CrashID   string      `json:"crash_id"`
 	DownSince *event.Time `json:"down_since"`
@@ -82,12 +85,12 @@ func decode(kind string, raw []byte, in interner) (r Rec, ok bool, err error) {
 		v := l.RSS.Avg
 		r.RSSAvg = &v
 	}
-	if kind == event.KindEvent && (l.Type == TypeRecovered || l.Type == TypeOOMKill) && len(l.Detail) > 0 {
+	if kind == event.KindEvent && (l.Type == TypeRecovered || l.Type == TypeOOMKill || l.Type == TypeCrash) && len(l.Detail) > 0 {
 		var d leanDetail
 		if err := json.Unmarshal(l.Detail, &d); err != nil {
 			return r, false, fmt.Errorf("decode %s detail: %w", l.Type, err)
 		}
-		r.Scope, r.CrashID, r.DowntimeS = d.Scope, d.CrashID, d.DowntimeS
+		r.Scope, r.OOMKilled, r.CrashID, r.DowntimeS = d.Scope, d.OOMKilled, d.CrashID, d.DowntimeS
 		if d.DownSince != nil {
 			t := d.DownSince.Time
 			r.DownSince = &t

@@ -118,6 +118,13 @@ func (a *Aggregator) AddEvent(r *Rec) {
 	old := a.old(r.TS)
 	switch r.Type {
 	case TypeCrash:
+		if r.OOMKilled { // the OOM killer's, on the evidence sre-detect weighed
+			t.oomTotal++
+			if !old {
+				t.ooms = append(t.ooms, r.TS)
+				a.added++
+			}
+		}
 		t.crashesTotal++
 		if r.TS.After(t.lastCrash) {
 			t.lastCrash = r.TS

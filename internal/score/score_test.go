@@ -412,3 +412,28 @@ func TestHostOOMNotCharged(t *testing.T) {
 		t.Errorf("total OOM kills = %d, want 1", tot)
 	}
 }
+
+// A crash the OOM killer caused, on evidence (detail.oom_killed: the
+// kernel's log named it, or its cgroup counted a kill), is an OOM kill of
+// its target too; a crash merely suspected is not.
+func TestCrashOOMKilled(t *testing.T) {
+	data := gen(t, []step{{"svc", "started", -2 * day, 0}})
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	for i, d := range []map[string]any{
+		{"noticed": "pidfd", "signal": "SIGKILL", "oom_suspected": true, "oom_confidence": "high", "oom_killed": true,
+			"history": []map[string]any{{"ts": "2026-01-07T20:00:00Z", "rss_bytes": 1}}},
+		{"noticed": "pidfd", "signal": "SIGKILL", "oom_suspected": true, "oom_confidence": "medium"},
+	} {
+		ts := at.Add(-time.Duration(3+i) * h)
+		enc.Encode(event.Event{Header: event.NewHeader(event.KindEvent, "sre-detect", "h", ts), ID: fmt.Sprint("c", i), Type: "crash",
+			Severity: event.SevCritical, Target: "svc", Msg: "svc was killed by SIGKILL", Detail: d})
+	}
+	s := snapshot(t, append(data, b.Bytes()...), "24h")
+	if r := s.Results[0]; r.OOMKills != 1 || r.Crashes != 2 {
+		t.Errorf("24h: %d OOM kills, %d crashes; want 1 and 2", r.OOMKills, r.Crashes)
+	}
+	if tot := s.Totals[0].OOMKills; tot != 1 {
+		t.Errorf("total OOM kills = %d, want 1", tot)
+	}
+}
