@@ -161,7 +161,11 @@ func (f *follower) refresh() {
 func (f *follower) down(fl *followed, err error) {
 	h := &fl.health
 	if !h.checked || h.up {
-		fmt.Fprintf(f.std.Err, "%s: archive %s cannot be read: %v; serving what was read before (sre_archive_up 0)\n", tool, fl.path, err)
+		what := "serving what was read before"
+		if h.lastRead.IsZero() {
+			what = "no figures from it until it can be"
+		}
+		fmt.Fprintf(f.std.Err, "%s: archive %s cannot be read: %v; %s (sre_archive_up 0)\n", tool, fl.path, err, what)
 	}
 	h.checked, h.up = true, false
 }
