@@ -7,10 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,6 +58,17 @@ func TestScripts(t *testing.T) {
 				return os.Geteuid() == 0, nil
 			case "ci":
 				return os.Getenv("CI") == "true", nil
+			case "memcg":
+				// Root can make a memory cgroup here (cmdMemcg).
+				dir, _, err := memcgRoot()
+				if err != nil || os.Geteuid() != 0 {
+					return false, nil
+				}
+				probe, err := os.MkdirTemp(dir, "sre-agent-probe-")
+				if err != nil {
+					return false, nil
+				}
+				return os.Remove(probe) == nil, nil
 			case "docker":
 				// A daemon answers on DOCKER_HOST (scripts/dockerd-test.sh).
 				if os.Getenv("DOCKER_HOST") == "" {
@@ -94,6 +109,9 @@ func TestScripts(t *testing.T) {
 			"defer-umount":    cmdDeferUmount,
 			"defer-rmdir":     cmdDeferRmdir,
 			"defer-docker-rm": cmdDeferDockerRm,
+			"memcg":           cmdMemcg,
+			"freeport":        cmdFreeport,
+			"promquery":       cmdPromquery,
 		},
 	})
 }
@@ -453,4 +471,113 @@ func cmdDeferDockerRm(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	id := strings.TrimSpace(ts.ReadFile(args[0]))
 	ts.Defer(func() { _ = exec.Command("docker", "rm", "-f", id).Run() })
+}
+
+// memcgRoot is where memory cgroups are made: the v1 memory hierarchy, or
+// the v2 root when it hands the memory controller down; limit names the
+// file of the limit.
+func memcgRoot() (dir, limit string, err error) {
+	if fi, err := os.Stat("/sys/fs/cgroup/memory"); err == nil && fi.IsDir() {
+		return "/sys/fs/cgroup/memory", "memory.limit_in_bytes", nil
+	}
+	b, err := os.ReadFile("/sys/fs/cgroup/cgroup.subtree_control")
+	if err != nil {
+		return "", "", err
+	}
+	if !slices.Contains(strings.Fields(string(b)), "memory") {
+		return "", "", fmt.Errorf("cgroup v2 root does not hand the memory controller down")
+	}
+	return "/sys/fs/cgroup", "memory.max", nil
+}
+
+// memcg NAME BYTES: make a memory cgroup limited to BYTES, with no swap;
+// $NAME holds its directory (write a PID to $NAME/cgroup.procs to move it
+// in). It is removed when the script ends, after its processes are gone.
+func cmdMemcg(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: memcg NAME BYTES")
+	}
+	name, args := args[0], args[1:]
+	root, limit, err := memcgRoot()
+	ts.Check(err)
+	dir, err := os.MkdirTemp(root, "sre-agent-test-")
+	ts.Check(err)
+	ts.Defer(func() {
+		for i := 0; i < 250 && os.Remove(dir) != nil; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	ts.Check(os.WriteFile(filepath.Join(dir, limit), []byte(args[0]), 0o644))
+	// No swap, so that the limit ends in an OOM kill: best effort, as the
+	// files exist only with swap accounting.
+	for _, f := range []string{"memory.memsw.limit_in_bytes", "memory.swap.max"} {
+		v := args[0]
+		if f == "memory.swap.max" {
+			v = "0"
+		}
+		_ = os.WriteFile(filepath.Join(dir, f), []byte(v), 0o644)
+	}
+	_ = os.WriteFile(filepath.Join(dir, "memory.swappiness"), []byte("0"), 0o644)
+	ts.Setenv(name, dir)
+}
+
+// freeport NAME: $NAME holds a TCP port free on 127.0.0.1 now, for a
+// server the script starts next.
+func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: freeport NAME")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	ts.Setenv(args[0], strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	ts.Check(ln.Close())
+}
+
+// promquery ADDR QUERY [TIMEOUT]: ask the Prometheus server at ADDR for
+// QUERY until it returns a series (default ceiling 60s: a server's first
+// samples reach its query API seconds after start); each series goes to
+// stdout as "{labels} value".
+func cmdPromquery(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: promquery ADDR QUERY [TIMEOUT]")
+	}
+	timeout := 60 * time.Second
+	if len(args) == 3 {
+		var err error
+		timeout, err = time.ParseDuration(args[2])
+		ts.Check(err)
+	}
+	q := "http://" + args[0] + "/api/v1/query?query=" + url.QueryEscape(args[1])
+	var last string
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		resp, err := http.Get(q)
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		var body struct {
+			Status string
+			Data   struct {
+				Result []struct {
+					Metric map[string]string
+					Value  []any
+				}
+			}
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		if len(body.Data.Result) == 0 {
+			last = "status " + body.Status + ", no series"
+			continue
+		}
+		for _, r := range body.Data.Result {
+			fmt.Fprintf(ts.Stdout(), "%v %v\n", r.Metric, r.Value[len(r.Value)-1])
+		}
+		return
+	}
+	ts.Fatalf("promquery %s: no series after %v; last answer: %s", args[1], timeout, last)
 }

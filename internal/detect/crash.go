@@ -62,11 +62,14 @@ func (d *crash) Observe(o *Obs) {
 		detail["teardown"] = td
 		detail["last_sight"] = event.At(p.LastLive())
 	}
-	conf, evidence := oomEvidence(p, s)
+	conf, evidence, killed := oomEvidence(p, s)
 	detail["oom_suspected"] = conf != ""
 	if conf != "" {
 		detail["oom_confidence"] = conf
 		detail["oom_evidence"] = evidence
+	}
+	if killed {
+		detail["oom_killed"] = true
 	}
 	msg := fmt.Sprintf("%s %s", subject(o.T, p), how)
 	if uptime >= 0 {
@@ -78,17 +81,28 @@ func (d *crash) Observe(o *Obs) {
 	o.emit(ev{typ: "crash", sev: event.SevCritical, msg: msg + ".", detail: detail, proc: p, live: torn})
 }
 
-// oomEvidence weighs whether the kernel's OOM killer ended p: the OOM
-// counters rising between its last sample and its end, a SIGKILL (the
-// OOM killer's signal), and memory close to its limit.
-func oomEvidence(p *Proc, s *Sample) (confidence string, evidence []string) {
+// oomEvidence weighs whether the kernel's OOM killer ended p: the kernel's
+// log naming it (the sampler looks when the host's counter rose), its
+// cgroup's OOM counter rising between its last sample and its end, the
+// host's counter rising, a SIGKILL (the OOM killer's signal), and memory
+// close to its limit. The host's counter says only that something on the
+// host was killed: without the log it is a medium suspicion, and it is no
+// evidence once the log, read, named another process. killed is the
+// verdict the score counts as an OOM kill of the target: the kernel named
+// it, or its own cgroup counted a kill as it died by SIGKILL.
+func oomEvidence(p *Proc, s *Sample) (confidence string, evidence []string, killed bool) {
 	if s.HasExit && (s.Exit.Code.OK || s.Exit.Signal != "" && s.Exit.Signal != "SIGKILL") {
-		return "", nil // it exited, or another signal ended it
+		return "", nil, false // it exited, or another signal ended it
 	}
 	sigkill := s.HasExit && s.Exit.Signal == "SIGKILL"
-	host := s.OOMKills.OK && p.hostOOM.OK && s.OOMKills.V > p.hostOOM.V
-	group := s.HasProc && s.ID() == p.ID && s.CgroupOOMs.OK && p.cgroupOOM.OK && s.CgroupOOMs.V > p.cgroupOOM.V
+	named := s.HasExit && s.Exit.OOMKilled.OK && s.Exit.OOMKilled.V
+	cleared := s.HasExit && s.Exit.OOMKilled.OK && !s.Exit.OOMKilled.V
+	host := s.OOMKills.OK && p.hostOOM.OK && s.OOMKills.V > p.hostOOM.V && !cleared
+	group := s.HasProc && s.ID() == p.ID && ownCgroup(s.Cgroup) && s.CgroupOOMs.OK && p.cgroupOOM.OK && s.CgroupOOMs.V > p.cgroupOOM.V
 	near := p.memMax.OK && p.memMax.V > 0 && float64(p.Last.rss) >= 0.9*float64(p.memMax.V)
+	if named {
+		evidence = append(evidence, "the kernel's log names it")
+	}
 	if group {
 		evidence = append(evidence, "cgroup oom_kill counter rose")
 	}
@@ -101,13 +115,14 @@ func oomEvidence(p *Proc, s *Sample) (confidence string, evidence []string) {
 	if near {
 		evidence = append(evidence, "RSS within 10% of the cgroup limit")
 	}
+	killed = named || group && sigkill
 	switch {
-	case (group || host) && sigkill, group && near:
-		return "high", evidence
+	case named, group && (sigkill || near):
+		return "high", evidence, killed
 	case group || host:
-		return "medium", evidence
+		return "medium", evidence, killed
 	case sigkill && near:
-		return "low", evidence
+		return "low", evidence, killed
 	}
-	return "", nil
+	return "", nil, false
 }

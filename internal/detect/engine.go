@@ -33,8 +33,8 @@ func skip(reason, format string, a ...any) error {
 	return &SkipError{Reason: reason, Err: fmt.Errorf(format, a...)}
 }
 
-// Emit receives each record the engine makes: *event.Event or
-// *event.Summary. An error stops the engine and is returned as is.
+// Emit receives each record the engine makes: *event.Event,
+// *event.Summary or *event.Notice. An error stops the engine and is returned as is.
 type Emit func(rec any) error
 
 // Engine turns samples into events. It is not safe for concurrent use.

@@ -6,10 +6,19 @@ import (
 	"github.com/localsre/sre-agent/internal/event"
 )
 
-// oom: the kernel's OOM killer fired — the host's oom_kill counter
-// (system.oom_kills) or a process cgroup's (process.cgroup_oom_kills) went
-// up between two samples. The first value of each counter is the baseline.
-// A host-wide kill is told once, under the target whose sample showed it.
+// NoticeHostOOMKill is the code of the notice told when the host's OOM kill
+// counter rose: a fact about the host, charged to no target.
+const NoticeHostOOMKill = "host_oom_kill"
+
+// oom: the kernel's OOM killer fired. A kill is charged to a target only
+// with evidence that it was the target's: its cgroup's oom_kill counter
+// (process.cgroup_oom_kills) went up between two samples. The host's
+// counter (system.oom_kills) going up says only that the kernel killed
+// something somewhere: that is told once per host as a host_oom_kill
+// notice, which names no target, so no report is written and no score
+// counts it. A process of the target that was itself killed is a crash,
+// whose oom_evidence weighs the same counters (crash.go). The first value
+// of each counter is the baseline.
 type oom struct {
 	// The last value of each counter, by pointer, so that a sample costs
 	// one map lookup per counter.
@@ -33,16 +42,15 @@ func (d *oom) Observe(o *Obs) {
 	if s.OOMKills.OK {
 		last, seen := swap(d.host, o.T.Host, s.OOMKills.V)
 		if seen && s.OOMKills.V > last {
-			n := s.OOMKills.V - last
-			o.emit(ev{typ: "oom_kill", sev: event.SevWarning, key: "host", noProcess: true,
-				detail: map[string]any{"scope": "host", "kills": n, "oom_kills": s.OOMKills.V},
-				msg:    fmt.Sprintf("The kernel OOM killer ended %d process(es) on host %s.", n, hostName(o.T))})
+			o.hostOOM(s.OOMKills.V - last)
 		}
 	}
-	if s.HasProc && s.CgroupOOMs.OK && !s.HasExit {
+	if s.HasProc && s.CgroupOOMs.OK && ownCgroup(s.Cgroup) {
 		k := cgroupKey{o.T.Host, s.Cgroup}
 		last, seen := swap(d.cgroup, k, s.CgroupOOMs.V)
-		if seen && s.CgroupOOMs.V > last {
+		// A rise seen in an exit sample is the dead process's crash to
+		// weigh (crash.go), not told again here.
+		if seen && s.CgroupOOMs.V > last && !s.HasExit {
 			n := s.CgroupOOMs.V - last
 			p := o.T.up[s.ID()]
 			o.emit(ev{typ: "oom_kill", sev: event.SevCritical, key: "cgroup:" + s.Cgroup, proc: p,
@@ -50,6 +58,25 @@ func (d *oom) Observe(o *Obs) {
 				msg:    fmt.Sprintf("The kernel OOM killer ended %d process(es) in cgroup %s of %s.", n, s.Cgroup, o.T.Name)})
 		}
 	}
+}
+
+// ownCgroup says whether a cgroup's OOM counter is evidence about the
+// processes in it: not the root cgroup, which on cgroup v1 holds every
+// process not put elsewhere, so that its counter moves with a kill of any
+// of them.
+func ownCgroup(cg string) bool { return cg != "" && cg != "/" }
+
+// hostOOM tells that the host's OOM kill counter rose by n: a notice
+// about the host, with no target.
+func (o *Obs) hostOOM(n uint64) {
+	s := o.S
+	out := &event.Notice{
+		Header: event.NewHeader(event.KindNotice, Src, o.T.Host, s.TS),
+		Code:   NoticeHostOOMKill,
+		Msg:    fmt.Sprintf("The kernel OOM killer ended %d process(es) on host %s.", n, hostName(o.T)),
+		Detail: map[string]any{"scope": "host", "kills": n, "oom_kills": s.OOMKills.V},
+	}
+	o.e.send(out)
 }
 
 // swap stores v as k's counter and returns the one it replaces, if any.

@@ -58,6 +58,9 @@ type Exit struct {
 	Code    opt[int]
 	Signal  string
 	UptimeS opt[float64]
+	// OOMKilled: the kernel's log named it the OOM killer's victim (V), or
+	// was read and did not (!V); absent when nobody looked.
+	OOMKilled opt[bool]
 }
 
 // opt is a field that may be absent: absent is not zero (DESIGN §3).
@@ -327,6 +330,12 @@ func parseExit(l *lex, s *Sample, in interner) error {
 			s.Exit.Signal = in.get(l.text())
 		case "uptime_s":
 			s.Exit.UptimeS = l.optFloat()
+		case "oom_killed":
+			if l.peek() == 'n' {
+				l.lit("null")
+			} else {
+				s.Exit.OOMKilled = opt[bool]{l.boolean(), true}
+			}
 		default:
 			l.skip(2)
 		}

@@ -27,7 +27,8 @@ const usage = `sre-detect — turn a stream of samples into the events a person 
 Usage:
   sre-sample TARGET | sre-detect [flags]
 
-Reads NDJSON records on stdin and writes "event" and "summary" records to
+Reads NDJSON records on stdin and writes "event" and "summary" records (and
+a "notice" when the kernel OOM-killed a process that is no target's) to
 stdout, the moment they exist. Every record that is not a sample passes
 through unchanged and in order (--pass passes the samples too). Conditions
 are edge-triggered per process: one event when they start, one when they

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/localsre/sre-agent/internal/cli"
+	"github.com/localsre/sre-agent/internal/detect"
 	"github.com/localsre/sre-agent/internal/event"
 	"github.com/localsre/sre-agent/internal/event/eventtest"
 )
@@ -239,7 +240,7 @@ func TestDisable(t *testing.T) {
 		"crash": {"crash"}, "started": {"started"}, "recovered": {"recovered"}, "restarted": {"restarted"},
 		"absent": {"absent"}, "memory": {"memory_high", "memory_ok"}, "leak": {"leak_suspected"},
 		"threads": {"threads_changed"}, "fds": {"fds_high", "fds_ok"}, "cpu": {"cpu_high", "cpu_ok"},
-		"oom": {"oom_kill"}, "custom": {"custom", "custom_ok"},
+		"oom": {"oom_kill", detect.NoticeHostOOMKill}, "custom": {"custom", "custom_ok"},
 	}
 	cases, _ := filepath.Glob(filepath.Join(goldenDir, "*.args"))
 	for _, c := range cases {
@@ -261,9 +262,9 @@ func TestDisable(t *testing.T) {
 			}
 			var want []string
 			for _, l := range lines(all) {
-				var h struct{ Type, Src string }
+				var h struct{ Type, Code, Src string }
 				_ = json.Unmarshal([]byte(l), &h)
-				if h.Src != "sre-detect" || !slices.Contains(ts, h.Type) {
+				if h.Src != "sre-detect" || !slices.Contains(ts, h.Type+h.Code) {
 					want = append(want, l)
 				}
 			}

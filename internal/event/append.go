@@ -212,6 +212,11 @@ func appendExit(b []byte, e *Exit) ([]byte, error) {
 	if err != nil {
 		return b, fmt.Errorf("uptime_s: %w", err)
 	}
+	if e.OOMKilled != nil {
+		b = append(b, `,"oom_killed":`...)
+		b = strconv.AppendBool(b, *e.OOMKilled)
+	}
+	b = appendOptString(b, `,"oom_kernel_msg":`, e.OOMKernelMsg)
 	return append(b, '}'), nil
 }
 

@@ -121,7 +121,8 @@ func TestSampleAppendJSON(t *testing.T) {
 				},
 				PSIMemSomeAvg10: ptr(0.01), PSIMemFullAvg10: ptr(0.0), OOMKills: ptr(uint64(3)),
 			},
-			Exit: &event.Exit{PID: 4242, Noticed: event.NoticedWait, Code: ptr(0), Signal: "SIGKILL", SignalNum: 9, CoreDump: true, UptimeS: 3600},
+			Exit: &event.Exit{PID: 4242, Noticed: event.NoticedWait, Code: ptr(0), Signal: "SIGKILL", SignalNum: 9, CoreDump: true, UptimeS: 3600,
+				OOMKilled: ptr(false), OOMKernelMsg: "oom-kill:constraint=CONSTRAINT_MEMCG,task=a \"b\",pid=4242"},
 			Unavailable: map[string]string{
 				"process.cpu_pct": "first sample",
 				"process.fds":     "permission denied",
@@ -612,7 +613,7 @@ func FuzzSampleAppendJSON(f *testing.F) {
 				Load1: &f2, SwapUsedBytes: &u,
 				Disk: []event.Disk{{Path: val, UsedPct: f1}, {Path: key, UsedPct: f2, TotalBytes: u}},
 			},
-			Exit:        &event.Exit{PID: n, Noticed: key, Code: &n, Signal: val, SignalNum: n, CoreDump: up, UptimeS: f1},
+			Exit:        &event.Exit{PID: n, Noticed: key, Code: &n, Signal: val, SignalNum: n, CoreDump: up, UptimeS: f1, OOMKilled: &up, OOMKernelMsg: arg},
 			Unavailable: map[string]string{key: val, val: key, arg: target, target + key: host},
 		}
 		if up {

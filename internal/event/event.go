@@ -197,6 +197,13 @@ type Exit struct {
 	CoreDump  bool   `json:"core_dumped,omitempty"`
 	// UptimeS is how long the process ran, from its start to the notice.
 	UptimeS float64 `json:"uptime_s"`
+	// OOMKilled says whether the kernel's log names this process as the
+	// OOM killer's victim. It is present only when the host's OOM kill
+	// counter rose since the process's last sample and the log could be
+	// read (else Sample.Unavailable["exit.oom_killed"] says why).
+	OOMKilled *bool `json:"oom_killed,omitempty"`
+	// OOMKernelMsg is the kernel's line that names it, when OOMKilled.
+	OOMKernelMsg string `json:"oom_kernel_msg,omitempty"`
 }
 
 // Exit notice methods.

@@ -396,7 +396,8 @@ func fullRecords() []struct {
 			Process: fullProcess(), System: fullSystem(),
 			Exit: &event.Exit{
 				PID: 4242, Noticed: event.NoticedPidfd, Code: ptr(0), Signal: "SIGKILL", SignalNum: 9,
-				CoreDump: true, UptimeS: 3600.5,
+				CoreDump: true, UptimeS: 3600.5, OOMKilled: ptr(true),
+				OOMKernelMsg: "Out of memory: Killed process 4242 (nginx) total-vm:2000kB",
 			},
 			Unavailable: map[string]string{"process.fds": "permission denied"},
 		}},

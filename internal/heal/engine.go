@@ -119,6 +119,9 @@ func (e *Engine) Handle(ev *event.Event) (ds []Decision, changed bool) {
 		e.Old++
 		return nil, false
 	}
+	if hostScoped(ev) {
+		return nil, false
+	}
 	changed = e.observe(ev)
 	var asMap any
 	for _, r := range e.Rules.Rules {
@@ -188,6 +191,14 @@ func (e *Engine) Handle(ev *event.Event) (ds []Decision, changed bool) {
 		ds = append(ds, base)
 	}
 	return ds, changed
+}
+
+// hostScoped reports an oom_kill about the host, not its target: what
+// sre-detect builds before the host_oom_kill notice told under whichever
+// target's sample showed the host's counter rise. It is no sign that the
+// target is down, and no rule acts on it.
+func hostScoped(ev *event.Event) bool {
+	return ev.Type == "oom_kill" && ev.Detail["scope"] == "host"
 }
 
 // observe keeps each budget's view of whether its target is up.

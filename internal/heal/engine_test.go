@@ -270,3 +270,26 @@ func TestStateSurvivesRestart(t *testing.T) {
 		t.Errorf("missing state: %v", err)
 	}
 }
+
+// An oom_kill with scope "host" (an older sre-detect's way of telling a
+// kill somewhere on the host) is not the target's: no rule on oom_kill acts
+// on it. One in the target's cgroup is.
+func TestHostOOMKillIgnored(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	e := newTestEngine(t, strings.Replace(loopRules, "on: [crash]", "on: [crash, oom_kill]", 1), clk)
+	host := ev(clk, "oom_kill", "api")
+	host.Detail = map[string]any{"scope": "host", "kills": 1}
+	if ds, _ := e.Handle(host); len(ds) != 0 {
+		t.Fatalf("host oom_kill: %+v", summarise(ds))
+	}
+	group := ev(clk, "oom_kill", "api")
+	group.Detail = map[string]any{"scope": "cgroup", "cgroup": "/api", "kills": 1}
+	if d := cmp.Diff([]step{{"restart-api", "", 1, time.Second}}, summarise(mustHandle(e, group))); d != "" {
+		t.Errorf("cgroup oom_kill (-want +got):\n%s", d)
+	}
+}
+
+func mustHandle(e *Engine, ev *event.Event) []Decision {
+	ds, _ := e.Handle(ev)
+	return ds
+}

@@ -35,7 +35,8 @@ Usage:
 
 Every record passes through unchanged and in order; an event of a type in
 --on gets a report, and leaves annotated with "report": its path. Every
-event, action and notice is appended to DIR/events.ndjson.
+event, action, notice and summary (not samples) is appended to
+DIR/events.ndjson.
 
 Examples:
   sre-sample api | sre-detect | sre-report --log /var/log/api.log
@@ -264,7 +265,9 @@ func (st *filterState) handle(rec ndjson.Record) (skipped bool, err error) {
 		}
 		st.archive(rec.Raw, ev.Severity == event.SevCritical)
 		return false, st.out.WriteLine(rec.Raw)
-	case event.KindAction, event.KindNotice:
+	case event.KindAction, event.KindNotice, event.KindSummary:
+		// Summaries too (one per target per --summary period, not every
+		// sample): sre-score's memory gauges are made from them.
 		st.archive(rec.Raw, rec.Kind == event.KindAction)
 	}
 	return false, st.out.WriteLine(rec.Raw)

@@ -103,3 +103,24 @@ func TestInvalidEventSkipped(t *testing.T) {
 		t.Errorf("--strict: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// The archive keeps what sre-score reads: summaries (its memory gauges)
+// are archived, samples are not; every record still passes on.
+func TestArchiveKinds(t *testing.T) {
+	dir := t.TempDir()
+	in := `{"v":1,"kind":"sample","ts":"2026-11-27T03:41:10.000000000Z","host":"h","src":"sre-sample","target":"t","seq":1,"up":false,"matches":0}` + "\n" +
+		`{"v":1,"kind":"summary","ts":"2026-11-27T03:42:00.000000000Z","host":"h","src":"sre-detect","target":"t","from":"2026-11-27T03:41:00.000000000Z","to":"2026-11-27T03:42:00.000000000Z","samples":60,"rss_bytes":{"min":1,"avg":2,"max":3},"rss_slope_bytes_per_s":0.5}` + "\n" +
+		`{"v":1,"kind":"notice","ts":"2026-11-27T03:42:00.000000000Z","host":"h","src":"sre-detect","code":"host_oom_kill","msg":"m"}` + "\n"
+	code, stdout, stderr := run(t, nil, in, "--dir", dir)
+	if code != 0 || stdout != in {
+		t.Fatalf("exit %d, stdout %q, stderr %s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "events.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(in, "\n")
+	if want := lines[1] + lines[2]; string(b) != want {
+		t.Errorf("archive:\n%s\nwant:\n%s", b, want)
+	}
+}

@@ -58,6 +58,7 @@ type Options struct {
 	Disks     []string
 	ProcRoot  string
 	SysRoot   string
+	Kmsg      string
 	ChildLog  string
 	Label     string
 	NoPidfd   bool
@@ -84,6 +85,7 @@ func parse(std cli.IO, args []string) (*Options, error) {
 	fs.StringArrayVar(&o.Disks, "disk", []string{"/"}, "report disk usage of the filesystem holding `PATH` (repeatable)")
 	fs.StringVar(&o.ProcRoot, "proc-root", "/proc", "read processes from this procfs mount (`DIR`)")
 	fs.StringVar(&o.SysRoot, "sys-root", "/sys", "read cgroups from this sysfs mount (`DIR`)")
+	fs.StringVar(&o.Kmsg, "kmsg", "", "the kernel log, read at a death after the host's OOM kill count rose, to tell whether the OOM killer named the process (`FILE`; default /dev/kmsg, none with --proc-root)")
 	fs.StringVar(&o.ChildLog, "child-log", "", "launch mode: append the child's stdout and stderr to `FILE` (default: this stderr)")
 	fs.StringVar(&o.Label, "target", "", "launch mode: the target name in records (default: CMD's basename)")
 	fs.BoolVar(&o.NoPidfd, "no-pidfd", false, "notice exits by polling every --exit-poll instead of pidfd notifications")
@@ -147,6 +149,11 @@ func (o *Options) check() error {
 	for _, dir := range []struct{ flag, path string }{{"--proc-root", o.ProcRoot}, {"--sys-root", o.SysRoot}} {
 		if fi, err := os.Stat(dir.path); err != nil || !fi.IsDir() {
 			return cli.Usagef("%s %s: not a readable directory", dir.flag, dir.path)
+		}
+	}
+	if o.Kmsg != "" {
+		if _, err := os.Stat(o.Kmsg); err != nil {
+			return cli.Usagef("--kmsg %s: %v", o.Kmsg, unwrap(err))
 		}
 	}
 	for _, d := range o.Disks {
@@ -231,9 +238,12 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 		ProcRoot: o.ProcRoot, SysRoot: o.SysRoot, Host: host,
 		Interval: o.Interval, Count: o.Count, Disks: o.Disks,
 		One: o.One, NoPidfd: o.NoPidfd, ExitPoll: o.ExitPoll,
-		Self: os.Getpid(), Now: std.Now, Warnf: warnf,
+		Self: os.Getpid(), Now: std.Now, Warnf: warnf, Kmsg: o.Kmsg,
 		// Its own launchers (sudo sre-sample --match api) are left out too.
 		Exclude: append(o.Exclude, os.Getpid()),
+	}
+	if cfg.Kmsg == "" && o.ProcRoot == "/proc" {
+		cfg.Kmsg = "/dev/kmsg" // a fixture tree is not this kernel's
 	}
 	out := ndjson.NewWriter(ndjson.DirectWriter(std.Out))
 	emit := func(s *event.Sample) error { return out.Encode(s) }

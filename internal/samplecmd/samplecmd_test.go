@@ -60,6 +60,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown user", []string{"--user", "no-such-user-xyz"}, `--user "no-such-user-xyz": no such user`},
 		{"missing disk", []string{"--disk", "/no/such/disk", "x"}, "--disk /no/such/disk: no such file or directory"},
 		{"missing proc root", []string{"--proc-root", "/no/such/proc", "x"}, "--proc-root /no/such/proc: not a readable directory"},
+		{"missing kmsg", []string{"--kmsg", "/no/such/kmsg", "x"}, "--kmsg /no/such/kmsg: no such file or directory"},
 		{"empty name", []string{""}, "NAME: empty"},
 		{"launch without command", []string{"--"}, "launch mode: no command after --"},
 		{"launch with a selector", []string{"nginx", "--", "true"}, "launch mode (-- CMD) takes no other target"},

@@ -1075,3 +1075,101 @@ func TestRunBootTime(t *testing.T) {
 		})
 	}
 }
+
+// A death after the host's OOM kill count rose sends the sampler to the
+// kernel's log: exit.oom_killed says whether a line since the process
+// started names it (by pid and name) as the OOM killer's victim. No rise,
+// no look; a log that cannot be read is named in unavailable. The cgroup's
+// OOM counter is read again at the death.
+func TestRunExitOOMNamed(t *testing.T) {
+	// sampleProc started 1234.56 s after boot; kmsg times are µs after boot.
+	const (
+		named   = "3,410,1300000000,-;Memory cgroup out of memory: Killed process 4242 (myapp) total-vm:218752kB, anon-rss:32512kB"
+		summary = "6,409,1300000000,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,task=myapp,pid=4242,uid=0"
+		other   = "3,410,1300000000,-;Out of memory: Killed process 999 (hog) total-vm:218752kB"
+		before  = "3,12,1000000000,-;Out of memory: Killed process 4242 (myapp) total-vm:1kB"
+		other15 = "3,410,1300000000,-;Out of memory: Killed process 4242 (somethingelse) total-vm:1kB"
+	)
+	tests := []struct {
+		name    string
+		vmstat  int    // the host's oom_kill count at the death (7 before)
+		kmsg    string // the log's records; "-" for no log file
+		want    *bool
+		wantMsg string
+		unav    bool
+	}{
+		{"named", 8, "6,1,5,-;Linux version\n" + named + "\n", ptr(true), named[strings.IndexByte(named, ';')+1:], false},
+		{"named by the summary line", 8, summary + "\n", ptr(true), summary[strings.IndexByte(summary, ';')+1:], false},
+		{"another process named", 8, other + "\n", ptr(false), "", false},
+		{"named before it started: another process with its pid", 8, before + "\n", ptr(false), "", false},
+		{"its pid under another name", 8, other15 + "\n", ptr(false), "", false},
+		{"no rise: the log is not read", 7, named + "\n", nil, "", false},
+		{"no log", 8, "-", nil, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.add(sampleProc())
+			kmsg := filepath.Join(filepath.Dir(f.proc), "kmsg")
+			r := f.run(3, []Target{nameTarget(fixName)}, func(c *Config) { c.Kmsg = kmsg }, func(i int, s *event.Sample) {
+				if i != 0 {
+					return
+				}
+				f.write("proc/vmstat", fmt.Sprintf("nr_free_pages 250000\noom_kill %d\n", tt.vmstat))
+				f.write("sys/fs/cgroup"+dockerScope+"/memory.events", "low 0\nhigh 0\nmax 9\noom 3\noom_kill 2\noom_group_kill 0\n")
+				if tt.kmsg != "-" {
+					f.write("kmsg", tt.kmsg)
+				}
+				f.remove(pidDir(fixPID))
+			})
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			var ex *event.Sample
+			for _, s := range r.samples {
+				if s.Exit != nil {
+					ex = s
+				}
+			}
+			if ex == nil {
+				t.Fatalf("no exit sample in %d samples", len(r.samples))
+			}
+			if d := cmp.Diff(tt.want, ex.Exit.OOMKilled); d != "" {
+				t.Errorf("exit.oom_killed (-want +got):\n%s", d)
+			}
+			if ex.Exit.OOMKernelMsg != tt.wantMsg {
+				t.Errorf("exit.oom_kernel_msg = %q, want %q", ex.Exit.OOMKernelMsg, tt.wantMsg)
+			}
+			if _, got := ex.Unavailable["exit.oom_killed"]; got != tt.unav {
+				t.Errorf("unavailable[exit.oom_killed] present %v, want %v: %v", got, tt.unav, ex.Unavailable)
+			}
+			if c := ex.Process.CgroupOOMKills; c == nil || *c != 2 {
+				t.Errorf("process.cgroup_oom_kills at the death = %v, want 2 (read again)", c)
+			}
+		})
+	}
+}
+
+func TestParseOOMVictim(t *testing.T) {
+	tests := []struct {
+		msg  string
+		want oomVictim
+		ok   bool
+	}{
+		{"Out of memory: Killed process 12292 (python3) total-vm:218752kB, anon-rss:32512kB", oomVictim{12292, "python3"}, true},
+		{"Memory cgroup out of memory: Killed process 7 (a b) total-vm:1kB", oomVictim{7, "a b"}, true},
+		{"oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/x,task=my,app,pid=42,uid=0", oomVictim{42, "my,app"}, true},
+		{"oom-kill:constraint=CONSTRAINT_NONE,task=x,pid=,uid=0", oomVictim{}, false},
+		{"Killed process abc (x)", oomVictim{}, false},
+		{"Killed process 12 x", oomVictim{}, false},
+		{"Killed process 12 (unterminated", oomVictim{}, false},
+		{"python3 invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0", oomVictim{}, false},
+		{"", oomVictim{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := parseOOMVictim(tt.msg)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("parseOOMVictim(%q) = %+v, %v; want %+v, %v", tt.msg, got, ok, tt.want, tt.ok)
+		}
+	}
+}

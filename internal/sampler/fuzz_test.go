@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -239,6 +240,28 @@ func FuzzParseBtime(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if _, err := parseBtime(b); err != nil && !errors.Is(err, ErrParse) {
 			t.Fatalf("error does not wrap ErrParse: %v", err)
+		}
+	})
+}
+
+// The kernel's log is outside input too (--kmsg may name any file): a
+// record either parses into a time and a message, and a victim has a pid
+// the line holds.
+func FuzzParseKmsgOOM(f *testing.F) {
+	f.Add([]byte("3,410,6385271829,-;Memory cgroup out of memory: Killed process 12292 (python3) total-vm:218752kB"))
+	f.Add([]byte("6,409,6385271814,-;oom-kill:constraint=CONSTRAINT_MEMCG,task=python3,pid=12292,uid=0"))
+	f.Add([]byte(" SUBSYSTEM=acpi"))
+	f.Add([]byte("x;y"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, msg, ok := parseKmsgRecord(b)
+		if !ok {
+			return
+		}
+		if strings.Contains(msg, "\n") {
+			t.Errorf("message %q holds a newline", msg)
+		}
+		if v, ok := parseOOMVictim(msg); ok && (v.pid <= 0 || !strings.Contains(msg, strconv.Itoa(v.pid))) {
+			t.Errorf("victim %+v of %q", v, msg)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package sampler
 import (
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -308,6 +309,9 @@ func (s *Sampler) sampleOne(ti int, c candidate, matches int, now time.Time, sys
 		}
 	}
 	p.last = pr
+	if sys.OOMKills != nil {
+		p.hostOOM, p.hostOOMOK = *sys.OOMKills, true
+	}
 	smp := s.newSample(t.Label, now)
 	smp.Up, smp.Matches, smp.Process, smp.System = true, matches, pr, sys
 	if len(unav) > 0 {
@@ -386,6 +390,31 @@ func setStatus(ex *event.Exit, ws syscall.WaitStatus) {
 	}
 }
 
+// oomNamed asks the kernel's log whether the OOM killer killed p, when
+// it may have: p was killed by a signal or its status is unknown, and the
+// host's OOM kill counter rose since p's last sample. It sets
+// ex.OOMKilled, or returns why it could not tell.
+func (s *Sampler) oomNamed(p *proc, ex *event.Exit, sys *event.System) (why string) {
+	if s.cfg.Kmsg == "" || ex.Code != nil || ex.Signal != "" && ex.Signal != "SIGKILL" ||
+		!p.hostOOMOK || sys.OOMKills == nil || *sys.OOMKills <= p.hostOOM {
+		return ""
+	}
+	name := ""
+	if p.last != nil {
+		name = p.last.Name
+	}
+	// The log's clock and start_ticks' both count from boot; a second of
+	// slack for their rounding.
+	start := float64(p.id.StartTicks) / clockTicks
+	line, err := readOOMNamed(s.cfg.Kmsg, p.id.PID, name, start-1)
+	if err != nil {
+		return "kernel log: " + reasonOf(err)
+	}
+	named := line != ""
+	ex.OOMKilled, ex.OOMKernelMsg = &named, line
+	return ""
+}
+
 // exited reports the end of a watched identity to every target watching it;
 // now is when it was noticed.
 func (s *Sampler) exited(id event.Identity, noticed string, now time.Time, emit Emit) error {
@@ -398,8 +427,16 @@ func (s *Sampler) exited(id event.Identity, noticed string, now time.Time, emit 
 }
 
 func (s *Sampler) reportExit(p *proc, ex *event.Exit, now time.Time, emit Emit) error {
+	// The cgroup's OOM counters as of the death, read while its file is
+	// still kept: a kill in the cgroup between the last tick and now shows.
+	if p.last != nil && p.oomOK && p.memPath != "" {
+		if c := s.readCgroupOOM(p); c.why == "" && c.hasKills == p.oom.hasKills && c.hasOOM == p.oom.hasOOM {
+			p.oom = c // p.last's counters point into p.oom
+		}
+	}
 	s.forget(p)
 	sys, sysUnav := s.readSystem(now, true)
+	why := s.oomNamed(p, ex, sys)
 	for ti := range s.targets {
 		if !p.targets[ti] {
 			continue
@@ -408,6 +445,10 @@ func (s *Sampler) reportExit(p *proc, ex *event.Exit, now time.Time, emit Emit) 
 		smp.Process, smp.Exit, smp.System = p.last, ex, sys
 		smp.Matches = s.countWatchedBy(ti)
 		smp.Unavailable = orNil(sysUnav)
+		if why != "" {
+			smp.Unavailable = maps.Clone(sysUnav)
+			smp.Unavailable["exit.oom_killed"] = why
+		}
 		if err := emit(smp); err != nil {
 			return err
 		}

@@ -49,7 +49,11 @@ type Config struct {
 	// selects: each PID, its descendants, and the ancestors that launched
 	// it (sudo, timeout); see excluder.
 	Exclude []int
-	Now     func() time.Time
+	// Kmsg is the kernel's log (/dev/kmsg), read at a death when the
+	// host's OOM kill counter rose since the process's last sample, to
+	// tell whether the OOM killer named it (Exit.OOMKilled); "" never reads it.
+	Kmsg string
+	Now  func() time.Time
 	// Warnf prints a warning line on the tool's stderr.
 	Warnf func(format string, args ...any)
 }
@@ -142,6 +146,10 @@ type proc struct {
 	oomSeq  uint64
 	oomAt   time.Time
 	child   bool
+	// The host's OOM kill count beside its last up sample: a death after
+	// which it rose sends the sampler to the kernel's log.
+	hostOOM   uint64
+	hostOOMOK bool
 }
 
 type nameKey struct {

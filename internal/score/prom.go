@@ -17,7 +17,7 @@ var (
 	descCrashes = prometheus.NewDesc("sre_crashes_total",
 		"Crash events of the target in the archive.", []string{"target"}, nil)
 	descOOM = prometheus.NewDesc("sre_oom_kills_total",
-		"OOM kill events of the target in the archive.", []string{"target"}, nil)
+		"OOM kills of the target in the archive: oom_kill events and crashes the kernel's OOM killer caused.", []string{"target"}, nil)
 	descActions = prometheus.NewDesc("sre_heal_actions_total",
 		"sre-heal actions on the target in the archive, by rule, action and result.",
 		[]string{"target", "rule", "action", "result"}, nil)

@@ -22,6 +22,12 @@ type Rec struct {
 	DowntimeS *float64
 	// started: the process's start (detail.process_start)
 	UpSince *time.Time
+	// oom_kill: detail.scope; "host" is a kill somewhere on the host, which
+	// older sre-detect builds told as an event of whichever target's sample
+	// showed it, and which counts for no target.
+	Scope string
+	// crash: detail.oom_killed, the kernel's OOM killer ended it (docs/detect.md)
+	OOMKilled bool
 	// action
 	Rule, Action, Result string
 	DryRun               bool
@@ -34,6 +40,8 @@ type leanDetail struct {
 	CrashID      string      `json:"crash_id"`
 	DownSince    *event.Time `json:"down_since"`
 	ProcessStart *event.Time `json:"process_start"`
+	Scope        string      `json:"scope"`
+	OOMKilled    bool        `json:"oom_killed"`
 }
 
 type lean struct {
@@ -80,7 +88,7 @@ func decode(kind string, raw []byte, in interner) (r Rec, ok bool, err error) {
 		v := l.RSS.Avg
 		r.RSSAvg = &v
 	}
-	if kind == event.KindEvent && (l.Type == TypeRecovered || l.Type == TypeStarted) && len(l.Detail) > 0 && string(l.Detail) != "null" {
+	if kind == event.KindEvent && (l.Type == TypeRecovered || l.Type == TypeStarted || l.Type == TypeOOMKill || l.Type == TypeCrash) && len(l.Detail) > 0 && string(l.Detail) != "null" {
 		var d leanDetail
 		if err := json.Unmarshal(l.Detail, &d); err != nil {
 			return r, false, fmt.Errorf("decode %s detail: %w", l.Type, err)
@@ -92,7 +100,7 @@ func decode(kind string, raw []byte, in interner) (r Rec, ok bool, err error) {
 			}
 			return r, true, nil
 		}
-		r.CrashID, r.DowntimeS = d.CrashID, d.DowntimeS
+		r.Scope, r.OOMKilled, r.CrashID, r.DowntimeS = d.Scope, d.OOMKilled, d.CrashID, d.DowntimeS
 		if d.DownSince != nil {
 			t := d.DownSince.Time
 			r.DownSince = &t

@@ -226,7 +226,7 @@ func decodeFast(kind string, raw []byte, r *Rec, in interner) error {
 		case "rss_slope_bytes_per_s":
 			r.Slope, err = num(v)
 		}
-		if err == nil && kind == "event" && have == need && r.Type != TypeRecovered && r.Type != TypeStarted {
+		if err == nil && kind == "event" && have == need && r.Type != TypeRecovered && r.Type != TypeStarted && r.Type != TypeOOMKill && r.Type != TypeCrash {
 			return errDone
 		}
 		return err
@@ -236,6 +236,18 @@ func decodeFast(kind string, raw []byte, r *Rec, in interner) error {
 	}
 	if err != nil {
 		return err
+	}
+	if kind == "event" && (r.Type == TypeOOMKill || r.Type == TypeCrash) && detail != nil && string(detail) != "null" {
+		return members(detail, func(k, v []byte) error {
+			var err error
+			switch string(k) {
+			case "scope":
+				r.Scope, err = str(v)
+			case "oom_killed":
+				r.OOMKilled = string(v) == "true"
+			}
+			return err
+		})
 	}
 	if kind == "event" && r.Type == TypeRecovered && detail != nil && string(detail) != "null" {
 		return members(detail, func(k, v []byte) error {

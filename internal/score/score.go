@@ -99,6 +99,11 @@ const (
 	TypeStarted      = "started"
 )
 
+// ScopeHost is the detail.scope of an oom_kill event that names no
+// process of its target (written by sre-detect before host OOM kills
+// became host_oom_kill notices).
+const ScopeHost = "host"
+
 // AddEvent folds one event in.
 func (a *Aggregator) AddEvent(r *Rec) {
 	if r.Target == "" || r.TS.IsZero() || r.Type == TypeStabilityLow {
@@ -107,6 +112,9 @@ func (a *Aggregator) AddEvent(r *Rec) {
 	if r.Type == TypeRecovered {
 		a.addRecovered(r)
 		return
+	}
+	if r.Type == TypeOOMKill && r.Scope == ScopeHost {
+		return // a kill somewhere on the host: no target's failure
 	}
 	if r.Type == TypeStarted {
 		a.addStarted(r)
@@ -120,6 +128,13 @@ func (a *Aggregator) AddEvent(r *Rec) {
 	old := a.old(r.TS)
 	switch r.Type {
 	case TypeCrash:
+		if r.OOMKilled { // the OOM killer's, on the evidence sre-detect weighed
+			t.oomTotal++
+			if !old {
+				t.ooms = append(t.ooms, r.TS)
+				a.added++
+			}
+		}
 		t.crashesTotal++
 		if r.TS.After(t.lastCrash) {
 			t.lastCrash = r.TS

@@ -457,3 +457,57 @@ func TestStartedClosesCrash(t *testing.T) {
 		})
 	}
 }
+
+// A host-wide OOM kill is charged to no target: neither the host_oom_kill
+// notice sre-detect tells now, nor the oom_kill event with scope "host"
+// that older builds told under whichever target's sample showed it. A kill
+// in the target's own cgroup counts.
+func TestHostOOMNotCharged(t *testing.T) {
+	data := gen(t, []step{{"svc", "started", -2 * day, 0}})
+	ts := event.At(at.Add(-3 * h))
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.Encode(event.Notice{Header: event.NewHeader(event.KindNotice, "sre-detect", "h", ts.Time), Code: "host_oom_kill",
+		Msg: "The kernel OOM killer ended 1 process(es) on host h.", Detail: map[string]any{"scope": "host", "kills": 1}})
+	enc.Encode(event.Event{Header: event.NewHeader(event.KindEvent, "sre-detect", "h", ts.Time), ID: "old-host", Type: "oom_kill",
+		Severity: event.SevWarning, Target: "svc", Msg: "The kernel OOM killer ended 1 process(es) on host h.",
+		Detail: map[string]any{"scope": "host", "kills": 1, "oom_kills": 4}})
+	enc.Encode(event.Event{Header: event.NewHeader(event.KindEvent, "sre-detect", "h", ts.Time.Add(m)), ID: "cg", Type: "oom_kill",
+		Severity: event.SevCritical, Target: "svc", Msg: "The kernel OOM killer ended 1 process(es) in cgroup /svc of svc.",
+		Detail: map[string]any{"scope": "cgroup", "cgroup": "/svc", "kills": 1, "cgroup_oom_kills": 1}})
+	data = append(data, b.Bytes()...)
+	s := snapshot(t, data, "24h")
+	w := expect("svc", "24h", 0, 0, 0, 86400, 0)
+	w.OOMKills = 1
+	if d := cmp.Diff([]want{w}, []want{got(s.Results[0])}, cmpopts.EquateApprox(0, 1e-9)); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	if tot := s.Totals[0].OOMKills; tot != 1 {
+		t.Errorf("total OOM kills = %d, want 1", tot)
+	}
+}
+
+// A crash the OOM killer caused, on evidence (detail.oom_killed: the
+// kernel's log named it, or its cgroup counted a kill), is an OOM kill of
+// its target too; a crash merely suspected is not.
+func TestCrashOOMKilled(t *testing.T) {
+	data := gen(t, []step{{"svc", "started", -2 * day, 0}})
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	for i, d := range []map[string]any{
+		{"noticed": "pidfd", "signal": "SIGKILL", "oom_suspected": true, "oom_confidence": "high", "oom_killed": true,
+			"history": []map[string]any{{"ts": "2026-01-07T20:00:00Z", "rss_bytes": 1}}},
+		{"noticed": "pidfd", "signal": "SIGKILL", "oom_suspected": true, "oom_confidence": "medium"},
+	} {
+		ts := at.Add(-time.Duration(3+i) * h)
+		enc.Encode(event.Event{Header: event.NewHeader(event.KindEvent, "sre-detect", "h", ts), ID: fmt.Sprint("c", i), Type: "crash",
+			Severity: event.SevCritical, Target: "svc", Msg: "svc was killed by SIGKILL", Detail: d})
+	}
+	s := snapshot(t, append(data, b.Bytes()...), "24h")
+	if r := s.Results[0]; r.OOMKills != 1 || r.Crashes != 2 {
+		t.Errorf("24h: %d OOM kills, %d crashes; want 1 and 2", r.OOMKills, r.Crashes)
+	}
+	if tot := s.Totals[0].OOMKills; tot != 1 {
+		t.Errorf("total OOM kills = %d, want 1", tot)
+	}
+}

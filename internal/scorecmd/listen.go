@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/localsre/sre-agent/internal/cli"
@@ -47,7 +50,10 @@ func checkListen(addr string, allowRemote bool) (string, error) {
 
 // follower reads the archives incrementally: from the last offset up to the
 // last full line. A file that shrank or was replaced (rotation) is read
-// again from the start, with every file, into a fresh Aggregator.
+// again from the start, with every file, into a fresh Aggregator. Each
+// file's health (readable or not, last good read, lines skipped) is kept
+// for the exporter's own metrics, and a change of it is said once on
+// stderr.
 type follower struct {
 	mu      sync.Mutex
 	std     cli.IO
@@ -64,6 +70,17 @@ type followed struct {
 	size   int64
 	gz     bool
 	tail   []byte // the bytes just before offset, to notice a rewrite
+	health archiveHealth
+}
+
+// archiveHealth is what the exporter says of one archive file.
+type archiveHealth struct {
+	checked  bool      // a first check was made
+	up       bool      // readable at the last check
+	lastRead time.Time // of the last check that could read it
+	// skipped counts the lines skipped, by reason, since the file was last
+	// read from its start (a rotation resets it, as a counter may).
+	skipped map[string]int64
 }
 
 // rewritten reports whether the bytes before offset are no longer those
@@ -85,17 +102,36 @@ func (fl *followed) rewritten() bool {
 func newFollower(std cli.IO, paths []string, windows []score.Window) *follower {
 	f := &follower{std: std, windows: windows, agg: score.New(windows, time.Time{})}
 	for _, p := range paths {
-		f.files = append(f.files, &followed{path: p})
+		f.files = append(f.files, &followed{path: p, health: archiveHealth{skipped: map[string]int64{}}})
 	}
 	return f
+}
+
+// openArchive opens an archive for reading; a directory is refused here,
+// as reading it would fail anyway.
+func openArchive(path string) (*os.File, os.FileInfo, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := file.Stat()
+	if err == nil && st.IsDir() {
+		err = &fs.PathError{Op: "read", Path: path, Err: syscall.EISDIR}
+	}
+	if err != nil {
+		file.Close()
+		return nil, nil, err
+	}
+	return file, st, nil
 }
 
 // refresh reads what was appended since the last call.
 func (f *follower) refresh() {
 	for _, fl := range f.files {
-		st, err := os.Stat(fl.path)
+		file, st, err := openArchive(fl.path)
 		if err != nil {
-			continue // not there yet, or rotated away: keep what we have
+			f.down(fl, err) // not there yet, rotated away or unreadable: keep what we have
+			continue
 		}
 		var ino, dev uint64
 		if s, ok := st.Sys().(*syscall.Stat_t); ok {
@@ -103,31 +139,55 @@ func (f *follower) refresh() {
 		}
 		changed := fl.offset > 0 && (ino != fl.ino || dev != fl.dev || st.Size() < fl.offset || (fl.gz && st.Size() != fl.size) || fl.rewritten())
 		if changed {
+			file.Close()
 			f.reset()
 			f.refresh()
 			return
 		}
 		fl.ino, fl.dev, fl.size = ino, dev, st.Size()
 		if st.Size() > fl.offset || (fl.offset == 0 && st.Size() > 0) {
-			f.readFrom(fl)
+			err = f.readFrom(fl, file)
 		}
+		file.Close()
+		if err != nil {
+			f.down(fl, err)
+			continue
+		}
+		f.up(fl)
 	}
+}
+
+// down marks fl unreadable, saying so when it was not already.
+func (f *follower) down(fl *followed, err error) {
+	h := &fl.health
+	if !h.checked || h.up {
+		what := "serving what was read before"
+		if h.lastRead.IsZero() {
+			what = "no figures from it until it can be"
+		}
+		fmt.Fprintf(f.std.Err, "%s: archive %s cannot be read: %v; %s (sre_archive_up 0)\n", tool, fl.path, err, what)
+	}
+	h.checked, h.up = true, false
+}
+
+// up marks fl read, saying so when it was unreadable.
+func (f *follower) up(fl *followed) {
+	h := &fl.health
+	if h.checked && !h.up {
+		fmt.Fprintf(f.std.Err, "%s: archive %s is readable again\n", tool, fl.path)
+	}
+	h.checked, h.up, h.lastRead = true, true, f.std.Now()
 }
 
 func (f *follower) reset() {
 	f.agg = score.New(f.windows, time.Time{})
 	for _, fl := range f.files {
 		fl.offset, fl.ino, fl.dev, fl.size, fl.gz, fl.tail = 0, 0, 0, 0, false, nil
+		clear(fl.health.skipped)
 	}
 }
 
-func (f *follower) readFrom(fl *followed) {
-	file, err := os.Open(fl.path)
-	if err != nil {
-		fmt.Fprintf(f.std.Err, "%s: read archive: %v\n", tool, err)
-		return
-	}
-	defer file.Close()
+func (f *follower) readFrom(fl *followed, file *os.File) error {
 	var magic [2]byte
 	if n, _ := file.ReadAt(magic[:], 0); n == 2 && magic == [2]byte{0x1f, 0x8b} {
 		// A compressed archive cannot be appended to line by line: read it
@@ -135,30 +195,39 @@ func (f *follower) readFrom(fl *followed) {
 		if fl.offset == 0 {
 			fl.gz = true
 			fl.offset = fl.size
-			readOne(context.Background(), f.std, fl.path, file, f.agg)
+			c, err := readOne(context.Background(), f.std, fl.path, file, f.agg)
+			fl.count(c)
+			return err
 		}
-		return
+		return nil
 	}
 	// Only up to the last newline: a line still being written waits for
 	// the next scrape. The new part is streamed, never held whole.
 	end, err := lastNewline(file, fl.offset, fl.size)
 	if err != nil {
-		fmt.Fprintf(f.std.Err, "%s: read %s: %v\n", tool, fl.path, err)
-		return
+		return err
 	}
 	if end <= fl.offset {
-		return
+		return nil
 	}
 	warner := ndjson.NewWarner(tool, fl.path, f.std.Err)
 	c, err := score.ReadArchive(context.Background(), io.NewSectionReader(file, fl.offset, end-fl.offset), f.agg, warner.Skip)
 	warner.Summary(c)
-	if err != nil {
-		fmt.Fprintf(f.std.Err, "%s: read %s: %v\n", tool, fl.path, err)
-	}
+	fl.count(c)
+	// Past the section even when its read failed part way: what was
+	// folded in must not be folded in again.
 	fl.offset = end
 	tail := make([]byte, min(64, end))
 	n, _ := file.ReadAt(tail, end-int64(len(tail)))
 	fl.tail = tail[:n]
+	return err
+}
+
+// count adds a read's skipped lines to fl's.
+func (fl *followed) count(c ndjson.Counts) {
+	for k, v := range c.Skipped {
+		fl.health.skipped[k] += v
+	}
 }
 
 // lastNewline returns the offset just after the last newline in
@@ -180,14 +249,19 @@ func lastNewline(r io.ReaderAt, from, to int64) (int64, error) {
 	return from, nil
 }
 
-func (f *follower) snapshot() score.Snapshot {
+func (f *follower) snapshot() (score.Snapshot, []archiveState) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.refresh()
 	now := f.std.Now()
 	s := f.agg.Snapshot(now)
 	f.agg.Prune(now)
-	return s
+	st := make([]archiveState, 0, len(f.files))
+	for _, fl := range f.files {
+		st = append(st, archiveState{path: fl.path, up: fl.health.up, lastRead: fl.health.lastRead,
+			skipped: maps.Clone(fl.health.skipped)})
+	}
+	return s, st
 }
 
 // guard serves GET and HEAD only, to a Host naming this listener, with
@@ -243,7 +317,8 @@ func listen(ctx context.Context, std cli.IO, o options, windows []score.Window) 
 	}
 	fol := newFollower(std, o.files, windows)
 	fol.snapshot() // read what is there now, and report its skipped lines once
-	reg := score.Registry(fol.snapshot)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(exporterCollector{fol})
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

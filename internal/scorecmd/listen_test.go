@@ -131,6 +131,13 @@ var servingRE = regexp.MustCompile(`serving (http://\S+)/metrics`)
 // base URL; it stops when the test ends.
 func exporter(t *testing.T, files ...string) string {
 	t.Helper()
+	base, _ := exporterStderr(t, files...)
+	return base
+}
+
+// exporterStderr is exporter, also returning what it says on stderr.
+func exporterStderr(t *testing.T, files ...string) (string, *syncBuf) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	errb := &syncBuf{}
 	std := cli.IO{In: strings.NewReader(""), Out: io.Discard, Err: errb, Getenv: func(string) string { return "" },
@@ -145,7 +152,7 @@ func exporter(t *testing.T, files ...string) string {
 	})
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if m := servingRE.FindStringSubmatch(errb.String()); m != nil {
-			return m[1]
+			return m[1], errb
 		}
 		select {
 		case err := <-done:
@@ -154,7 +161,7 @@ func exporter(t *testing.T, files ...string) string {
 		}
 	}
 	t.Fatalf("exporter did not start:\n%s", errb.String())
-	return ""
+	return "", nil
 }
 
 func scrape(t *testing.T, base string) string {
@@ -375,5 +382,124 @@ func TestLastNewline(t *testing.T) {
 				t.Errorf("= %d, %v; want %d", got, err, tt.want)
 			}
 		})
+	}
+}
+
+// metric returns the value of the series whose text (name and labels) is
+// series, or "" when the scrape has none.
+func metric(text, series string) string {
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// The exporter says when its archive cannot be read — once, and again
+// only when that changes — and exposes the archive's health and its own
+// build: missing at start, then written, then replaced by something that
+// cannot be read (a directory: unreadable to root too), then back. Every
+// scrape answers and passes promtool.
+func TestExporterArchiveHealth(t *testing.T) {
+	arch := filepath.Join(t.TempDir(), "events.ndjson")
+	base, errb := exporterStderr(t, arch)
+	up := `sre_archive_up{archive="` + arch + `"}`
+	read := `sre_archive_last_read_timestamp_seconds{archive="` + arch + `"}`
+	badJSON := `sre_archive_lines_skipped_total{archive="` + arch + `",reason="bad_json"}`
+	says := func(what string) int { return strings.Count(errb.String(), what) }
+	check := func(step, wantUp, wantRead string, wantBroken, wantBack int) string {
+		t.Helper()
+		text := scrape(t, base)
+		checkMetrics(t, []byte(text))
+		if got := metric(text, up); got != wantUp {
+			t.Errorf("%s: %s = %q, want %q\n%s", step, up, got, wantUp, text)
+		}
+		if got := metric(text, read); got != wantRead {
+			t.Errorf("%s: %s = %q, want %q", step, read, got, wantRead)
+		}
+		if !regexp.MustCompile(`(?m)^sre_build_info\{goversion="go[^"]+",revision="[^"]+",version="[^"]+"\} 1$`).MatchString(text) {
+			t.Errorf("%s: no sre_build_info\n%s", step, text)
+		}
+		if got := says("cannot be read"); got != wantBroken {
+			t.Errorf("%s: said %d times that the archive cannot be read, want %d:\n%s", step, got, wantBroken, errb.String())
+		}
+		if got := says("readable again"); got != wantBack {
+			t.Errorf("%s: said %d times that it is readable again, want %d:\n%s", step, got, wantBack, errb.String())
+		}
+		return text
+	}
+	readAt := fmt.Sprint(float64(at.UnixNano()) / 1e9)
+
+	check("missing", "0", "", 1, 0)
+	check("still missing", "0", "", 1, 0)
+	if !strings.Contains(errb.String(), "no such file or directory") {
+		t.Errorf("the message does not say why:\n%s", errb.String())
+	}
+
+	if err := os.WriteFile(arch, append(archive(t), "not json\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := check("written", "1", readAt, 1, 1)
+	if got := crashes(t, text, "flaky"); got != "10" {
+		t.Errorf("written: sre_crashes_total{flaky} = %q, want 10", got)
+	}
+	if got := metric(text, badJSON); got != "1" {
+		t.Errorf("written: %s = %q, want 1", badJSON, got)
+	}
+	check("still readable", "1", readAt, 1, 1)
+
+	// Broken again: what was read is still served, with up 0.
+	if err := os.Rename(arch, arch+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(arch, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	text = check("a directory", "0", readAt, 2, 1)
+	if got := crashes(t, text, "flaky"); got != "10" {
+		t.Errorf("a directory: sre_crashes_total{flaky} = %q, want the 10 read before", got)
+	}
+	check("still a directory", "0", readAt, 2, 1)
+
+	if err := os.Remove(arch); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(arch+".old", arch); err != nil {
+		t.Fatal(err)
+	}
+	check("back", "1", readAt, 2, 2)
+}
+
+// A file without read permission is unreadable to anyone but root, which
+// reads any file: scripts/test-nonroot.sh runs this as nobody.
+func TestExporterArchiveNoPermission(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads a file of any mode; TestExporterArchiveHealth covers root with a directory, and scripts/test-nonroot.sh runs this test as nobody")
+	}
+	arch := writeFile(t, "events.ndjson", archive(t))
+	if err := os.Chmod(arch, 0); err != nil {
+		t.Fatal(err)
+	}
+	base, errb := exporterStderr(t, arch)
+	up := `sre_archive_up{archive="` + arch + `"}`
+	for range 2 {
+		text := scrape(t, base)
+		checkMetrics(t, []byte(text))
+		if got := metric(text, up); got != "0" {
+			t.Errorf("%s = %q, want 0", up, got)
+		}
+	}
+	if n := strings.Count(errb.String(), "cannot be read"); n != 1 || !strings.Contains(errb.String(), "permission denied") {
+		t.Errorf("stderr says it %d times, want once with the reason:\n%s", n, errb.String())
+	}
+	if err := os.Chmod(arch, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := metric(scrape(t, base), up); got != "1" {
+		t.Errorf("after chmod 644: %s = %q, want 1", up, got)
+	}
+	if n := strings.Count(errb.String(), "readable again"); n != 1 {
+		t.Errorf("stderr says it is readable again %d times, want 1:\n%s", n, errb.String())
 	}
 }

@@ -72,7 +72,7 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 	fs.StringVar(&o.windows, "window", "1h,24h,7d", "rolling windows ending at --at: s, m, h, d, w")
 	fs.StringVar(&o.format, "format", "auto", "auto (table on a terminal, else json), table, json or prom")
 	fs.StringVar(&o.textfile, "textfile", "", "also write Prometheus text to FILE atomically (node_exporter textfile collector); stdout stays quiet unless --format is given")
-	fs.StringVar(&o.listen, "listen", "", "serve /metrics on ADDR (loopback only), following the archive as it grows")
+	fs.StringVar(&o.listen, "listen", "", "serve /metrics on ADDR (loopback only), following the archive as it grows (sre_archive_up says whether it can be read)")
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "let --listen bind the non-loopback address given")
 	fs.Float64Var(&o.failBelow, "fail-below", 0, "exit 1 when any target's score in any window is below N (0-100)")
 	fs.BoolVar(&o.alert, "alert", false, "also emit a stability_low event per target and window below --fail-below (default 50)")
@@ -181,8 +181,8 @@ func readAll(ctx context.Context, std cli.IO, files []string, agg *score.Aggrega
 			defer f.Close()
 			r = f
 		}
-		n, err := readOne(ctx, std, label, r, agg)
-		skipped += n
+		c, err := readOne(ctx, std, label, r, agg)
+		skipped += c.SkippedTotal()
 		if err != nil {
 			return skipped, err
 		}
@@ -191,12 +191,13 @@ func readAll(ctx context.Context, std cli.IO, files []string, agg *score.Aggrega
 }
 
 // readOne reads one archive, gzip-compressed or not (by its magic bytes).
-func readOne(ctx context.Context, std cli.IO, label string, r io.Reader, agg *score.Aggregator) (int64, error) {
+// It returns the reader's counts, skipped lines by reason among them.
+func readOne(ctx context.Context, std cli.IO, label string, r io.Reader, agg *score.Aggregator) (ndjson.Counts, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return 0, cli.Failf("read %s: %v", label, err)
+			return ndjson.Counts{}, cli.Failf("read %s: %v", label, err)
 		}
 		defer zr.Close()
 		r = zr
@@ -210,9 +211,9 @@ func readOne(ctx context.Context, std cli.IO, label string, r io.Reader, agg *sc
 		fmt.Fprintf(std.Err, "%s: %s: of them bad_record=%d (valid JSON, a field of the wrong type)\n", tool, label, n)
 	}
 	if err != nil {
-		return c.SkippedTotal(), cli.Failf("read %s: %v", label, err)
+		return c, cli.Failf("read %s: %v", label, err)
 	}
-	return c.SkippedTotal(), nil
+	return c, nil
 }
 
 func output(std cli.IO, o options, snap score.Snapshot) error {
