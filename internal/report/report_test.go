@@ -290,7 +290,7 @@ func TestWriteReportReadOnlyDir(t *testing.T) {
 		t.Fatalf("WriteReport in a read-only dir: %v", err)
 	}
 	ents, _ := os.ReadDir(dir)
-	if len(ents) != 2 { // the first report and the archive
+	if len(ents) != 3 { // the first report, the archive and the lock file
 		t.Errorf("directory holds %d entries after a failed write, want 2", len(ents))
 	}
 }

@@ -61,6 +61,7 @@ type Options struct {
 	MaxLine    int
 	Launch     bool
 	RetryEvery time.Duration
+	FlushWait  time.Duration
 	Version    bool
 	Disks      []string
 }
@@ -97,7 +98,8 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 	fs.BoolVar(&o.Launch, "launch", false, "after a crash report, open the fitting operator tool on the terminal (only with a controlling terminal)")
 	fs.BoolVar(&o.Strict, "strict", false, "exit 1 if any input line was skipped")
 	fs.IntVar(&o.MaxLine, "max-line", ndjson.DefaultMaxLine, "longest input line in bytes; longer lines are skipped and counted")
-	fs.DurationVar(&o.RetryEvery, "retry", 5*time.Second, "how often to retry a report that could not be written")
+	fs.DurationVar(&o.RetryEvery, "retry", 5*time.Second, "how often to retry a report or archive record that could not be written")
+	fs.DurationVar(&o.FlushWait, "flush-timeout", 10*time.Second, "at the end of input, how long to keep retrying what could not be written yet before naming it lost (exit 1)")
 	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -125,6 +127,8 @@ func (o *Options) check() error {
 		return cli.Usagef("--max-line %d: must be at least 1024", o.MaxLine)
 	case o.RetryEvery <= 0:
 		return cli.Usagef("--retry %v: must be positive", o.RetryEvery)
+	case o.FlushWait < 0:
+		return cli.Usagef("--flush-timeout %v: must not be negative", o.FlushWait)
 	case o.Dir == "":
 		return cli.Usagef("--dir: empty")
 	}
@@ -199,6 +203,7 @@ func filter(ctx context.Context, std cli.IO, o *Options) error {
 			warner.Summary(rd.Counts())
 			return nil
 		case <-retry.C:
+			st.flushArchive()
 			if err := st.retryPending(); err != nil {
 				return st.outErr(err)
 			}
@@ -207,14 +212,14 @@ func filter(ctx context.Context, std cli.IO, o *Options) error {
 				if !errors.Is(it.Err, io.EOF) {
 					fmt.Fprintf(std.Err, "%s: stdin: %v\n", tool, it.Err)
 				}
-				st.retryPending()
+				lost := st.drain()
 				c := rd.Counts()
 				warner.Summary(c)
 				if invalid > 0 {
 					fmt.Fprintf(std.Err, "%s: stdin: %d events skipped as invalid\n", tool, invalid)
 				}
-				if len(st.retry) > 0 {
-					fmt.Fprintf(std.Err, "%s: %d reports could not be written (see above); their events passed on without a report\n", tool, len(st.retry))
+				if lost > 0 {
+					return cli.Failf("%d reports or archive records lost (named above): still not written %v after the end of input", lost, o.FlushWait)
 				}
 				if o.Strict && c.SkippedTotal()+invalid > 0 {
 					return cli.Failf("--strict: %d input lines skipped", c.SkippedTotal()+invalid)
@@ -267,18 +272,61 @@ func (st *filterState) handle(rec ndjson.Record) (skipped bool, err error) {
 	return false, st.out.WriteLine(rec.Raw)
 }
 
-// archive appends to events.ndjson; a failure is said on stderr (once per
-// kind of failure) and the stream goes on: the record still reaches the
-// next stage.
+// archive appends to events.ndjson; a failure is said on stderr (once
+// until the archive is written again) and the stream goes on: the record
+// still reaches the next stage, and waits in memory, in order, to be
+// written by a later append or retry.
 func (st *filterState) archive(line []byte, critical bool) {
-	if err := st.dir.AppendArchive(line, critical); err != nil {
+	st.archived(st.dir.AppendArchive(line, critical))
+}
+
+func (st *filterState) archived(err error) {
+	if err != nil {
 		if !st.warnedAr {
-			fmt.Fprintf(st.std.Err, "%s: %v (records still pass on)\n", tool, err)
+			fmt.Fprintf(st.std.Err, "%s: %v (records still pass on; the archive's are kept in memory and retried every %v)\n", tool, err, st.o.RetryEvery)
 			st.warnedAr = true
 		}
 		return
 	}
+	if st.warnedAr {
+		fmt.Fprintf(st.std.Err, "%s: archive: written again, no record lost\n", tool)
+	}
 	st.warnedAr = false
+}
+
+// flushArchive retries the archive records waiting in memory.
+func (st *filterState) flushArchive() {
+	if n, err := st.dir.Flush(); err != nil || n == 0 && st.warnedAr {
+		st.archived(err)
+	}
+}
+
+// drain is the end of input: it retries what could not be written for at
+// most --flush-timeout, then names every event whose report or archive
+// record is lost, and returns how many are.
+func (st *filterState) drain() int {
+	deadline := time.Now().Add(st.o.FlushWait)
+	every := min(st.o.RetryEvery, 200*time.Millisecond)
+	for {
+		st.flushArchive()
+		if err := st.retryPending(); err != nil && !errors.Is(err, ndjson.ErrClosed) {
+			fmt.Fprintf(st.std.Err, "%s: %v\n", tool, err)
+		}
+		if len(st.retry) == 0 && len(st.dir.Unwritten()) == 0 || !time.Now().Before(deadline) {
+			break
+		}
+		time.Sleep(every)
+	}
+	lost := 0
+	for _, p := range st.retry {
+		fmt.Fprintf(st.std.Err, "%s: lost: the report of event %s (%s of %s): not written after %d tries\n", tool, p.ev.ID, p.ev.Type, p.ev.Target, p.tries)
+		lost++
+	}
+	for _, label := range st.dir.Unwritten() {
+		fmt.Fprintf(st.std.Err, "%s: lost: %s: not in the archive\n", tool, label)
+		lost++
+	}
+	return lost
 }
 
 func (st *filterState) reportAndPass(ev *event.Event) error {
@@ -311,24 +359,29 @@ func (st *filterState) write(ev *event.Event, archiveEvent bool) (string, error)
 		Name:      report.FileName(ev.TS.Time, ev.Target, ev.Type, id),
 		WrittenAt: now, Results: results,
 	}
-	path, sum, err := st.dir.WriteReport(r)
+	// The annotated event and the report_written notice go to the archive
+	// under the same hold of the directory's lock as the report itself.
+	path, _, archErr, err := st.dir.Write(r, func(path, sum string) [][]byte {
+		var lines [][]byte
+		if archiveEvent {
+			annotated := *ev
+			annotated.Report = path
+			raw, _ := json.Marshal(&annotated)
+			lines = append(lines, raw)
+		}
+		n := event.Notice{
+			Header: event.NewHeader(event.KindNotice, tool, st.host, now),
+			Code:   report.NoticeReportWritten,
+			Msg:    fmt.Sprintf("report written for %s %s of %s", ev.Type, ev.ID, ev.Target),
+			Detail: map[string]any{"name": baseName(path), "path": path, "sha256": sum, "event_id": ev.ID},
+		}
+		nraw, _ := json.Marshal(&n)
+		return append(lines, nraw)
+	})
 	if err != nil {
 		return "", err
 	}
-	if archiveEvent {
-		annotated := *ev
-		annotated.Report = path
-		raw, _ := json.Marshal(&annotated)
-		st.archive(raw, ev.Severity == event.SevCritical)
-	}
-	n := event.Notice{
-		Header: event.NewHeader(event.KindNotice, tool, st.host, now),
-		Code:   report.NoticeReportWritten,
-		Msg:    fmt.Sprintf("report written for %s %s of %s", ev.Type, ev.ID, ev.Target),
-		Detail: map[string]any{"name": baseName(path), "path": path, "sha256": sum, "event_id": ev.ID},
-	}
-	nraw, _ := json.Marshal(&n)
-	st.archive(nraw, true)
+	st.archived(archErr)
 	return path, nil
 }
 
