@@ -288,7 +288,8 @@ func (d *Dir) writeLocked(r *Report) (string, string, error) {
 	// directory's fsync succeeds.
 	name := filepath.Base(final)
 	d.head = Link{Name: name, SHA256: hexsum}
-	d.known[name] = &Entry{Name: name, SHA256: hexsum, ID: r.ShortID, EventID: r.Event.ID, Prev: r.Prev.Name, PrevSHA: r.Prev.SHA256}
+	d.known[name] = &Entry{Name: name, SHA256: hexsum, ID: r.ShortID, EventID: r.Event.ID, Prev: r.Prev.Name, PrevSHA: r.Prev.SHA256,
+		ContextFor: r.ContextFor.Name}
 	if err := syncDir(d.Path); err != nil {
 		return final, hexsum, fmt.Errorf("report %s: fsync directory: %w", r.Name, err)
 	}
@@ -486,6 +487,8 @@ type Entry struct {
 	EventID string
 	Prev    string // Previous-Report ("" for the first)
 	PrevSHA string
+	// ContextFor is, on a context report, the report it completes.
+	ContextFor string
 }
 
 // Chain is the reports of a directory, read back.
@@ -543,6 +546,8 @@ func readEntry(path string) (*Entry, error) {
 			if v != none {
 				e.PrevSHA = v
 			}
+		case keyContext:
+			e.ContextFor = v
 		}
 	}
 	return e, nil

@@ -97,9 +97,25 @@ func Verify(dir string) (*Verification, error) {
 		}
 	}
 	for prev, names := range follows {
-		if len(names) > 1 {
-			sort.Strings(names)
-			add("inserted", names[len(names)-1], "it and %s both claim to follow %s", names[0], prev)
+		if len(names) < 2 {
+			continue
+		}
+		sort.Strings(names)
+		// The one the archive records is the report written; without
+		// such a record, the later name is the intruder.
+		var kept []string
+		for _, n := range names {
+			if sum, ok := written[n]; ok && sum == chain.Entries[n].SHA256 {
+				kept = append(kept, n)
+			}
+		}
+		if len(kept) != 1 {
+			kept = names[:1]
+		}
+		for _, n := range names {
+			if n != kept[0] {
+				add("inserted", n, "it and %s both claim to follow %s", kept[0], prev)
+			}
 		}
 	}
 
@@ -125,7 +141,7 @@ func Verify(dir string) (*Verification, error) {
 			case ok && by != "":
 				v.Vouched = append(v.Vouched, Problem{"unrecorded", e.Name,
 					fmt.Sprintf("written while the archive could not record it; %s, which the archive records, holds its SHA-256", by)})
-			case len(follows[e.Name]) == 0 && headLinked(e, proof, len(written)):
+			case len(follows[e.Name]) == 0 && len(follows[e.Prev]) <= 1 && headLinked(e, proof, len(written)):
 				add("unrecorded", e.Name, "the archive has no record of it and no later report vouches for it yet: "+
 					"written while the archive could not be (sre-report named its event as lost), or inserted")
 			default:

@@ -14,10 +14,15 @@ import (
 // followers start here, at start-up, so a report holds the lines written
 // before the crash even if the log was rotated or removed since. The
 // returned stop ends them.
-func collectors(ctx context.Context, std cli.IO, o *Options) ([]forensics.Entry, func(), error) {
+//
+// first is what is known at once (the log tail, kept in memory): it goes in
+// the report written the moment the event arrives. slow is the context that
+// asks the system (journal, /proc scan, dmesg, Docker, Kubernetes, tools):
+// it goes in the context report that follows, never holding the first up.
+func collectors(ctx context.Context, std cli.IO, o *Options) (first, slow []forensics.Entry, stop func(), err error) {
 	specs, err := logtail.ParseSpecs(o.Logs)
 	if err != nil {
-		return nil, nil, cli.Usagef("--log: %v", err)
+		return nil, nil, nil, cli.Usagef("--log: %v", err)
 	}
 	followers := logtail.NewFollowers(specs, o.LogLines)
 	for i, f := range followers {
@@ -27,7 +32,7 @@ func collectors(ctx context.Context, std cli.IO, o *Options) ([]forensics.Entry,
 			for _, g := range followers[:i] {
 				g.Stop()
 			}
-			return nil, nil, cli.Usagef("--log %s: %v", f.Path(), err)
+			return nil, nil, nil, cli.Usagef("--log %s: %v", f.Path(), err)
 		}
 		for _, ev := range f.Snapshot().Events {
 			if ev.Kind == logtail.Unreadable || ev.Kind == logtail.Missing {
@@ -35,7 +40,7 @@ func collectors(ctx context.Context, std cli.IO, o *Options) ([]forensics.Entry,
 			}
 		}
 	}
-	stop := func() {
+	stop = func() {
 		for _, f := range followers {
 			f.Stop()
 		}
@@ -49,8 +54,10 @@ func collectors(ctx context.Context, std cli.IO, o *Options) ([]forensics.Entry,
 		}
 	}
 	kubectl, _ := exec.LookPath("kubectl")
-	entries := []forensics.Entry{
+	first = []forensics.Entry{
 		{Name: "log", Order: 10, Collector: logtail.NewCollector(followers, specs)},
+	}
+	slow = []forensics.Entry{
 		{Name: "journal", Order: 20, Collector: logtail.NewJournalCollector(o.Journal, "journalctl")},
 		{Name: "host", Order: 30, Collector: forensics.NewHostCollector("/proc", o.Disks)},
 		{Name: "kernel", Order: 40, Collector: forensics.NewKernelCollector("/proc")},
@@ -60,10 +67,10 @@ func collectors(ctx context.Context, std cli.IO, o *Options) ([]forensics.Entry,
 	}
 	// Slow answers (gdb --version takes a quarter second) are read ahead of
 	// the first report, so a report is not held up by them.
-	for _, e := range entries {
+	for _, e := range slow {
 		if w, ok := e.Collector.(interface{ Warm(context.Context) }); ok {
 			go w.Warm(ctx)
 		}
 	}
-	return entries, stop, nil
+	return first, slow, stop, nil
 }

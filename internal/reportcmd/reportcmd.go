@@ -13,6 +13,8 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/localsre/sre-agent/internal/cli"
@@ -146,23 +148,37 @@ func shortID(eventID string) string {
 	return hex.EncodeToString(s[:4])
 }
 
+// pending is a report that could not be written yet: the first report of
+// an event (written again from the event), or a context report (kept as
+// rendered, with the evidence gathered once).
 type pending struct {
-	ev    *event.Event
-	tries int
+	ev      *event.Event
+	context *report.Report
+	tries   int
 }
 
+// maxContextRuns bounds the context reports gathered at once.
+const maxContextRuns = 4
+
 type filterState struct {
-	std      cli.IO
-	o        *Options
-	dir      *report.Dir
-	out      *ndjson.Writer
-	on       map[string]bool
-	host     string
-	entries  []forensics.Entry
-	stop     func()
-	launch   *launcher
+	std    cli.IO
+	o      *Options
+	dir    *report.Dir
+	out    *ndjson.Writer
+	on     map[string]bool
+	host   string
+	first  []forensics.Entry // evidence in the report written at once
+	slow   []forensics.Entry // evidence in the context report that follows
+	stop   func()
+	launch *launcher
+
+	mu       sync.Mutex // guards retry and warnedAr: context reports are written in the background
 	retry    []*pending
 	warnedAr bool
+
+	contexts sync.WaitGroup
+	running  atomic.Int32 // context reports being gathered or written
+	ctxRuns  chan struct{}
 }
 
 func filter(ctx context.Context, std cli.IO, o *Options) error {
@@ -175,15 +191,16 @@ func filter(ctx context.Context, std cli.IO, o *Options) error {
 		return cli.Failf("%v", err)
 	}
 	host, _ := os.Hostname()
-	st := &filterState{std: std, o: o, dir: dir, out: ndjson.NewWriter(std.Out), on: map[string]bool{}, host: host}
+	st := &filterState{std: std, o: o, dir: dir, out: ndjson.NewWriter(std.Out), on: map[string]bool{}, host: host,
+		ctxRuns: make(chan struct{}, maxContextRuns)}
 	for _, t := range o.On {
 		st.on[t] = true
 	}
-	entries, stop, err := collectors(ctx, std, o)
+	first, slow, stop, err := collectors(ctx, std, o)
 	if err != nil {
 		return err
 	}
-	st.entries, st.stop = entries, stop
+	st.first, st.slow, st.stop = first, slow, stop
 	defer stop()
 	if o.Launch {
 		st.launch = newLauncher(func(format string, args ...any) {
@@ -200,6 +217,9 @@ func filter(ctx context.Context, std cli.IO, o *Options) error {
 	for {
 		select {
 		case <-ctx.Done():
+			// Context reports being gathered are bounded by
+			// --collector-timeout: let them land.
+			st.waitContexts(o.Timeout + time.Second)
 			warner.Summary(rd.Counts())
 			return nil
 		case <-retry.C:
@@ -281,6 +301,8 @@ func (st *filterState) archive(line []byte, critical bool) {
 }
 
 func (st *filterState) archived(err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	if err != nil {
 		if !st.warnedAr {
 			fmt.Fprintf(st.std.Err, "%s: %v (records still pass on; the archive's are kept in memory and retried every %v)\n", tool, err, st.o.RetryEvery)
@@ -296,8 +318,25 @@ func (st *filterState) archived(err error) {
 
 // flushArchive retries the archive records waiting in memory.
 func (st *filterState) flushArchive() {
-	if n, err := st.dir.Flush(); err != nil || n == 0 && st.warnedAr {
+	n, err := st.dir.Flush()
+	st.mu.Lock()
+	warned := st.warnedAr
+	st.mu.Unlock()
+	if err != nil || n == 0 && warned {
 		st.archived(err)
+	}
+}
+
+// waitContexts waits at most d for the context reports being gathered.
+func (st *filterState) waitContexts(d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		st.contexts.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
 	}
 }
 
@@ -306,20 +345,27 @@ func (st *filterState) flushArchive() {
 // record is lost, and returns how many are.
 func (st *filterState) drain() int {
 	deadline := time.Now().Add(st.o.FlushWait)
+	st.waitContexts(st.o.Timeout + time.Second + st.o.FlushWait)
 	every := min(st.o.RetryEvery, 200*time.Millisecond)
 	for {
 		st.flushArchive()
 		if err := st.retryPending(); err != nil && !errors.Is(err, ndjson.ErrClosed) {
 			fmt.Fprintf(st.std.Err, "%s: %v\n", tool, err)
 		}
-		if len(st.retry) == 0 && len(st.dir.Unwritten()) == 0 || !time.Now().Before(deadline) {
+		if st.waiting() == 0 && st.running.Load() == 0 && len(st.dir.Unwritten()) == 0 || !time.Now().Before(deadline) {
 			break
 		}
 		time.Sleep(every)
 	}
 	lost := 0
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	for _, p := range st.retry {
-		fmt.Fprintf(st.std.Err, "%s: lost: the report of event %s (%s of %s): not written after %d tries\n", tool, p.ev.ID, p.ev.Type, p.ev.Target, p.tries)
+		what := "report"
+		if p.context != nil {
+			what = "context report"
+		}
+		fmt.Fprintf(st.std.Err, "%s: lost: the %s of event %s (%s of %s): not written after %d tries\n", tool, what, p.ev.ID, p.ev.Type, p.ev.Target, p.tries)
 		lost++
 	}
 	for _, label := range st.dir.Unwritten() {
@@ -333,7 +379,9 @@ func (st *filterState) reportAndPass(ev *event.Event) error {
 	path, err := st.write(ev, true)
 	if err != nil {
 		fmt.Fprintf(st.std.Err, "%s: %v; the event passes on without a report, retrying every %v\n", tool, err, st.o.RetryEvery)
+		st.mu.Lock()
 		st.retry = append(st.retry, &pending{ev: ev, tries: 1})
+		st.mu.Unlock()
 		raw, _ := json.Marshal(ev)
 		st.archive(raw, ev.Severity == event.SevCritical)
 		return st.out.Encode(ev)
@@ -352,16 +400,19 @@ func (st *filterState) reportAndPass(ev *event.Event) error {
 func (st *filterState) write(ev *event.Event, archiveEvent bool) (string, error) {
 	now := st.std.Now()
 	inc := &forensics.Incident{Event: ev, Process: ev.Process, Target: ev.Target, At: ev.TS.Time, Now: now}
-	results := forensics.Run(context.Background(), st.entries, inc, st.o.Timeout)
+	results := forensics.Run(context.Background(), st.first, inc, st.o.Timeout)
 	id := shortID(ev.ID)
 	r := &report.Report{
 		Event: ev, ShortID: id,
 		Name:      report.FileName(ev.TS.Time, ev.Target, ev.Type, id),
 		WrittenAt: now, Results: results,
 	}
+	if len(st.slow) > 0 {
+		r.ContextName = report.ContextName(r.Name)
+	}
 	// The annotated event and the report_written notice go to the archive
 	// under the same hold of the directory's lock as the report itself.
-	path, _, archErr, err := st.dir.Write(r, func(path, sum string) [][]byte {
+	path, sum, archErr, err := st.dir.Write(r, func(path, sum string) [][]byte {
 		var lines [][]byte
 		if archiveEvent {
 			annotated := *ev
@@ -382,17 +433,85 @@ func (st *filterState) write(ev *event.Event, archiveEvent bool) (string, error)
 		return "", err
 	}
 	st.archived(archErr)
+	if len(st.slow) > 0 {
+		st.contexts.Add(1)
+		st.running.Add(1)
+		go st.gatherContext(ev, inc, r, path, sum)
+	}
 	return path, nil
+}
+
+// gatherContext runs the slower collectors for a report just written and
+// writes their evidence as its context report, linked to it by name and
+// SHA-256 and chained like any report. It runs in the background: the first
+// report and its event never wait for it.
+func (st *filterState) gatherContext(ev *event.Event, inc *forensics.Incident, first *report.Report, path, sum string) {
+	defer st.contexts.Done()
+	defer st.running.Add(-1)
+	st.ctxRuns <- struct{}{}
+	results := forensics.Run(context.Background(), st.slow, inc, st.o.Timeout)
+	<-st.ctxRuns
+	cr := &report.Report{
+		Event: ev, ShortID: first.ShortID, Name: first.ContextName,
+		WrittenAt: st.std.Now(), Results: results,
+		ContextFor: report.Link{Name: baseName(path), SHA256: sum},
+	}
+	if err := st.writeContext(cr); err != nil {
+		fmt.Fprintf(st.std.Err, "%s: %v; retrying every %v\n", tool, err, st.o.RetryEvery)
+		st.mu.Lock()
+		st.retry = append(st.retry, &pending{ev: ev, context: cr, tries: 1})
+		st.mu.Unlock()
+	}
+}
+
+func (st *filterState) writeContext(cr *report.Report) error {
+	_, _, archErr, err := st.dir.Write(cr, func(path, sum string) [][]byte {
+		n := event.Notice{
+			Header: event.NewHeader(event.KindNotice, tool, st.host, cr.WrittenAt),
+			Code:   report.NoticeReportWritten,
+			Msg:    fmt.Sprintf("context report written for %s %s of %s", cr.Event.Type, cr.Event.ID, cr.Event.Target),
+			Detail: map[string]any{"name": baseName(path), "path": path, "sha256": sum, "event_id": cr.Event.ID,
+				"context_for": cr.ContextFor.Name},
+		}
+		raw, _ := json.Marshal(&n)
+		return [][]byte{raw}
+	})
+	if err == nil {
+		st.archived(archErr)
+	}
+	return err
+}
+
+func (st *filterState) waiting() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return len(st.retry)
 }
 
 // retryPending tries again the reports that could not be written; a report
 // written late is announced downstream by its report_written notice.
 func (st *filterState) retryPending() error {
-	if len(st.retry) == 0 {
+	st.mu.Lock()
+	todo := st.retry
+	st.retry = nil
+	st.mu.Unlock()
+	if len(todo) == 0 {
 		return nil
 	}
 	var left []*pending
-	for _, p := range st.retry {
+	defer func() {
+		st.mu.Lock()
+		st.retry = append(left, st.retry...)
+		st.mu.Unlock()
+	}()
+	for i, p := range todo {
+		if p.context != nil {
+			if err := st.writeContext(p.context); err != nil {
+				p.tries++
+				left = append(left, p)
+			}
+			continue
+		}
 		path, err := st.write(p.ev, false)
 		if err != nil {
 			p.tries++
@@ -407,10 +526,10 @@ func (st *filterState) retryPending() error {
 			Detail: map[string]any{"path": path, "event_id": p.ev.ID, "late": true},
 		}
 		if err := st.out.Encode(&n); err != nil {
+			left = append(left, todo[i+1:]...)
 			return err
 		}
 	}
-	st.retry = left
 	return nil
 }
 
