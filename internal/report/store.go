@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -35,6 +36,7 @@ type Dir struct {
 	head    Link              // the newest report
 	known   map[string]*Entry // the reports read back or written, by name
 	loaded  bool
+	seenAt  time.Time // the directory's mtime when known was last complete
 	archive *os.File
 
 	// Archive records that could not be written yet, oldest first; a new
@@ -148,6 +150,18 @@ func (d *Dir) Head() (Link, error) {
 // refresh finds the chain's head again, reading only the reports it has
 // not seen (another writer's): reports never change once written.
 func (d *Dir) refresh() error {
+	// Unchanged since we last looked (another writer's rename would have
+	// moved its mtime): nothing to read, so a large directory is not
+	// listed for every report. An mtime only trusted once it is 2 s old,
+	// so a filesystem with coarse timestamps cannot hide a change.
+	fi, err := os.Stat(d.Path)
+	if err == nil && d.loaded && !d.seenAt.IsZero() && fi.ModTime().Equal(d.seenAt) {
+		return nil
+	}
+	d.seenAt = time.Time{}
+	if err == nil && time.Since(fi.ModTime()) > 2*time.Second {
+		d.seenAt = fi.ModTime()
+	}
 	ents, err := os.ReadDir(d.Path)
 	if err != nil {
 		return fmt.Errorf("report directory %s: %w", d.Path, unwrap(err))
@@ -204,7 +218,7 @@ func (d *Dir) WriteReport(r *Report) (string, string, error) {
 }
 
 // Write is WriteReport, and then appends the archive lines record returns
-// for the report written (its report_written notice), each fsync'd, under
+// for the report written (its report_written notice), fsync'd, under
 // the same hold of the lock: a reader holding the lock never sees a report
 // the archive has not recorded yet, unless the archive could not be
 // written. archErr says so; those lines then wait in memory, in order, for
@@ -225,8 +239,11 @@ func (d *Dir) Write(r *Report, record func(path, sum string) [][]byte) (path, su
 		return "", "", nil, err
 	}
 	if record != nil {
-		for _, line := range record(path, sum) {
-			if e := d.appendLocked(line, true); e != nil && archErr == nil {
+		// One fsync for them all, after the last: a crash before it
+		// loses them together, as it would lose one.
+		lines := record(path, sum)
+		for i, line := range lines {
+			if e := d.appendLocked(line, i == len(lines)-1); e != nil && archErr == nil {
 				archErr = e
 			}
 		}
