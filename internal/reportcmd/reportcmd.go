@@ -35,8 +35,12 @@ Usage:
   sre-report verify                        prove no report was altered, removed or inserted
 
 Every record passes through unchanged and in order; an event of a type in
---on gets a report, and leaves annotated with "report": its path. Every
-event, action and notice is appended to DIR/events.ndjson.
+--on gets a report at once (the event, the process, the run-up, the log
+tail), and leaves annotated with "report": its path. The slower evidence
+(journal, host, kernel, Docker, Kubernetes, tools) follows in a linked
+context report, NAME_context.txt. Every event, action and notice is
+appended to DIR/events.ndjson. Several sre-report processes may share one
+DIR: they take turns under the lock DIR/.lock.
 
 Examples:
   sre-sample api | sre-detect | sre-report --log /var/log/api.log
