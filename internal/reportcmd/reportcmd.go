@@ -223,8 +223,12 @@ func filter(ctx context.Context, std cli.IO, o *Options) error {
 		case <-ctx.Done():
 			// Context reports being gathered are bounded by
 			// --collector-timeout: let them land.
-			st.waitContexts(o.Timeout + time.Second)
+			// What is still unwritten gets one more try, and is named.
+			lost := st.drain(0)
 			warner.Summary(rd.Counts())
+			if lost > 0 {
+				return cli.Failf("%d reports or archive records lost (named above)", lost)
+			}
 			return nil
 		case <-retry.C:
 			st.flushArchive()
@@ -236,7 +240,7 @@ func filter(ctx context.Context, std cli.IO, o *Options) error {
 				if !errors.Is(it.Err, io.EOF) {
 					fmt.Fprintf(std.Err, "%s: stdin: %v\n", tool, it.Err)
 				}
-				lost := st.drain()
+				lost := st.drain(o.FlushWait)
 				c := rd.Counts()
 				warner.Summary(c)
 				if invalid > 0 {
@@ -344,12 +348,13 @@ func (st *filterState) waitContexts(d time.Duration) {
 	}
 }
 
-// drain is the end of input: it retries what could not be written for at
-// most --flush-timeout, then names every event whose report or archive
+// drain is the end of input (or a signal): it waits for the context
+// reports being gathered, retries what could not be written for at most
+// wait, then names every event whose report or archive
 // record is lost, and returns how many are.
-func (st *filterState) drain() int {
-	deadline := time.Now().Add(st.o.FlushWait)
-	st.waitContexts(st.o.Timeout + time.Second + st.o.FlushWait)
+func (st *filterState) drain(wait time.Duration) int {
+	deadline := time.Now().Add(wait)
+	st.waitContexts(st.o.Timeout + time.Second + wait)
 	every := min(st.o.RetryEvery, 200*time.Millisecond)
 	for {
 		st.flushArchive()
