@@ -114,6 +114,36 @@ func (c *toolsCollector) Warm(ctx context.Context) {
 	c.readVersions(ctx, Detect(c.lookPath), c.versionTimeout+100*time.Millisecond)
 }
 
+// Preload fills the version cache from a previous run's Versions: an
+// entry whose program file changed since (path, size or mtime) is left out,
+// so an upgraded tool is asked again. It returns how many were kept.
+func (c *toolsCollector) Preload(versions map[string]string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for k, v := range versions {
+		path, _, _ := strings.Cut(k, "\x00")
+		if v == "" || len(v) > 200 || cacheKey(path) != k {
+			continue
+		}
+		c.versions[k] = v
+		n++
+	}
+	return n
+}
+
+// Versions returns the versions read so far, keyed by program file, for a
+// later run's Preload.
+func (c *toolsCollector) Versions() map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]string, len(c.versions))
+	for k, v := range c.versions {
+		out[k] = v
+	}
+	return out
+}
+
 // readVersions returns each tool's version line, from the cache or by
 // running it; it waits at most wait, or until ctx ends.
 func (c *toolsCollector) readVersions(ctx context.Context, tools []Tool, wait time.Duration) []string {

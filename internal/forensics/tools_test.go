@@ -373,3 +373,39 @@ func TestProcessAlive(t *testing.T) {
 		t.Error("a pid that cannot exist is alive")
 	}
 }
+
+// Versions saved by one run serve the next without asking the tool again;
+// a tool whose file changed since (an upgrade) is asked again.
+func TestToolsCollectorPreload(t *testing.T) {
+	count := filepath.Join(t.TempDir(), "count")
+	look := scriptTools(t, map[string]string{
+		"htop": "echo x >> '" + count + "'; echo 'htop 3.2.2'",
+		"jq":   "echo x >> '" + count + "'; echo 'jq-1.7'",
+	})
+	first := NewToolsCollector(look).(*toolsCollector)
+	first.Warm(context.Background())
+	saved := first.Versions()
+	if len(saved) != 2 {
+		t.Fatalf("Versions() = %q, want htop and jq", saved)
+	}
+	os.Remove(count)
+	// jq is upgraded in place: its mtime moves
+	jq, _ := look("jq")
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(jq, later, later); err != nil {
+		t.Fatal(err)
+	}
+	next := NewToolsCollector(look).(*toolsCollector)
+	if n := next.Preload(saved); n != 1 {
+		t.Errorf("Preload kept %d, want 1 (jq changed)", n)
+	}
+	next.Preload(map[string]string{"/nonexistent\x001\x002": "x", "garbage": "y"})
+	next.Warm(context.Background())
+	s, _ := next.Collect(context.Background(), &Incident{})
+	if got := fieldValue(s, "htop"); !strings.HasPrefix(got, "htop 3.2.2 (") {
+		t.Errorf("htop = %q", got)
+	}
+	if b, _ := os.ReadFile(count); string(b) != "x\n" {
+		t.Errorf("%d tools asked after Preload, want 1 (jq)", strings.Count(string(b), "x"))
+	}
+}

@@ -22,6 +22,11 @@ type Report struct {
 	WrittenAt time.Time
 	Local     *time.Location
 	Results   []forensics.Result
+	// ContextName, on a report written at once with the fast evidence,
+	// names the context report that follows with the slower evidence.
+	ContextName string
+	// ContextFor, on a context report, links the report it completes.
+	ContextFor Link
 }
 
 // Link names a report and its SHA-256.
@@ -36,6 +41,7 @@ const (
 	keyEventID  = "Event-ID"
 	keyPrev     = "Previous-Report"
 	keyPrevSHA  = "Previous-SHA256"
+	keyContext  = "Context-For"
 	none        = "none"
 	title       = "SRE INCIDENT REPORT"
 )
@@ -43,6 +49,9 @@ const (
 // Render formats a report. The output depends only on r, so a fixed clock
 // and fixed collector results give a fixed rendering (golden tests).
 func Render(r *Report) []byte {
+	if r.ContextFor.Name != "" {
+		return renderContext(r)
+	}
 	var b bytes.Buffer
 	e := r.Event
 	loc := r.Local
@@ -70,6 +79,9 @@ func Render(r *Report) []byte {
 	} else {
 		kv(keyPrev, r.Prev.Name)
 		kv(keyPrevSHA, r.Prev.SHA256)
+	}
+	if r.ContextName != "" {
+		kv("Context-Report", r.ContextName+" (the slower evidence, written when it is in)")
 	}
 
 	section("Process at last sight")
@@ -111,8 +123,16 @@ func Render(r *Report) []byte {
 		}
 	}
 
+	renderResults(&b, kv, section, r.Results)
+	b.WriteString("\n-- end of report --\n")
+	return b.Bytes()
+}
+
+// renderResults writes each collector's section, then the Collectors
+// section saying how each one fared.
+func renderResults(b *bytes.Buffer, kv func(k, v string), section func(string), results []forensics.Result) {
 	var status []string
-	for _, res := range r.Results {
+	for _, res := range results {
 		switch {
 		case res.Err == forensics.ErrNotApplicable:
 			status = append(status, fmt.Sprintf("%s: not applicable", res.Name))
@@ -153,8 +173,6 @@ func Render(r *Report) []byte {
 			kv("Collector", s)
 		}
 	}
-	b.WriteString("\n-- end of report --\n")
-	return b.Bytes()
 }
 
 // oneLine keeps a value on its line: a newline or control byte in a process

@@ -2,6 +2,7 @@ package report
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -290,7 +291,105 @@ func TestWriteReportReadOnlyDir(t *testing.T) {
 		t.Fatalf("WriteReport in a read-only dir: %v", err)
 	}
 	ents, _ := os.ReadDir(dir)
-	if len(ents) != 2 { // the first report and the archive
+	if len(ents) != 3 { // the first report, the archive and the lock file
 		t.Errorf("directory holds %d entries after a failed write, want 2", len(ents))
+	}
+}
+
+// A report written while the archive could not record it (a full disk) is
+// proven by the next report the archive records, which holds its SHA-256;
+// an unrecorded newest report is named "unrecorded", not "inserted"; and a
+// report spliced in is still "inserted".
+func TestVerifyUnrecordedReports(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ev := fixtureEvent()
+	p1, _ := write(t, d, ev, "00000001")
+	// written while the archive could not be: no report_written notice
+	p2, _, err := d.WriteReport(&Report{Event: ev, ShortID: "00000002", Name: FileName(ev.TS.Time, ev.Target, ev.Type, "00000002"), WrittenAt: time.Unix(0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p3, _ := write(t, d, ev, "00000003")
+	v, err := Verify(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Problems) != 0 {
+		t.Fatalf("Verify with a vouched-for report: problems %v", v.Problems)
+	}
+	want := []Problem{{"unrecorded", filepath.Base(p2), ""}}
+	if diff := cmp.Diff(want, v.Vouched, cmp.Comparer(sameKindName)); diff != "" {
+		t.Errorf("vouched (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(v.Vouched[0].Why, filepath.Base(p3)) {
+		t.Errorf("vouched %q does not name %s", v.Vouched[0].Why, filepath.Base(p3))
+	}
+
+	// the newest report, unrecorded: no later report vouches for it yet
+	p4, _, err := d.WriteReport(&Report{Event: ev, ShortID: "00000004", Name: FileName(ev.TS.Time, ev.Target, ev.Type, "00000004"), WrittenAt: time.Unix(0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ = Verify(dir)
+	want = []Problem{{"unrecorded", filepath.Base(p4), ""}}
+	if diff := cmp.Diff(want, v.Problems, cmp.Comparer(sameKindName)); diff != "" {
+		t.Errorf("unrecorded head: problems (-want +got):\n%s", diff)
+	}
+	os.Remove(p4)
+
+	// a forged report between p1 and p3, in place of p2, is not vouched for
+	b, _ := os.ReadFile(p2)
+	os.Remove(p2)
+	forged := strings.Replace(string(b), "Severity", "Severit_", 1)
+	if err := os.WriteFile(p2, []byte(forged), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	v, _ = Verify(dir)
+	want = []Problem{{"altered", filepath.Base(p2), ""}, {"inserted", filepath.Base(p2), ""}}
+	if diff := cmp.Diff(want, v.Problems, cmp.Comparer(sameKindName)); diff != "" {
+		t.Errorf("forged middle: problems (-want +got):\n%s", diff)
+	}
+	_ = p1
+}
+
+// Two Dirs on one directory (two writers) extend one chain: each reads the
+// other's reports under the lock before linking.
+func TestTwoWritersOneChain(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := Open(dir)
+	b, _ := Open(dir)
+	defer a.Close()
+	defer b.Close()
+	ev := fixtureEvent()
+	for i := 0; i < 3; i++ {
+		write(t, a, ev, fmt.Sprintf("a%07d", i))
+		write(t, b, ev, fmt.Sprintf("b%07d", i))
+	}
+	v, err := Verify(dir)
+	if err != nil || len(v.Problems) != 0 || v.Reports != 6 {
+		t.Fatalf("Verify = %+v, %v", v, err)
+	}
+}
+
+// A temp file left by a writer killed mid-report is removed when the
+// directory is opened.
+func TestOpenRemovesStaleTemp(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, ".writing-123.tmp")
+	if err := os.WriteFile(stale, []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale temp file still there: %v", err)
 	}
 }

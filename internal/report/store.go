@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,16 +23,49 @@ import (
 const ArchiveName = "events.ndjson"
 
 // Dir is a report directory: the reports, their chain, and the archive.
+//
+// Several writers (sre-report processes) may share one directory: every
+// step that reads the chain's head and extends it, and every append to the
+// archive, holds an exclusive advisory lock (flock) on LockName, waiting
+// for it, never failing for it. Verify holds it shared.
 type Dir struct {
 	Path string
 
 	mu      sync.Mutex
-	head    Link // the newest report
+	lock    *os.File
+	head    Link              // the newest report
+	known   map[string]*Entry // the reports read back or written, by name
 	loaded  bool
+	seenAt  time.Time // the directory's mtime when known was last complete
 	archive *os.File
+
+	// Archive records that could not be written yet, oldest first; a new
+	// record waits behind them so the archive keeps the stream's order.
+	queue      []queued
+	queueBytes int
+	dropped    []string // records given up because the queue was full
 }
 
-// Open prepares a report directory, creating it (0755) when missing.
+type queued struct {
+	line []byte // with its newline
+	sync bool
+}
+
+// Bounds of the records kept in memory while the archive cannot be written.
+const (
+	MaxQueued      = 10000
+	MaxQueuedBytes = 16 << 20
+)
+
+// LockName is the lock file every writer of a directory takes (flock).
+const LockName = ".lock"
+
+// tmpPattern names a report being written; one seen while holding the lock
+// was left by a writer that died mid-report.
+const tmpPattern = ".writing-*.tmp"
+
+// Open prepares a report directory, creating it (0755) when missing, and
+// removes the temp files a writer killed mid-report left behind.
 func Open(path string) (*Dir, error) {
 	if err := os.MkdirAll(path, 0o755); err != nil {
 		return nil, fmt.Errorf("report directory %s: %w", path, unwrap(err))
@@ -42,7 +77,52 @@ func Open(path string) (*Dir, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("report directory %s: not a directory", path)
 	}
-	return &Dir{Path: path}, nil
+	d := &Dir{Path: path, known: map[string]*Entry{}}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	// A directory that cannot be locked now (read-only) is tried again at
+	// each write, which fails and is retried as before.
+	if unlock, err := d.flock(); err == nil {
+		d.removeStale()
+		unlock()
+	}
+	return d, nil
+}
+
+// flock takes the directory's exclusive lock, waiting for it. Every temp
+// file is created and renamed or removed under it.
+func (d *Dir) flock() (func(), error) {
+	if d.lock == nil {
+		name := filepath.Join(d.Path, LockName)
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			// flock works on a read-only descriptor too.
+			if f, err = os.Open(name); err != nil {
+				return nil, fmt.Errorf("lock %s: %w", name, unwrap(err))
+			}
+		}
+		d.lock = f
+	}
+	fd := int(d.lock.Fd())
+	for {
+		err := unix.Flock(fd, unix.LOCK_EX)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EINTR) {
+			return nil, fmt.Errorf("lock %s: %w", d.lock.Name(), err)
+		}
+	}
+	return func() { _ = unix.Flock(fd, unix.LOCK_UN) }, nil
+}
+
+// removeStale removes the temp files of writers that died mid-report. It
+// runs under the lock, while no live writer has a temp file.
+func (d *Dir) removeStale() {
+	names, _ := filepath.Glob(filepath.Join(d.Path, tmpPattern))
+	for _, n := range names {
+		_ = os.Remove(n)
+	}
 }
 
 func unwrap(err error) error {
@@ -61,23 +141,67 @@ func unwrap(err error) error {
 func (d *Dir) Head() (Link, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.loadHead(); err != nil {
+	if err := d.refresh(); err != nil {
 		return Link{}, err
 	}
 	return d.head, nil
 }
 
-func (d *Dir) loadHead() error {
-	if d.loaded {
+// refresh finds the chain's head again, reading only the reports it has
+// not seen (another writer's): reports never change once written.
+func (d *Dir) refresh() error {
+	// Unchanged since we last looked (another writer's rename would have
+	// moved its mtime): nothing to read, so a large directory is not
+	// listed for every report. An mtime only trusted once it is 2 s old,
+	// so a filesystem with coarse timestamps cannot hide a change.
+	fi, err := os.Stat(d.Path)
+	if err == nil && d.loaded && !d.seenAt.IsZero() && fi.ModTime().Equal(d.seenAt) {
 		return nil
 	}
-	chain, err := ReadChain(d.Path)
-	if err != nil {
-		return err
+	d.seenAt = time.Time{}
+	if err == nil && time.Since(fi.ModTime()) > 2*time.Second {
+		d.seenAt = fi.ModTime()
 	}
-	if n := len(chain.Order); n > 0 {
-		last := chain.Order[n-1]
-		d.head = Link{Name: last.Name, SHA256: last.SHA256}
+	ents, err := os.ReadDir(d.Path)
+	if err != nil {
+		return fmt.Errorf("report directory %s: %w", d.Path, unwrap(err))
+	}
+	changed := !d.loaded
+	seen := 0
+	for _, de := range ents {
+		if de.IsDir() || !IsReportName(de.Name()) {
+			continue
+		}
+		seen++
+		if _, ok := d.known[de.Name()]; ok {
+			continue
+		}
+		e, err := readEntry(filepath.Join(d.Path, de.Name()))
+		if err != nil {
+			return err
+		}
+		d.known[e.Name] = e
+		changed = true
+	}
+	if seen != len(d.known) { // a report went away: forget it
+		names := map[string]bool{}
+		for _, de := range ents {
+			names[de.Name()] = true
+		}
+		for n := range d.known {
+			if !names[n] {
+				delete(d.known, n)
+			}
+		}
+		changed = true
+	}
+	if changed {
+		c := &Chain{Entries: d.known}
+		d.head = Link{}
+		if order := c.order(); len(order) > 0 {
+			last := order[len(order)-1]
+			d.head = Link{Name: last.Name, SHA256: last.SHA256}
+		}
 	}
 	d.loaded = true
 	return nil
@@ -89,11 +213,45 @@ func (d *Dir) loadHead() error {
 // failure nothing is left behind and the chain is unchanged. It returns the
 // path written and the report's SHA-256.
 func (d *Dir) WriteReport(r *Report) (string, string, error) {
+	path, sum, _, err := d.Write(r, nil)
+	return path, sum, err
+}
+
+// Write is WriteReport, and then appends the archive lines record returns
+// for the report written (its report_written notice), fsync'd, under
+// the same hold of the lock: a reader holding the lock never sees a report
+// the archive has not recorded yet, unless the archive could not be
+// written. archErr says so; those lines then wait in memory, in order, for
+// Flush.
+func (d *Dir) Write(r *Report, record func(path, sum string) [][]byte) (path, sum string, archErr, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.loadHead(); err != nil {
-		return "", "", err
+	unlock, err := d.flock()
+	if err != nil {
+		return "", "", nil, fmt.Errorf("report %s: %w", r.Name, err)
 	}
+	defer unlock()
+	if err := d.refresh(); err != nil {
+		return "", "", nil, err
+	}
+	path, sum, err = d.writeLocked(r)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if record != nil {
+		// One fsync for them all, after the last: a crash before it
+		// loses them together, as it would lose one.
+		lines := record(path, sum)
+		for i, line := range lines {
+			if e := d.appendLocked(line, i == len(lines)-1); e != nil && archErr == nil {
+				archErr = e
+			}
+		}
+	}
+	return path, sum, archErr, nil
+}
+
+func (d *Dir) writeLocked(r *Report) (string, string, error) {
 	r.Prev = d.head
 	data := Render(r)
 	sum := sha256.Sum256(data)
@@ -143,10 +301,15 @@ func (d *Dir) WriteReport(r *Report) (string, string, error) {
 		os.Remove(tmpName)
 		return "", "", fmt.Errorf("report %s: rename: %w", r.Name, unwrap(err))
 	}
+	// The file is in place: it is the head now, whether or not the
+	// directory's fsync succeeds.
+	name := filepath.Base(final)
+	d.head = Link{Name: name, SHA256: hexsum}
+	d.known[name] = &Entry{Name: name, SHA256: hexsum, ID: r.ShortID, EventID: r.Event.ID, Prev: r.Prev.Name, PrevSHA: r.Prev.SHA256,
+		ContextFor: r.ContextFor.Name}
 	if err := syncDir(d.Path); err != nil {
 		return final, hexsum, fmt.Errorf("report %s: fsync directory: %w", r.Name, err)
 	}
-	d.head = Link{Name: filepath.Base(final), SHA256: hexsum}
 	return final, hexsum, nil
 }
 
@@ -160,10 +323,60 @@ func syncDir(path string) error {
 }
 
 // AppendArchive appends one record line to events.ndjson in one write, and
-// fsyncs it when sync is set (critical records).
+// fsyncs it when sync is set (critical records). A record that cannot be
+// written (disk full) is kept in memory, behind any others waiting, and
+// written by a later append or Flush; the error says why it waits.
 func (d *Dir) AppendArchive(line []byte, sync bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	unlock, err := d.flock()
+	if err != nil {
+		if qerr := d.enqueue(withNewline(line), sync); qerr != nil {
+			return qerr
+		}
+		return fmt.Errorf("archive: %w", err)
+	}
+	defer unlock()
+	return d.appendLocked(line, sync)
+}
+
+func withNewline(line []byte) []byte {
+	buf := make([]byte, 0, len(line)+1)
+	return append(append(buf, line...), '\n')
+}
+
+func (d *Dir) appendLocked(line []byte, sync bool) error {
+	buf := withNewline(line)
+	if len(d.queue) > 0 {
+		if err := d.enqueue(buf, sync); err != nil {
+			return err
+		}
+		return d.flushLocked()
+	}
+	if err := d.writeArchive(buf, sync); err != nil {
+		if qerr := d.enqueue(buf, sync); qerr != nil {
+			return qerr
+		}
+		return err
+	}
+	return nil
+}
+
+// enqueue keeps a record for later; past the bounds it is given up, and
+// named.
+func (d *Dir) enqueue(buf []byte, sync bool) error {
+	if len(d.queue) >= MaxQueued || d.queueBytes+len(buf) > MaxQueuedBytes {
+		label := RecordLabel(buf)
+		d.dropped = append(d.dropped, label)
+		return fmt.Errorf("archive: %d records already wait to be written: %s is lost", len(d.queue), label)
+	}
+	d.queue = append(d.queue, queued{buf, sync})
+	d.queueBytes += len(buf)
+	return nil
+}
+
+// writeArchive writes one line; on failure the archive is as it was.
+func (d *Dir) writeArchive(buf []byte, sync bool) error {
 	if d.archive == nil {
 		f, err := os.OpenFile(filepath.Join(d.Path, ArchiveName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		if err != nil {
@@ -171,32 +384,110 @@ func (d *Dir) AppendArchive(line []byte, sync bool) error {
 		}
 		d.archive = f
 	}
-	buf := make([]byte, 0, len(line)+1)
-	buf = append(append(buf, line...), '\n')
 	var size int64 = -1
 	if fi, err := d.archive.Stat(); err == nil {
 		size = fi.Size()
 	}
-	if _, err := d.archive.Write(buf); err != nil {
-		// A short write (ENOSPC) may have left half a line: cut it off so
-		// the archive holds whole records only.
+	// A short write (ENOSPC), or one that could not be made durable, is
+	// cut off, so the archive holds whole records only and the record can
+	// be written again. The lock keeps other writers out meanwhile.
+	cut := func() {
 		if size >= 0 {
 			_ = d.archive.Truncate(size)
 		}
+	}
+	if _, err := d.archive.Write(buf); err != nil {
+		cut()
 		return fmt.Errorf("archive: write: %w", unwrap(err))
 	}
 	if sync {
 		if err := d.archive.Sync(); err != nil {
+			cut()
 			return fmt.Errorf("archive: fsync: %w", unwrap(err))
 		}
 	}
 	return nil
 }
 
-// Close releases the archive.
+func (d *Dir) flushLocked() error {
+	for len(d.queue) > 0 {
+		q := d.queue[0]
+		if err := d.writeArchive(q.line, q.sync); err != nil {
+			return err
+		}
+		d.queue[0] = queued{}
+		d.queue = d.queue[1:]
+		d.queueBytes -= len(q.line)
+	}
+	d.queue = nil
+	return nil
+}
+
+// Flush writes the records waiting in memory, oldest first, and returns
+// how many still wait.
+func (d *Dir) Flush() (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.queue) == 0 {
+		return 0, nil
+	}
+	unlock, err := d.flock()
+	if err != nil {
+		return len(d.queue), fmt.Errorf("archive: %w", err)
+	}
+	defer unlock()
+	err = d.flushLocked()
+	return len(d.queue), err
+}
+
+// Unwritten names the records not in the archive: those waiting, then
+// those given up because too many waited.
+func (d *Dir) Unwritten() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for _, q := range d.queue {
+		out = append(out, RecordLabel(q.line))
+	}
+	return append(out, d.dropped...)
+}
+
+// RecordLabel names a record for a person: its kind and id, or for a
+// notice or action the event it is about.
+func RecordLabel(line []byte) string {
+	var r struct {
+		Kind    string `json:"kind"`
+		ID      string `json:"id"`
+		Code    string `json:"code"`
+		EventID string `json:"event_id"`
+		Detail  struct {
+			EventID string `json:"event_id"`
+		} `json:"detail"`
+	}
+	if json.Unmarshal(line, &r) != nil {
+		return "an unreadable record"
+	}
+	switch {
+	case r.ID != "":
+		return r.Kind + " " + r.ID
+	case r.Code != "" && r.Detail.EventID != "":
+		return r.Kind + " " + r.Code + " of event " + r.Detail.EventID
+	case r.EventID != "":
+		return r.Kind + " of event " + r.EventID
+	case r.Code != "":
+		return r.Kind + " " + r.Code
+	}
+	return r.Kind + " without id"
+}
+
+// Close releases the archive and the lock.
 func (d *Dir) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.lock != nil {
+		d.lock.Close()
+		d.lock = nil
+	}
 	if d.archive == nil {
 		return nil
 	}
@@ -213,6 +504,8 @@ type Entry struct {
 	EventID string
 	Prev    string // Previous-Report ("" for the first)
 	PrevSHA string
+	// ContextFor is, on a context report, the report it completes.
+	ContextFor string
 }
 
 // Chain is the reports of a directory, read back.
@@ -270,6 +563,8 @@ func readEntry(path string) (*Entry, error) {
 			if v != none {
 				e.PrevSHA = v
 			}
+		case keyContext:
+			e.ContextFor = v
 		}
 	}
 	return e, nil

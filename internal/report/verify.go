@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/localsre/sre-agent/internal/ndjson"
 )
 
@@ -30,12 +32,24 @@ type Verification struct {
 	Reports  int
 	Recorded int // reports the archive records
 	Problems []Problem
+	// Vouched are reports the archive has no record of, written while it
+	// could not be (a full disk), each proven by a later report that the
+	// archive records: that report holds its SHA-256 in its link.
+	Vouched []Problem
 }
 
 // Verify checks every report against the chain of SHA-256 links and against
 // the archive's record of what was written. It names every file altered,
 // removed or inserted. err is for a directory it could not read at all.
+//
+// It holds the directory's lock shared, so a report being written is not
+// seen half-recorded.
 func Verify(dir string) (*Verification, error) {
+	if f, err := os.Open(filepath.Join(dir, LockName)); err == nil {
+		defer f.Close()
+		for unix.Flock(int(f.Fd()), unix.LOCK_SH) == unix.EINTR {
+		}
+	}
 	chain, err := ReadChain(dir)
 	if err != nil {
 		return nil, err
@@ -83,9 +97,25 @@ func Verify(dir string) (*Verification, error) {
 		}
 	}
 	for prev, names := range follows {
-		if len(names) > 1 {
-			sort.Strings(names)
-			add("inserted", names[len(names)-1], "it and %s both claim to follow %s", names[0], prev)
+		if len(names) < 2 {
+			continue
+		}
+		sort.Strings(names)
+		// The one the archive records is the report written; without
+		// such a record, the later name is the intruder.
+		var kept []string
+		for _, n := range names {
+			if sum, ok := written[n]; ok && sum == chain.Entries[n].SHA256 {
+				kept = append(kept, n)
+			}
+		}
+		if len(kept) != 1 {
+			kept = names[:1]
+		}
+		for _, n := range names {
+			if n != kept[0] {
+				add("inserted", n, "it and %s both claim to follow %s", kept[0], prev)
+			}
 		}
 	}
 
@@ -102,14 +132,85 @@ func Verify(dir string) (*Verification, error) {
 				add("altered", name, "its SHA-256 is %s, but the archive recorded %s", short(e.SHA256), short(sum))
 			}
 		}
+		proof := vouchers(chain, written)
 		for _, e := range sortedEntries(chain) {
-			if _, ok := written[e.Name]; !ok {
+			if _, ok := written[e.Name]; ok {
+				continue
+			}
+			switch by, ok := proof[e.Name]; {
+			case ok && by != "":
+				v.Vouched = append(v.Vouched, Problem{"unrecorded", e.Name,
+					fmt.Sprintf("written while the archive could not record it; %s, which the archive records, holds its SHA-256", by)})
+			case len(follows[e.Name]) == 0 && len(follows[e.Prev]) <= 1 && headLinked(e, proof, len(written)):
+				add("unrecorded", e.Name, "the archive has no record of it and no later report vouches for it yet: "+
+					"written while the archive could not be (sre-report named its event as lost), or inserted")
+			default:
 				add("inserted", e.Name, "the archive has no record of writing it")
 			}
 		}
 	}
 	v.Problems = dedupe(v.Problems)
 	return v, nil
+}
+
+// vouchers maps each report that is proven by the archive to the recorded
+// report that proves it: "" for one the archive records itself with its
+// SHA-256, else the nearest later report so recorded whose chain of
+// Previous-SHA256 links leads back to it unbroken.
+func vouchers(c *Chain, written map[string]string) map[string]string {
+	next := map[string][]*Entry{}
+	for _, e := range c.Entries {
+		if e.Prev != "" {
+			next[e.Prev] = append(next[e.Prev], e)
+		}
+	}
+	out := map[string]string{}
+	busy := map[string]bool{}
+	var proven func(e *Entry) (string, bool)
+	proven = func(e *Entry) (string, bool) {
+		if by, ok := out[e.Name]; ok {
+			return by, true
+		}
+		if sum, ok := written[e.Name]; ok {
+			if sum != e.SHA256 {
+				return "", false
+			}
+			out[e.Name] = ""
+			return "", true
+		}
+		if busy[e.Name] { // a loop of links proves nothing
+			return "", false
+		}
+		busy[e.Name] = true
+		defer delete(busy, e.Name)
+		for _, n := range next[e.Name] {
+			if n.PrevSHA != e.SHA256 {
+				continue
+			}
+			if by, ok := proven(n); ok {
+				if by == "" {
+					by = n.Name
+				}
+				out[e.Name] = by
+				return by, true
+			}
+		}
+		return "", false
+	}
+	for _, e := range c.Entries {
+		proven(e)
+	}
+	return out
+}
+
+// headLinked tells whether an unrecorded newest report follows a proven
+// one (or is the first report of a directory whose archive records none).
+func headLinked(e *Entry, proof map[string]string, recorded int) bool {
+	if e.Prev == "" {
+		return recorded == 0
+	}
+	_, ok := proof[e.Prev]
+	return ok
 }
 
 func sortedEntries(c *Chain) []*Entry {

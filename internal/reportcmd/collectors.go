@@ -2,8 +2,13 @@ package reportcmd
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
 
 	"github.com/localsre/sre-agent/internal/cli"
 	"github.com/localsre/sre-agent/internal/forensics"
@@ -14,10 +19,15 @@ import (
 // followers start here, at start-up, so a report holds the lines written
 // before the crash even if the log was rotated or removed since. The
 // returned stop ends them.
-func collectors(ctx context.Context, std cli.IO, o *Options) ([]forensics.Entry, func(), error) {
+//
+// first is what is known at once (the log tail, kept in memory): it goes in
+// the report written the moment the event arrives. slow is the context that
+// asks the system (journal, /proc scan, dmesg, Docker, Kubernetes, tools):
+// it goes in the context report that follows, never holding the first up.
+func collectors(ctx context.Context, std cli.IO, o *Options) (first, slow []forensics.Entry, stop func(), err error) {
 	specs, err := logtail.ParseSpecs(o.Logs)
 	if err != nil {
-		return nil, nil, cli.Usagef("--log: %v", err)
+		return nil, nil, nil, cli.Usagef("--log: %v", err)
 	}
 	followers := logtail.NewFollowers(specs, o.LogLines)
 	for i, f := range followers {
@@ -27,7 +37,7 @@ func collectors(ctx context.Context, std cli.IO, o *Options) ([]forensics.Entry,
 			for _, g := range followers[:i] {
 				g.Stop()
 			}
-			return nil, nil, cli.Usagef("--log %s: %v", f.Path(), err)
+			return nil, nil, nil, cli.Usagef("--log %s: %v", f.Path(), err)
 		}
 		for _, ev := range f.Snapshot().Events {
 			if ev.Kind == logtail.Unreadable || ev.Kind == logtail.Missing {
@@ -35,11 +45,7 @@ func collectors(ctx context.Context, std cli.IO, o *Options) ([]forensics.Entry,
 			}
 		}
 	}
-	stop := func() {
-		for _, f := range followers {
-			f.Stop()
-		}
-	}
+
 	docker := o.DockerSock
 	if docker == "" {
 		if docker, err = forensics.DockerSocket(std.Getenv("DOCKER_HOST")); err != nil {
@@ -49,21 +55,109 @@ func collectors(ctx context.Context, std cli.IO, o *Options) ([]forensics.Entry,
 		}
 	}
 	kubectl, _ := exec.LookPath("kubectl")
-	entries := []forensics.Entry{
+	tools := forensics.NewToolsCollector(exec.LookPath)
+	cache := versionCachePath(std)
+	preloadVersions(std, tools, cache)
+	first = []forensics.Entry{
 		{Name: "log", Order: 10, Collector: logtail.NewCollector(followers, specs)},
+	}
+	slow = []forensics.Entry{
 		{Name: "journal", Order: 20, Collector: logtail.NewJournalCollector(o.Journal, "journalctl")},
 		{Name: "host", Order: 30, Collector: forensics.NewHostCollector("/proc", o.Disks)},
 		{Name: "kernel", Order: 40, Collector: forensics.NewKernelCollector("/proc")},
 		{Name: "docker", Order: 50, Collector: forensics.NewDockerCollector(docker)},
 		{Name: "kubernetes", Order: 60, Collector: forensics.NewKubernetesCollector(kubectl)},
-		{Name: "tools", Order: 70, Collector: forensics.NewToolsCollector(exec.LookPath)},
+		{Name: "tools", Order: 70, Collector: tools},
 	}
 	// Slow answers (gdb --version takes a quarter second) are read ahead of
 	// the first report, so a report is not held up by them.
-	for _, e := range entries {
+	stop = func() {
+		for _, f := range followers {
+			f.Stop()
+		}
+		saveVersions(tools, cache)
+	}
+	for _, e := range slow {
 		if w, ok := e.Collector.(interface{ Warm(context.Context) }); ok {
-			go w.Warm(ctx)
+			go func() {
+				w.Warm(ctx)
+				if e.Collector == tools {
+					saveVersions(tools, cache)
+				}
+			}()
 		}
 	}
-	return entries, stop, nil
+	return first, slow, stop, nil
+}
+
+// versioned is the tools collector's version cache.
+type versioned interface {
+	Preload(map[string]string) int
+	Versions() map[string]string
+}
+
+// versionCachePath is where the tools' versions are kept between runs
+// (they do not change per crash, and asking gdb takes a quarter second):
+// $XDG_CACHE_HOME/sre-agent/tool-versions.json, else ~/.cache/…; "" when
+// there is no such place.
+func versionCachePath(std cli.IO) string {
+	dir := std.Getenv("XDG_CACHE_HOME")
+	if dir == "" {
+		home := std.Getenv("HOME")
+		if home == "" {
+			return ""
+		}
+		dir = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(dir, "sre-agent", "tool-versions.json")
+}
+
+// preloadVersions fills the tools collector from the cache file; a file
+// that is not what this writes is said on stderr and the versions are asked
+// again.
+func preloadVersions(std cli.IO, c forensics.Collector, path string) {
+	v, ok := c.(versioned)
+	if !ok || path == "" {
+		return
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	var m map[string]string
+	switch {
+	case err != nil:
+		fmt.Fprintf(std.Err, "%s: tool version cache %s: %v: versions are asked again\n", tool, path, err)
+		return
+	case len(data) > 1<<20:
+		err = fmt.Errorf("%d bytes, more than 1 MiB", len(data))
+	default:
+		err = json.Unmarshal(data, &m)
+	}
+	if err != nil {
+		fmt.Fprintf(std.Err, "%s: tool version cache %s: not a JSON object of versions (%v): versions are asked again\n", tool, path, err)
+		return
+	}
+	v.Preload(m)
+}
+
+// saveVersions writes the cache file (temp file and rename: a reader never
+// sees half of it). Failing to is harmless: the versions are asked again.
+func saveVersions(c forensics.Collector, path string) {
+	v, ok := c.(versioned)
+	if !ok || path == "" {
+		return
+	}
+	data, err := json.Marshal(v.Versions())
+	if err != nil || os.MkdirAll(filepath.Dir(path), 0o755) != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tool-versions-*.tmp")
+	if err != nil {
+		return
+	}
+	_, werr := tmp.Write(data)
+	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), path) != nil {
+		os.Remove(tmp.Name())
+	}
 }

@@ -210,7 +210,8 @@ Usage:
   sre-report show [--dir DIR] ID
 
 ID is the event id, the report id (8 hex digits, as "sre-report list"
-shows it), or a report file name.
+shows it), or a report file name. A report's context report (the slower
+evidence, written just after it) is shown after it.
 `
 
 func runShow(std cli.IO, args []string) error {
@@ -233,10 +234,11 @@ func runShow(std cli.IO, args []string) error {
 			found = append(found, e)
 		}
 	}
-	switch len(found) {
-	case 0:
+	switch {
+	case len(found) == 0:
 		return cli.Failf("show %q: no report with that id in %s", id, *dir)
-	case 1:
+	case len(found) == 1 || oneIncident(found):
+		// A report and its context report: both, in chain order.
 	default:
 		var names []string
 		for _, e := range found {
@@ -244,22 +246,62 @@ func runShow(std cli.IO, args []string) error {
 		}
 		return cli.Failf("show %q: %d reports match: %s", id, len(found), strings.Join(names, ", "))
 	}
-	f, err := os.Open(filepath.Join(*dir, found[0].Name))
-	if err != nil {
-		return cli.Failf("show: %v", err)
-	}
-	defer f.Close()
-	if _, err := io.Copy(std.Out, f); err != nil && !ndjson.IsClosed(err) {
-		return cli.Failf("show: %v", err)
+	for i, e := range found {
+		if i > 0 {
+			fmt.Fprintln(std.Out)
+		}
+		if err := showFile(std, filepath.Join(*dir, e.Name)); err != nil {
+			if ndjson.IsClosed(err) {
+				return nil
+			}
+			return cli.Failf("show: %v", err)
+		}
 	}
 	return nil
+}
+
+// oneIncident tells whether the reports found are one report and the
+// context reports that complete it.
+func oneIncident(found []*report.Entry) bool {
+	var first *report.Entry
+	for _, e := range found {
+		if e.ContextFor == "" {
+			if first != nil {
+				return false
+			}
+			first = e
+		}
+	}
+	if first == nil {
+		return false
+	}
+	for _, e := range found {
+		if e != first && e.ContextFor != first.Name {
+			return false
+		}
+	}
+	return true
+}
+
+func showFile(std cli.IO, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(std.Out, f)
+	return err
 }
 
 const verifyUsage = `sre-report verify — prove that no report was altered, removed or inserted.
 
 Each report records the SHA-256 of the one before it, and the archive records
 each report's SHA-256 as it was written. verify checks both and names every
-file that differs. Exit 0 when all is intact, 1 otherwise.
+file that differs: "altered", "removed", "inserted", or "unrecorded" (the
+newest report, which the archive does not record: written while the archive
+could not be, or inserted). A report written while the archive could not be
+written, that a later recorded report links to, is listed as "unrecorded"
+but proven. Exit 0 when all is intact, 1 otherwise.
 
 Usage:
   sre-report verify [--dir DIR]
@@ -281,12 +323,19 @@ func runVerify(std cli.IO, args []string) error {
 	for _, p := range v.Problems {
 		fmt.Fprintf(std.Out, "%s\n", p)
 	}
+	for _, p := range v.Vouched {
+		fmt.Fprintf(std.Out, "%s\n", p)
+	}
 	if len(v.Problems) > 0 {
 		noun := "problems"
 		if len(v.Problems) == 1 {
 			noun = "problem"
 		}
 		return cli.Failf("verify: %d %s in %d reports of %s", len(v.Problems), noun, v.Reports, *dir)
+	}
+	if len(v.Vouched) > 0 {
+		fmt.Fprintf(std.Out, "ok: %d reports, chain intact, all match the archive or a later report it records (%d unrecorded above)\n", v.Reports, len(v.Vouched))
+		return nil
 	}
 	fmt.Fprintf(std.Out, "ok: %d reports, chain intact, all match the archive\n", v.Reports)
 	return nil

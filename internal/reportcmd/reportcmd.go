@@ -13,6 +13,8 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/localsre/sre-agent/internal/cli"
@@ -34,9 +36,12 @@ Usage:
   sre-report ecs [--follow] [FILE...]      the archive as ECS documents, for Elasticsearch
 
 Every record passes through unchanged and in order; an event of a type in
---on gets a report, and leaves annotated with "report": its path. Every
-event, action, notice and summary (not samples) is appended to
-DIR/events.ndjson.
+--on gets a report at once (the event, the process, the run-up, the log
+tail), and leaves annotated with "report": its path. The slower evidence
+(journal, host, kernel, Docker, Kubernetes, tools) follows in a linked
+context report, NAME_context.txt. Every event, action, notice and summary
+(not samples) is appended to DIR/events.ndjson. Several sre-report
+processes may share one DIR: they take turns under the lock DIR/.lock.
 
 Examples:
   sre-sample api | sre-detect | sre-report --log /var/log/api.log
@@ -63,6 +68,7 @@ type Options struct {
 	MaxLine    int
 	Launch     bool
 	RetryEvery time.Duration
+	FlushWait  time.Duration
 	Version    bool
 	Disks      []string
 }
@@ -101,7 +107,8 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 	fs.BoolVar(&o.Launch, "launch", false, "after a crash report, open the fitting operator tool on the terminal (only with a controlling terminal)")
 	fs.BoolVar(&o.Strict, "strict", false, "exit 1 if any input line was skipped")
 	fs.IntVar(&o.MaxLine, "max-line", ndjson.DefaultMaxLine, "longest input line in bytes; longer lines are skipped and counted")
-	fs.DurationVar(&o.RetryEvery, "retry", 5*time.Second, "how often to retry a report that could not be written")
+	fs.DurationVar(&o.RetryEvery, "retry", 5*time.Second, "how often to retry a report or archive record that could not be written")
+	fs.DurationVar(&o.FlushWait, "flush-timeout", 10*time.Second, "at the end of input, how long to keep retrying what could not be written yet before naming it lost (exit 1)")
 	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -129,6 +136,8 @@ func (o *Options) check() error {
 		return cli.Usagef("--max-line %d: must be at least 1024", o.MaxLine)
 	case o.RetryEvery <= 0:
 		return cli.Usagef("--retry %v: must be positive", o.RetryEvery)
+	case o.FlushWait < 0:
+		return cli.Usagef("--flush-timeout %v: must not be negative", o.FlushWait)
 	case o.Dir == "":
 		return cli.Usagef("--dir: empty")
 	}
@@ -146,23 +155,37 @@ func shortID(eventID string) string {
 	return hex.EncodeToString(s[:4])
 }
 
+// pending is a report that could not be written yet: the first report of
+// an event (written again from the event), or a context report (kept as
+// rendered, with the evidence gathered once).
 type pending struct {
-	ev    *event.Event
-	tries int
+	ev      *event.Event
+	context *report.Report
+	tries   int
 }
 
+// maxContextRuns bounds the context reports gathered at once.
+const maxContextRuns = 4
+
 type filterState struct {
-	std      cli.IO
-	o        *Options
-	dir      *report.Dir
-	out      *ndjson.Writer
-	on       map[string]bool
-	host     string
-	entries  []forensics.Entry
-	stop     func()
-	launch   *launcher
+	std    cli.IO
+	o      *Options
+	dir    *report.Dir
+	out    *ndjson.Writer
+	on     map[string]bool
+	host   string
+	first  []forensics.Entry // evidence in the report written at once
+	slow   []forensics.Entry // evidence in the context report that follows
+	stop   func()
+	launch *launcher
+
+	mu       sync.Mutex // guards retry and warnedAr: context reports are written in the background
 	retry    []*pending
 	warnedAr bool
+
+	contexts sync.WaitGroup
+	running  atomic.Int32 // context reports being gathered or written
+	ctxRuns  chan struct{}
 }
 
 func filter(ctx context.Context, std cli.IO, o *Options) error {
@@ -175,15 +198,16 @@ func filter(ctx context.Context, std cli.IO, o *Options) error {
 		return cli.Failf("%v", err)
 	}
 	host, _ := os.Hostname()
-	st := &filterState{std: std, o: o, dir: dir, out: ndjson.NewWriter(std.Out), on: map[string]bool{}, host: host}
+	st := &filterState{std: std, o: o, dir: dir, out: ndjson.NewWriter(std.Out), on: map[string]bool{}, host: host,
+		ctxRuns: make(chan struct{}, maxContextRuns)}
 	for _, t := range o.On {
 		st.on[t] = true
 	}
-	entries, stop, err := collectors(ctx, std, o)
+	first, slow, stop, err := collectors(ctx, std, o)
 	if err != nil {
 		return err
 	}
-	st.entries, st.stop = entries, stop
+	st.first, st.slow, st.stop = first, slow, stop
 	defer stop()
 	if o.Launch {
 		st.launch = newLauncher(func(format string, args ...any) {
@@ -200,9 +224,17 @@ func filter(ctx context.Context, std cli.IO, o *Options) error {
 	for {
 		select {
 		case <-ctx.Done():
+			// Context reports being gathered are bounded by
+			// --collector-timeout: let them land.
+			// What is still unwritten gets one more try, and is named.
+			lost := st.drain(0)
 			warner.Summary(rd.Counts())
+			if lost > 0 {
+				return cli.Failf("%d reports or archive records lost (named above)", lost)
+			}
 			return nil
 		case <-retry.C:
+			st.flushArchive()
 			if err := st.retryPending(); err != nil {
 				return st.outErr(err)
 			}
@@ -211,14 +243,14 @@ func filter(ctx context.Context, std cli.IO, o *Options) error {
 				if !errors.Is(it.Err, io.EOF) {
 					fmt.Fprintf(std.Err, "%s: stdin: %v\n", tool, it.Err)
 				}
-				st.retryPending()
+				lost := st.drain(o.FlushWait)
 				c := rd.Counts()
 				warner.Summary(c)
 				if invalid > 0 {
 					fmt.Fprintf(std.Err, "%s: stdin: %d events skipped as invalid\n", tool, invalid)
 				}
-				if len(st.retry) > 0 {
-					fmt.Fprintf(std.Err, "%s: %d reports could not be written (see above); their events passed on without a report\n", tool, len(st.retry))
+				if lost > 0 {
+					return cli.Failf("%d reports or archive records lost (named above): still not written %v after the end of input", lost, o.FlushWait)
 				}
 				if o.Strict && c.SkippedTotal()+invalid > 0 {
 					return cli.Failf("--strict: %d input lines skipped", c.SkippedTotal()+invalid)
@@ -273,25 +305,97 @@ func (st *filterState) handle(rec ndjson.Record) (skipped bool, err error) {
 	return false, st.out.WriteLine(rec.Raw)
 }
 
-// archive appends to events.ndjson; a failure is said on stderr (once per
-// kind of failure) and the stream goes on: the record still reaches the
-// next stage.
+// archive appends to events.ndjson; a failure is said on stderr (once
+// until the archive is written again) and the stream goes on: the record
+// still reaches the next stage, and waits in memory, in order, to be
+// written by a later append or retry.
 func (st *filterState) archive(line []byte, critical bool) {
-	if err := st.dir.AppendArchive(line, critical); err != nil {
+	st.archived(st.dir.AppendArchive(line, critical))
+}
+
+func (st *filterState) archived(err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if err != nil {
 		if !st.warnedAr {
-			fmt.Fprintf(st.std.Err, "%s: %v (records still pass on)\n", tool, err)
+			fmt.Fprintf(st.std.Err, "%s: %v (records still pass on; the archive's are kept in memory and retried every %v)\n", tool, err, st.o.RetryEvery)
 			st.warnedAr = true
 		}
 		return
 	}
+	if st.warnedAr {
+		fmt.Fprintf(st.std.Err, "%s: archive: written again, no record lost\n", tool)
+	}
 	st.warnedAr = false
+}
+
+// flushArchive retries the archive records waiting in memory.
+func (st *filterState) flushArchive() {
+	n, err := st.dir.Flush()
+	st.mu.Lock()
+	warned := st.warnedAr
+	st.mu.Unlock()
+	if err != nil || n == 0 && warned {
+		st.archived(err)
+	}
+}
+
+// waitContexts waits at most d for the context reports being gathered.
+func (st *filterState) waitContexts(d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		st.contexts.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}
+
+// drain is the end of input (or a signal): it waits for the context
+// reports being gathered, retries what could not be written for at most
+// wait, then names every event whose report or archive
+// record is lost, and returns how many are.
+func (st *filterState) drain(wait time.Duration) int {
+	deadline := time.Now().Add(wait)
+	st.waitContexts(st.o.Timeout + time.Second + wait)
+	every := min(st.o.RetryEvery, 200*time.Millisecond)
+	for {
+		st.flushArchive()
+		if err := st.retryPending(); err != nil && !errors.Is(err, ndjson.ErrClosed) {
+			fmt.Fprintf(st.std.Err, "%s: %v\n", tool, err)
+		}
+		if st.waiting() == 0 && st.running.Load() == 0 && len(st.dir.Unwritten()) == 0 || !time.Now().Before(deadline) {
+			break
+		}
+		time.Sleep(every)
+	}
+	lost := 0
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, p := range st.retry {
+		what := "report"
+		if p.context != nil {
+			what = "context report"
+		}
+		fmt.Fprintf(st.std.Err, "%s: lost: the %s of event %s (%s of %s): not written after %d tries\n", tool, what, p.ev.ID, p.ev.Type, p.ev.Target, p.tries)
+		lost++
+	}
+	for _, label := range st.dir.Unwritten() {
+		fmt.Fprintf(st.std.Err, "%s: lost: %s: not in the archive\n", tool, label)
+		lost++
+	}
+	return lost
 }
 
 func (st *filterState) reportAndPass(ev *event.Event) error {
 	path, err := st.write(ev, true)
 	if err != nil {
 		fmt.Fprintf(st.std.Err, "%s: %v; the event passes on without a report, retrying every %v\n", tool, err, st.o.RetryEvery)
+		st.mu.Lock()
 		st.retry = append(st.retry, &pending{ev: ev, tries: 1})
+		st.mu.Unlock()
 		raw, _ := json.Marshal(ev)
 		st.archive(raw, ev.Severity == event.SevCritical)
 		return st.out.Encode(ev)
@@ -310,42 +414,118 @@ func (st *filterState) reportAndPass(ev *event.Event) error {
 func (st *filterState) write(ev *event.Event, archiveEvent bool) (string, error) {
 	now := st.std.Now()
 	inc := &forensics.Incident{Event: ev, Process: ev.Process, Target: ev.Target, At: ev.TS.Time, Now: now}
-	results := forensics.Run(context.Background(), st.entries, inc, st.o.Timeout)
+	results := forensics.Run(context.Background(), st.first, inc, st.o.Timeout)
 	id := shortID(ev.ID)
 	r := &report.Report{
 		Event: ev, ShortID: id,
 		Name:      report.FileName(ev.TS.Time, ev.Target, ev.Type, id),
 		WrittenAt: now, Results: results,
 	}
-	path, sum, err := st.dir.WriteReport(r)
+	if len(st.slow) > 0 {
+		r.ContextName = report.ContextName(r.Name)
+	}
+	// The annotated event and the report_written notice go to the archive
+	// under the same hold of the directory's lock as the report itself.
+	path, sum, archErr, err := st.dir.Write(r, func(path, sum string) [][]byte {
+		var lines [][]byte
+		if archiveEvent {
+			annotated := *ev
+			annotated.Report = path
+			raw, _ := json.Marshal(&annotated)
+			lines = append(lines, raw)
+		}
+		n := event.Notice{
+			Header: event.NewHeader(event.KindNotice, tool, st.host, now),
+			Code:   report.NoticeReportWritten,
+			Msg:    fmt.Sprintf("report written for %s %s of %s", ev.Type, ev.ID, ev.Target),
+			Detail: map[string]any{"name": baseName(path), "path": path, "sha256": sum, "event_id": ev.ID},
+		}
+		nraw, _ := json.Marshal(&n)
+		return append(lines, nraw)
+	})
 	if err != nil {
 		return "", err
 	}
-	if archiveEvent {
-		annotated := *ev
-		annotated.Report = path
-		raw, _ := json.Marshal(&annotated)
-		st.archive(raw, ev.Severity == event.SevCritical)
+	st.archived(archErr)
+	if len(st.slow) > 0 {
+		st.contexts.Add(1)
+		st.running.Add(1)
+		go st.gatherContext(ev, inc, r, path, sum)
 	}
-	n := event.Notice{
-		Header: event.NewHeader(event.KindNotice, tool, st.host, now),
-		Code:   report.NoticeReportWritten,
-		Msg:    fmt.Sprintf("report written for %s %s of %s", ev.Type, ev.ID, ev.Target),
-		Detail: map[string]any{"name": baseName(path), "path": path, "sha256": sum, "event_id": ev.ID},
-	}
-	nraw, _ := json.Marshal(&n)
-	st.archive(nraw, true)
 	return path, nil
+}
+
+// gatherContext runs the slower collectors for a report just written and
+// writes their evidence as its context report, linked to it by name and
+// SHA-256 and chained like any report. It runs in the background: the first
+// report and its event never wait for it.
+func (st *filterState) gatherContext(ev *event.Event, inc *forensics.Incident, first *report.Report, path, sum string) {
+	defer st.contexts.Done()
+	defer st.running.Add(-1)
+	st.ctxRuns <- struct{}{}
+	results := forensics.Run(context.Background(), st.slow, inc, st.o.Timeout)
+	<-st.ctxRuns
+	cr := &report.Report{
+		Event: ev, ShortID: first.ShortID, Name: first.ContextName,
+		WrittenAt: st.std.Now(), Results: results,
+		ContextFor: report.Link{Name: baseName(path), SHA256: sum},
+	}
+	if err := st.writeContext(cr); err != nil {
+		fmt.Fprintf(st.std.Err, "%s: %v; retrying every %v\n", tool, err, st.o.RetryEvery)
+		st.mu.Lock()
+		st.retry = append(st.retry, &pending{ev: ev, context: cr, tries: 1})
+		st.mu.Unlock()
+	}
+}
+
+func (st *filterState) writeContext(cr *report.Report) error {
+	_, _, archErr, err := st.dir.Write(cr, func(path, sum string) [][]byte {
+		n := event.Notice{
+			Header: event.NewHeader(event.KindNotice, tool, st.host, cr.WrittenAt),
+			Code:   report.NoticeReportWritten,
+			Msg:    fmt.Sprintf("context report written for %s %s of %s", cr.Event.Type, cr.Event.ID, cr.Event.Target),
+			Detail: map[string]any{"name": baseName(path), "path": path, "sha256": sum, "event_id": cr.Event.ID,
+				"context_for": cr.ContextFor.Name},
+		}
+		raw, _ := json.Marshal(&n)
+		return [][]byte{raw}
+	})
+	if err == nil {
+		st.archived(archErr)
+	}
+	return err
+}
+
+func (st *filterState) waiting() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return len(st.retry)
 }
 
 // retryPending tries again the reports that could not be written; a report
 // written late is announced downstream by its report_written notice.
 func (st *filterState) retryPending() error {
-	if len(st.retry) == 0 {
+	st.mu.Lock()
+	todo := st.retry
+	st.retry = nil
+	st.mu.Unlock()
+	if len(todo) == 0 {
 		return nil
 	}
 	var left []*pending
-	for _, p := range st.retry {
+	defer func() {
+		st.mu.Lock()
+		st.retry = append(left, st.retry...)
+		st.mu.Unlock()
+	}()
+	for i, p := range todo {
+		if p.context != nil {
+			if err := st.writeContext(p.context); err != nil {
+				p.tries++
+				left = append(left, p)
+			}
+			continue
+		}
 		path, err := st.write(p.ev, false)
 		if err != nil {
 			p.tries++
@@ -360,10 +540,10 @@ func (st *filterState) retryPending() error {
 			Detail: map[string]any{"path": path, "event_id": p.ev.ID, "late": true},
 		}
 		if err := st.out.Encode(&n); err != nil {
+			left = append(left, todo[i+1:]...)
 			return err
 		}
 	}
-	st.retry = left
 	return nil
 }
 
