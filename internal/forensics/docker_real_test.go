@@ -187,7 +187,6 @@ func TestDockerCollectorRealDaemon(t *testing.T) {
 	if len(s.Notes) != 0 {
 		t.Errorf("notes = %q, want none", s.Notes)
 	}
-	if took > 300*time.Millisecond {
-		t.Errorf("took %v: over the report's whole budget", took)
-	}
+	// The time it took is logged above; bench/report_latency.sh measures
+	// the context report's speed, which a loaded test machine would not.
 }

@@ -340,10 +340,11 @@ func TestHostCollectorOnThisHost(t *testing.T) {
 	if len(s.Lines) < 3 || !strings.HasPrefix(s.Lines[0], "Top ") {
 		t.Errorf("no top table: %q", s.Lines)
 	}
-	// The report's budget is 300 ms for everything; this is a loose bound
-	// against a pathological scan (a busy CI machine may be slow).
-	if took > time.Second {
-		t.Errorf("took %v, want well under a second", took)
+	// A bound against a pathological scan (one that walks a huge tree or
+	// waits on something), loose enough for a loaded machine: the speed is
+	// bench/report_latency.sh's to measure.
+	if took > 10*time.Second {
+		t.Errorf("took %v, want well under ten seconds", took)
 	}
 	t.Logf("host section in %v:\n%s", took, render(s))
 }

@@ -414,7 +414,10 @@ func TestKernelCollectorRealSources(t *testing.T) {
 		if !findLine(s.Lines, want) {
 			t.Errorf("marker %q not in %q", want, s.Lines)
 		}
-		if took := time.Since(start); took > time.Second {
+		// A reader that waited for new records would wait until the kernel
+		// logs again, which may be never: ten seconds tells the two apart
+		// on a loaded machine too.
+		if took := time.Since(start); took > 10*time.Second {
 			t.Errorf("reading /dev/kmsg took %v: it must not wait for new records", took)
 		}
 	})
@@ -483,7 +486,7 @@ func TestKernelCollectorStopsWhenCancelled(t *testing.T) {
 	if err == nil {
 		t.Errorf("want the context's error, got section %+v", s)
 	}
-	if took := time.Since(start); took > 500*time.Millisecond {
+	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("took %v after cancel", took)
 	}
 }
