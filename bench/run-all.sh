@@ -22,6 +22,8 @@ go test -run '^$' -bench . -benchtime "${BENCHTIME:-1s}" ./internal/sampler/
 
 echo; echo "## every stage: peak RSS, live chain and 10 MiB lines (bench/stage_rss.sh)"
 bench/stage_rss.sh
+echo; echo "## every stage: RSS over 10,000 crash/restart cycles (bench/crash_cycles.sh)"
+bench/crash_cycles.sh
 
 ## sre-detect
 echo; echo "## sre-detect: throughput against jq, RSS (bench/detect_throughput.sh)"

@@ -19,6 +19,9 @@ type Job struct {
 	Environ []string
 	// ProcRoot is where /proc is mounted.
 	ProcRoot string
+	// Children keeps what restart_process starts until its end is told
+	// downstream; nil reaps each child at once.
+	Children *Children
 }
 
 // Outcome is what an action did. Result is one of event.ResultPlanned,

@@ -15,6 +15,21 @@ var (
 	upTypes   = []string{"recovered", "started", "restarted"}
 )
 
+// IsDown reports whether an event of type typ says its process is gone.
+func IsDown(typ string) bool { return slices.Contains(downTypes, typ) }
+
+// Round rounds d for people: milliseconds under a second, tenths under a
+// minute, whole seconds above. Records keep the exact value.
+func Round(d time.Duration) time.Duration {
+	switch {
+	case d < time.Second && d > -time.Second:
+		return d.Round(time.Millisecond)
+	case d < time.Minute && d > -time.Minute:
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Second)
+}
+
 // DefaultMaxEventAge is how old an event may be and still be acted on.
 const DefaultMaxEventAge = 2 * time.Minute
 

@@ -293,3 +293,29 @@ func mustHandle(e *Engine, ev *event.Event) []Decision {
 	ds, _ := e.Handle(ev)
 	return ds
 }
+
+// TestStateBoundedOverIdentities: budgets are per rule and target, never per
+// process: 20,000 crash/restart cycles (each a new identity) keep one
+// budget, and the retry window prunes what it holds.
+func TestStateBoundedOverIdentities(t *testing.T) {
+	clk := &fakeClock{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	e := newTestEngine(t, "rules:\n  - on: [crash, absent]\n    action: run\n    command: [/bin/true]\n    max_retries: 1000\n    retry_window_seconds: 1\n    backoff: {initial: 10ms, factor: 1, max: 10ms}\n", clk)
+	for range 20000 {
+		ds, _ := e.Handle(ev(clk, "crash", "api"))
+		if len(ds) != 1 || ds[0].Result != "" {
+			t.Fatalf("decisions %+v", ds)
+		}
+		e.Done(&ds[0])
+		clk.Advance(100 * time.Millisecond)
+		e.Handle(ev(clk, "recovered", "api"))
+		clk.Advance(100 * time.Millisecond)
+	}
+	if len(e.State.budgets) != 1 {
+		t.Fatalf("%d budgets, want 1", len(e.State.budgets))
+	}
+	for _, b := range e.State.budgets {
+		if len(b.Attempts) > 5 {
+			t.Errorf("%d attempts kept within a 1s window of crashes 200ms apart", len(b.Attempts))
+		}
+	}
+}

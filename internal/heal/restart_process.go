@@ -33,9 +33,9 @@ func (restartProcess) Do(ctx context.Context, j *Job) Outcome {
 	}
 	o.PID = pid
 	select {
-	case err := <-exited:
+	case x := <-exited:
 		o.Result = event.ResultFailed
-		o.Err = fmt.Sprintf("exited within start check (%v): %v", j.Rule.StartCheck, exitText(err))
+		o.Err = fmt.Sprintf("exited within start check (%v): %s", j.Rule.StartCheck, x.Status())
 	case <-time.After(j.Rule.StartCheck):
 		o.Result = event.ResultOK
 	case <-ctx.Done():
@@ -45,9 +45,9 @@ func (restartProcess) Do(ctx context.Context, j *Job) Outcome {
 	return o
 }
 
-// startDetached starts argv in its own session and reaps it in the
-// background; exited receives its end (buffered, never blocks the reaper).
-func startDetached(j *Job, argv []string) (int, <-chan error, error) {
+// startDetached starts argv in its own session; j.Children watches it
+// and reaps it (at once when j.Children is nil). exited receives its end.
+func startDetached(j *Job, argv []string) (int, <-chan ChildExit, error) {
 	out, err := openLog(j.Rule.Log)
 	if err != nil {
 		return 0, nil, err
@@ -58,11 +58,10 @@ func startDetached(j *Job, argv []string) (int, <-chan error, error) {
 	cmd.Env = j.env()
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	exited, err := j.Children.start(cmd, j)
+	if err != nil {
 		return 0, nil, fmt.Errorf("start %s: %w", argv[0], err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	return cmd.Process.Pid, exited, nil
 }
 
@@ -76,11 +75,4 @@ func openLog(path string) (*os.File, error) {
 		return nil, fmt.Errorf("log: %w", err)
 	}
 	return f, nil
-}
-
-func exitText(err error) string {
-	if err == nil {
-		return "exit status 0"
-	}
-	return err.Error()
 }

@@ -104,8 +104,8 @@ type rawFile struct {
 }
 
 type rawRule struct {
-	Name               string            `yaml:"name"`
-	On                 []string          `yaml:"on"`
+	Name               *string           `yaml:"name"`
+	On                 eventTypes        `yaml:"on"`
 	Target             string            `yaml:"target"`
 	When               string            `yaml:"when"`
 	Action             string            `yaml:"action"`
@@ -163,15 +163,22 @@ func Parse(name string, data []byte) (*Rules, error) {
 	if body == nil {
 		return nil, &posError{name, 1, 1, "no rules: the file is empty"}
 	}
-	if err := decode(body, &raw); err != nil {
+	p := &parsing{name: name, file: f, list: "$.rules"}
+	// The file is a mapping with a rules: list, or that list alone.
+	if _, ok := body.(*ast.SequenceNode); ok {
+		p.list = "$"
+		err = decode(body, &raw.Rules)
+	} else {
+		err = decode(body, &raw)
+	}
+	if err != nil {
 		return nil, yamlErr(name, err)
 	}
-	p := &parsing{name: name, file: f}
 	if len(f.Docs) > 1 {
 		return nil, &posError{name, 1, 1, "more than one YAML document"}
 	}
 	if len(raw.Rules) == 0 {
-		l, c := p.pos("$.rules", "$")
+		l, c := p.pos(p.list, "$")
 		return nil, &posError{name, l, c, "no rules: want a non-empty rules: list"}
 	}
 	rs := &Rules{Path: name, byName: map[string]*Rule{}}
@@ -179,6 +186,13 @@ func Parse(name string, data []byte) (*Rules, error) {
 		r, err := p.rule(i, &raw.Rules[i])
 		if err != nil {
 			return nil, err
+		}
+		if raw.Rules[i].Name == nil {
+			// Unnamed rules alike are told apart by their place: -2, -3 …
+			base := r.Name
+			for n := 2; rs.byName[r.Name] != nil; n++ {
+				r.Name = fmt.Sprintf("%s-%d", base, n)
+			}
 		}
 		if prev := rs.byName[r.Name]; prev != nil {
 			return nil, p.errf(i, "name", "rule %q: duplicate name (first at line %d)", r.Name, prev.Line)
@@ -203,7 +217,7 @@ func Parse(name string, data []byte) (*Rules, error) {
 
 // decode turns a panic inside the YAML library (seen by FuzzParse on odd
 // tags such as `on: !00`) into an error: a rules file never crashes us.
-func decode(body ast.Node, raw *rawFile) (err error) {
+func decode(body ast.Node, raw any) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("cannot decode this YAML (unsupported tag or structure): %v", p)
@@ -229,6 +243,7 @@ func yamlErr(name string, err error) error {
 type parsing struct {
 	name string
 	file *ast.File
+	list string // the path of the rule list: $.rules, or $ for a bare list
 }
 
 // pos finds the line and column of the first path that exists.
@@ -254,7 +269,7 @@ func (p *parsing) pos(paths ...string) (int, int) {
 
 // errf is an error at key of rule i (or at the rule when key is absent).
 func (p *parsing) errf(i int, key, format string, args ...any) error {
-	base := fmt.Sprintf("$.rules[%d]", i)
+	base := fmt.Sprintf("%s[%d]", p.list, i)
 	paths := []string{base}
 	if key != "" {
 		paths = []string{base + "." + key, base}
@@ -262,6 +277,63 @@ func (p *parsing) errf(i int, key, format string, args ...any) error {
 	l, c := p.pos(paths...)
 	return &posError{p.name, l, c, fmt.Sprintf(format, args...)}
 }
+
+// derivedName names a rule that has no name: its action and the events
+// it is on, as in "restart_process-on-crash" (records, state and --check
+// show it). A rule with no action yet is named by its place.
+func derivedName(r *Rule, i int) string {
+	if r.Action == "" {
+		return fmt.Sprintf("rule-%d", i+1)
+	}
+	return r.Action + "-on-" + strings.Join(r.On, "+")
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// eventTypes is the on: key: one event type (on: crash) or a list of them
+// (on: [crash, absent]); null or [] is none.
+type eventTypes []string
+
+var _ yaml.NodeUnmarshaler = (*eventTypes)(nil)
+
+// UnmarshalYAML reads a scalar or a sequence of scalars.
+func (l *eventTypes) UnmarshalYAML(n ast.Node) error {
+	switch n := n.(type) {
+	case *ast.NullNode:
+		*l = nil
+		return nil
+	case *ast.StringNode:
+		*l = eventTypes{n.Value}
+		return nil
+	case *ast.SequenceNode:
+		out := make(eventTypes, 0, len(n.Values))
+		for _, v := range n.Values {
+			s, ok := v.(*ast.StringNode)
+			if !ok {
+				return &nodeError{v.GetToken(), "on: each entry must be an event type name such as crash"}
+			}
+			out = append(out, s.Value)
+		}
+		*l = out
+		return nil
+	}
+	return &nodeError{n.GetToken(), "on: want an event type (on: crash) or a list of them (on: [crash, absent])"}
+}
+
+// nodeError is a decoding error at a token, in the shape yamlErr reads.
+type nodeError struct {
+	tk  *token.Token
+	msg string
+}
+
+func (e *nodeError) Error() string          { return e.msg }
+func (e *nodeError) GetToken() *token.Token { return e.tk }
+func (e *nodeError) GetMessage() string     { return e.msg }
 
 func seconds(v *float64, def time.Duration) (time.Duration, bool) {
 	if v == nil {
@@ -275,14 +347,19 @@ func seconds(v *float64, def time.Duration) (time.Duration, bool) {
 
 func (p *parsing) rule(i int, raw *rawRule) (*Rule, error) {
 	r := &Rule{
-		Name: strings.TrimSpace(raw.Name), On: raw.On, Target: raw.Target, When: raw.When,
+		Name: strings.TrimSpace(deref(raw.Name)), On: raw.On, Target: raw.Target, When: raw.When,
 		Action: raw.Action, Command: raw.Command, Cwd: raw.Cwd, Env: raw.Env, Log: raw.Log,
 		Escalate: raw.Escalate, Signal: raw.Signal, Unit: raw.Unit, UserUnit: raw.User, Systemctl: raw.Systemctl,
 		Backoff: DefaultBackoff,
 	}
-	r.Line, r.Col = p.pos(fmt.Sprintf("$.rules[%d]", i))
-	if r.Name == "" {
+	r.Line, r.Col = p.pos(fmt.Sprintf("%s[%d]", p.list, i))
+	switch {
+	case raw.Name != nil && r.Name == "":
 		return nil, p.errf(i, "name", "rule %d: name: empty", i+1)
+	case raw.Name == nil && len(r.On) == 0:
+		return nil, p.errf(i, "", "rule %d: name: missing; a rule without on: is reached only by escalate:, which needs its name", i+1)
+	case raw.Name == nil:
+		r.Name = derivedName(r, i)
 	}
 	for _, t := range r.On {
 		if t == "" || strings.Trim(t, "abcdefghijklmnopqrstuvwxyz_") != "" {
@@ -407,7 +484,7 @@ func keyErrf(key, format string, args ...any) error {
 // checkCommand requires an argv with an absolute program path.
 func checkCommand(r *Rule) error {
 	if len(r.Command) == 0 {
-		return keyErrf("command", "action %s: command: missing (an argv list with an absolute program path)", r.Action)
+		return keyErrf("command", "action %s: command: missing; sre-heal never guesses a program from what it observed: give the argv, with an absolute program path, as in %s", r.Action, completeForm(r))
 	}
 	if !filepath.IsAbs(r.Command[0]) {
 		return keyErrf("command", "command[0] %q: must be an absolute path (no shell, no PATH lookup)", r.Command[0])
@@ -421,6 +498,33 @@ func checkCommand(r *Rule) error {
 		}
 	}
 	return nil
+}
+
+// completeForm is r as a whole rules file on one line, with the command it
+// lacks, so that the error shows the form that is accepted.
+func completeForm(r *Rule) string {
+	var b strings.Builder
+	b.WriteString("rules: [{")
+	switch len(r.On) {
+	case 0:
+		fmt.Fprintf(&b, "name: %q, on: []", r.Name)
+	case 1:
+		b.WriteString("on: " + r.On[0])
+	default:
+		b.WriteString("on: [" + strings.Join(r.On, ", ") + "]")
+	}
+	if r.Target != "" {
+		fmt.Fprintf(&b, ", target: %q", r.Target)
+	}
+	fmt.Fprintf(&b, `, action: %s, command: ["/path/to/program", "arg"]`, r.Action)
+	if r.MaxRetries > 0 {
+		fmt.Fprintf(&b, ", max_retries: %d", r.MaxRetries)
+	}
+	if r.Cooldown > 0 {
+		fmt.Fprintf(&b, ", cooldown_seconds: %g", r.Cooldown.Seconds())
+	}
+	b.WriteString("}]")
+	return b.String()
 }
 
 // noCommand rejects a command on actions that build their own argv.

@@ -75,7 +75,8 @@ func TestParseErrors(t *testing.T) {
 		{"empty file", "", "r.yaml:1:1: no rules"},
 		{"no rules", "rules: []\n", "r.yaml:1:8: no rules"},
 		{"syntax", "rules:\n  - name: [a\n", "r.yaml:2:"},
-		{"not a mapping", "- a\n", "r.yaml:1:1: "},
+		{"not a mapping", "a\n", "r.yaml:1:1: "},
+		{"list entry not a mapping", "- a\n", "r.yaml:1:3: string was used where mapping is expected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,5 +127,110 @@ func TestCheckFileSafe(t *testing.T) {
 		if err := CheckFileSafe(other); err == nil || !strings.Contains(err.Error(), "owned by uid 65534") {
 			t.Errorf("other owner: %v, want refusal", err)
 		}
+	}
+}
+
+// seedRule is the example rule users bring: a scalar on, no name, and the
+// budget spelled max_retries and cooldown_seconds.
+const seedRule = "rules:\n  - on: crash\n    action: restart_process\n    max_retries: 3\n    cooldown_seconds: 60\n"
+
+func TestParseSeedForm(t *testing.T) {
+	cmd := "    command: [\"/usr/local/bin/api\", \"--port\", \"8080\"]\n"
+	type got struct {
+		Name        string
+		On          []string
+		Command     []string
+		MaxRetries  int
+		RetryWindow time.Duration
+		Cooldown    time.Duration
+		Backoff     Backoff
+	}
+	seed := got{Name: "restart_process-on-crash", On: []string{"crash"}, Command: []string{"/usr/local/bin/api", "--port", "8080"},
+		MaxRetries: 3, RetryWindow: DefaultRetryWindow, Cooldown: 60 * time.Second, Backoff: DefaultBackoff}
+	tests := []struct {
+		name, yaml string
+		want       []got
+	}{
+		{"under rules", seedRule + cmd, []got{seed}},
+		{"a bare list", strings.ReplaceAll(strings.TrimPrefix(seedRule+cmd, "rules:\n  "), "\n  ", "\n"), []got{seed}},
+		{"a bare list, indented", strings.TrimPrefix(seedRule+cmd, "rules:\n"), []got{seed}},
+		{"on as a list", strings.Replace(seedRule, "on: crash", "on: [crash, absent]", 1) + cmd,
+			[]got{func() got {
+				g := seed
+				g.Name, g.On = "restart_process-on-crash+absent", []string{"crash", "absent"}
+				return g
+			}()}},
+		{"two unnamed alike", seedRule + cmd + strings.TrimPrefix(seedRule+cmd, "rules:\n"),
+			[]got{seed, func() got { g := seed; g.Name = "restart_process-on-crash-2"; return g }()}},
+		{"a name given", strings.Replace(seedRule, "  - on:", "  - name: api\n    on:", 1) + cmd,
+			[]got{func() got { g := seed; g.Name = "api"; return g }()}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs, err := Parse("r.yaml", []byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []got
+			for _, r := range rs.Rules {
+				out = append(out, got{r.Name, r.On, r.Command, r.MaxRetries, r.RetryWindow, r.Cooldown, r.Backoff})
+				if rs.Get(r.Name) != r {
+					t.Errorf("Get(%q) does not find the rule", r.Name)
+				}
+			}
+			if diff := cmp.Diff(tt.want, out); diff != "" {
+				t.Errorf("rules (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// The seed's rule as it stands lacks the command: one error, at the rule,
+// that shows the complete form, which is itself accepted.
+func TestParseSeedFormNeedsCommand(t *testing.T) {
+	_, err := Parse("rules.yaml", []byte(seedRule))
+	want := `rules.yaml:2:5: rule "restart_process-on-crash": action restart_process: command: missing; ` +
+		`sre-heal never guesses a program from what it observed: give the argv, with an absolute program path, as in ` +
+		`rules: [{on: crash, action: restart_process, command: ["/path/to/program", "arg"], max_retries: 3, cooldown_seconds: 60}]`
+	if err == nil || err.Error() != want {
+		t.Fatalf("error:\n got %v\nwant %s", err, want)
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error spans lines: %q", err)
+	}
+	form := want[strings.Index(want, "rules: [{"):]
+	rs, err := Parse("form.yaml", []byte(form))
+	if err != nil {
+		t.Fatalf("the form the error shows is refused: %v", err)
+	}
+	r := rs.Rules[0]
+	if r.Name != "restart_process-on-crash" || r.MaxRetries != 3 || r.Cooldown != time.Minute || r.Command[0] != "/path/to/program" {
+		t.Errorf("the form parses to %+v", r)
+	}
+	// With a target and several events the form keeps them.
+	_, err = Parse("r.yaml", []byte("- {on: [crash, absent], target: \"my app\", action: restart_process, max_retries: 2}\n"))
+	if err == nil || !strings.HasSuffix(err.Error(), `as in rules: [{on: [crash, absent], target: "my app", action: restart_process, command: ["/path/to/program", "arg"], max_retries: 2}]`) {
+		t.Errorf("error: %v", err)
+	}
+}
+
+func TestParseOnErrors(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"number", strings.Replace(seedRule, "on: crash", "on: 5", 1), "r.yaml:2:9: on: want an event type (on: crash) or a list of them"},
+		{"mapping", strings.Replace(seedRule, "on: crash", "on: {a: b}", 1), "r.yaml:2:9: on: want an event type"},
+		{"list entry", strings.Replace(seedRule, "on: crash", "on: [crash, 1]", 1), "r.yaml:2:17: on: each entry must be an event type name"},
+		{"not a type", strings.Replace(seedRule, "on: crash", "on: Crash!", 1), "r.yaml:2:9: rule \"restart_process-on-Crash!\": on: \"Crash!\" is not an event type"},
+		{"unnamed escalation target", "rules:\n  - on: []\n    action: run\n    command: [/bin/true]\n", "r.yaml:2:5: rule 1: name: missing; a rule without on: is reached only by escalate:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("r.yaml", []byte(tt.yaml))
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("error:\n got %v\nwant prefix %s", err, tt.want)
+			}
+			if !errors.Is(err, ErrRules) {
+				t.Errorf("error does not wrap ErrRules")
+			}
+		})
 	}
 }

@@ -41,6 +41,9 @@ on stderr) unless --apply is given, then "ok" or "failed". A crash is acted
 on only when its report exists on disk; events older than --max-event-age
 are ignored, so replaying an archive never acts. Budgets live in
 DIR/heal-state.json; action records are appended to DIR/events.ndjson.
+A process that restart_process started and that dies stays a zombie until
+the stream shows its end (at most 10s), so that the sampler upstream reads
+its exit status; sre-heal tells it too, in a "child_exited" notice.
 
 Examples:
   sre-sample --pidfile /run/api.pid | sre-detect | sre-report | sre-heal --rules rules.yaml
@@ -199,6 +202,7 @@ type healer struct {
 	environ  []string
 	results  chan result
 	started  chan heal.Decision
+	children *heal.Children
 	wg       sync.WaitGroup
 	warnedAr bool
 	warnedSt bool
@@ -219,6 +223,7 @@ func filter(ctx context.Context, std cli.IO, o *Options, rules *heal.Rules) erro
 	h := &healer{
 		std: std, o: o, out: ndjson.NewWriter(std.Out), dir: dir, host: host, state: statePath,
 		environ: os.Environ(), results: make(chan result, 16), started: make(chan heal.Decision),
+		children: heal.NewChildren(heal.DefaultHold, o.ProcRoot),
 	}
 	h.eng = &heal.Engine{
 		Rules: rules, State: state, Now: std.Now, Rand: rand.Float64,
@@ -253,6 +258,10 @@ func filter(ctx context.Context, std cli.IO, o *Options, rules *heal.Rules) erro
 				select {
 				case d := <-h.started:
 					h.eng.Done(&d)
+				case <-h.children.Notify():
+					if err := h.childExits(); err != nil {
+						return h.outErr(err)
+					}
 				case r := <-h.results:
 					if err := h.finished(r); err != nil {
 						return h.outErr(err)
@@ -280,6 +289,10 @@ func filter(ctx context.Context, std cli.IO, o *Options, rules *heal.Rules) erro
 			return finish()
 		case d := <-h.started:
 			h.eng.Done(&d)
+		case <-h.children.Notify():
+			if err := h.childExits(); err != nil {
+				return h.outErr(err)
+			}
 		case r := <-h.results:
 			if err := h.finished(r); err != nil {
 				return h.outErr(err)
@@ -316,6 +329,9 @@ func (h *healer) handle(ctx context.Context, rec ndjson.Record) error {
 		if json.Unmarshal(rec.Raw, &s) != nil || s.Validate() != nil {
 			return nil
 		}
+		if s.Exit != nil && s.Process != nil {
+			h.children.Seen(s.Process.ID())
+		}
 		if h.eng.Sample(&s) {
 			h.save()
 		}
@@ -331,6 +347,9 @@ func (h *healer) handle(ctx context.Context, rec ndjson.Record) error {
 	if err := ev.Validate(); err != nil {
 		return nil
 	}
+	if ev.Process != nil && heal.IsDown(ev.Type) {
+		h.children.Seen(ev.Process.ID())
+	}
 	ds, changed := h.eng.Handle(&ev)
 	if changed {
 		h.save()
@@ -345,7 +364,7 @@ func (h *healer) handle(ctx context.Context, rec ndjson.Record) error {
 		if !h.o.Apply {
 			o := heal.Do(ctx, d.Job(false, h.environ, h.o.ProcRoot))
 			if o.Desc != "" {
-				fmt.Fprintf(h.std.Err, "%s: %s (rule %s, attempt %d, after %v)\n", tool, o.Desc, d.Rule.Name, d.Attempt, d.Delay)
+				fmt.Fprintf(h.std.Err, "%s: %s (rule %s, attempt %d, after %v)\n", tool, o.Desc, d.Rule.Name, d.Attempt, heal.Round(d.Delay))
 			}
 			if err := h.emit(d, o, h.std.Now()); err != nil {
 				return err
@@ -378,7 +397,9 @@ func (h *healer) schedule(ctx context.Context, d heal.Decision) {
 			return
 		}
 		at := h.std.Now()
-		o := heal.Do(ctx, d.Job(true, h.environ, h.o.ProcRoot))
+		j := d.Job(true, h.environ, h.o.ProcRoot)
+		j.Children = h.children
+		o := heal.Do(ctx, j)
 		h.results <- result{d: d, o: o, at: at}
 	}()
 }
@@ -415,6 +436,11 @@ func (h *healer) emit(d heal.Decision, o heal.Outcome, at time.Time) error {
 	if err != nil {
 		return err
 	}
+	return h.archive(raw)
+}
+
+// archive appends raw to the archive (fsync'd) and passes it on.
+func (h *healer) archive(raw []byte) error {
 	if err := h.dir.AppendArchive(raw, true); err != nil {
 		if !h.warnedAr {
 			fmt.Fprintf(h.std.Err, "%s: %v (records still pass on)\n", tool, err)
@@ -424,6 +450,49 @@ func (h *healer) emit(d heal.Decision, o heal.Outcome, at time.Time) error {
 		h.warnedAr = false
 	}
 	return h.out.WriteLine(raw)
+}
+
+// childExits tells downstream and in the archive how each process that
+// restart_process started has ended: its exact wait status, which only its
+// parent is sure to know.
+func (h *healer) childExits() error {
+	for _, x := range h.children.Exits() {
+		detail := map[string]any{"pid": x.ID.PID, "rule": x.Rule, "event_id": x.EventID,
+			"program": x.Argv0, "uptime_s": x.At.Sub(x.Started).Seconds()}
+		if x.ID.StartTicks != 0 {
+			detail["start_ticks"] = x.ID.StartTicks
+		}
+		if x.Target != "" {
+			detail["target"] = x.Target
+		}
+		switch {
+		case x.Code != nil:
+			detail["code"] = *x.Code
+		case x.Signal != 0:
+			detail["signal"], detail["signal_num"] = x.SignalName(), int(x.Signal)
+			if x.CoreDump {
+				detail["core_dumped"] = true
+			}
+		default:
+			detail["error"] = x.WaitError
+		}
+		n := event.Notice{
+			Header: event.NewHeader(event.KindNotice, tool, h.host, x.At),
+			Code:   "child_exited",
+			Msg: fmt.Sprintf("%s (pid %d), started by rule %s, ended after %v: %s.",
+				filepath.Base(x.Argv0), x.ID.PID, x.Rule, heal.Round(x.At.Sub(x.Started)), x.Status()),
+			Detail: detail,
+		}
+		raw, err := json.Marshal(&n)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h.std.Err, "%s: %s\n", tool, n.Msg)
+		if err := h.archive(raw); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (h *healer) save() {

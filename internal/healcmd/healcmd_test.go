@@ -169,3 +169,48 @@ func TestCrashDuringStartCheck(t *testing.T) {
 		t.Fatalf("(-want +got):\n%s\nstderr:\n%s", diff, errb.String())
 	}
 }
+
+// TestDelayRoundedForPeople: a cooldown makes delays of any precision;
+// stderr rounds them for people, the record keeps the exact value.
+func TestDelayRoundedForPeople(t *testing.T) {
+	dir := t.TempDir()
+	rp := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rp, []byte("rules:\n  - name: note\n    on: [crash]\n    action: run\n    command: [/bin/true]\n    max_retries: 5\n    cooldown_seconds: 60\n"), 0o600)
+	t0 := time.Now().UTC().Truncate(time.Second)
+	crash := func(id string, at time.Time) string {
+		return `{"v":1,"kind":"event","ts":"` + at.Format(event.TimeLayout) + `","host":"h","src":"sre-detect","id":"` + id +
+			`","type":"crash","severity":"critical","target":"api","msg":"m"}` + "\n"
+	}
+	second := t0.Add(7396010 * time.Nanosecond)
+	clock := []time.Time{t0, second}
+	now := func() time.Time {
+		c := clock[0]
+		if len(clock) > 1 {
+			clock = clock[1:]
+		}
+		return c
+	}
+	var out, errb bytes.Buffer
+	std := cli.IO{In: strings.NewReader(crash("e1", t0) + crash("e2", second)), Out: &out, Err: &errb, Now: now,
+		Getenv: func(string) string { return "" }}
+	if err := Run(context.Background(), std, []string{"--dir", filepath.Join(dir, "reports"), "--rules", rp, "--allow-unreported"}); err != nil {
+		t.Fatal(err)
+	}
+	var delays []float64
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var a event.Action
+		if json.Unmarshal([]byte(l), &a) == nil && a.Kind == event.KindAction {
+			delays = append(delays, a.DelayS)
+		}
+	}
+	// the second action waits for the cooldown: 61 s after t0, less the
+	// 7.39601 ms between the crashes
+	if diff := cmp.Diff([]float64{1, 60.99260399}, delays); diff != "" {
+		t.Errorf("delay_s (-want +got):\n%s", diff)
+	}
+	for _, want := range []string{"(rule note, attempt 1, after 1s)", "(rule note, attempt 2, after 1m1s)"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
+}
