@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -31,6 +29,7 @@ import (
 	"github.com/localsre/sre-agent/internal/healcmd"
 	"github.com/localsre/sre-agent/internal/reportcmd"
 	"github.com/localsre/sre-agent/internal/samplecmd"
+	"github.com/localsre/sre-agent/internal/score/promtest"
 	"github.com/localsre/sre-agent/internal/scorecmd"
 )
 
@@ -547,37 +546,9 @@ func cmdPromquery(ts *testscript.TestScript, neg bool, args []string) {
 		timeout, err = time.ParseDuration(args[2])
 		ts.Check(err)
 	}
-	q := "http://" + args[0] + "/api/v1/query?query=" + url.QueryEscape(args[1])
-	var last string
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
-		resp, err := http.Get(q)
-		if err != nil {
-			last = err.Error()
-			continue
-		}
-		var body struct {
-			Status string
-			Data   struct {
-				Result []struct {
-					Metric map[string]string
-					Value  []any
-				}
-			}
-		}
-		err = json.NewDecoder(resp.Body).Decode(&body)
-		resp.Body.Close()
-		if err != nil {
-			last = err.Error()
-			continue
-		}
-		if len(body.Data.Result) == 0 {
-			last = "status " + body.Status + ", no series"
-			continue
-		}
-		for _, r := range body.Data.Result {
-			fmt.Fprintf(ts.Stdout(), "%v %v\n", r.Metric, r.Value[len(r.Value)-1])
-		}
-		return
+	series, err := promtest.Query(args[0], args[1], timeout)
+	ts.Check(err)
+	for _, r := range series {
+		fmt.Fprintf(ts.Stdout(), "%v %v\n", r.Metric, r.Value)
 	}
-	ts.Fatalf("promquery %s: no series after %v; last answer: %s", args[1], timeout, last)
 }

@@ -3,7 +3,6 @@ package scorecmd
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/localsre/sre-agent/internal/cli"
+	"github.com/localsre/sre-agent/internal/score/promtest"
 )
 
 func TestCheckListen(t *testing.T) {
@@ -322,41 +322,19 @@ func TestRealPrometheus(t *testing.T) {
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()
 	})
-	q := "http://" + web + "/api/v1/query?query=" + url.QueryEscape(`sre_crashes_total{target="flaky"}`)
-	var last string
-	for deadline := time.Now().Add(25 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		resp, err := http.Get(q)
-		if err != nil {
-			last = err.Error()
-			continue
-		}
-		var body struct {
-			Status string
-			Data   struct {
-				Result []struct {
-					Metric map[string]string
-					Value  []any
-				}
-			}
-		}
-		err = json.NewDecoder(resp.Body).Decode(&body)
-		resp.Body.Close()
-		if err != nil {
-			last = err.Error()
-			continue
-		}
-		last = fmt.Sprintf("%+v", body)
-		if len(body.Data.Result) == 1 && len(body.Data.Result[0].Value) == 2 {
-			if v := body.Data.Result[0].Value[1]; v != "10" {
-				t.Fatalf("sre_crashes_total{flaky} = %v, want 10", v)
-			}
-			if j := body.Data.Result[0].Metric["job"]; j != "sre" {
-				t.Errorf("job label %q", j)
-			}
-			return
-		}
+	series, err := promtest.Query(web, `sre_crashes_total{target="flaky"}`, 60*time.Second)
+	if err != nil {
+		t.Fatalf("%v\nlogs:\n%s", err, logs.String())
 	}
-	t.Fatalf("Prometheus never returned sre_crashes_total; last answer: %s\nlogs:\n%s", last, logs.String())
+	if len(series) != 1 {
+		t.Fatalf("%d series, want 1: %+v", len(series), series)
+	}
+	if v := series[0].Value; v != "10" {
+		t.Fatalf("sre_crashes_total{flaky} = %v, want 10", v)
+	}
+	if j := series[0].Metric["job"]; j != "sre" {
+		t.Errorf("job label %q", j)
+	}
 }
 
 func TestLastNewline(t *testing.T) {
