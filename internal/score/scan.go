@@ -169,6 +169,24 @@ func tstamp(v []byte) (time.Time, error) {
 	return t.UTC(), err
 }
 
+// wantsDetail tells whether an event of type t needs its detail read. A
+// crash's detail (with its run-up history, the largest part of most
+// archives) is walked only when it names oom_killed, and a started's only
+// when it has a process_start: a substring search costs a fraction of
+// walking what lies between the target and the detail, which scoring a
+// 1M-record archive within its bar depends on.
+func wantsDetail(t string, raw []byte) bool {
+	switch t {
+	case TypeRecovered, TypeOOMKill:
+		return true
+	case TypeCrash:
+		return bytes.Contains(raw, []byte(`"oom_killed"`))
+	case TypeStarted:
+		return bytes.Contains(raw, []byte(`"process_start"`))
+	}
+	return false
+}
+
 // decodeFast fills r from raw; errSlow asks for encoding/json.
 func decodeFast(kind string, raw []byte, r *Rec, in interner) error {
 	r.Kind = kind
@@ -226,7 +244,7 @@ func decodeFast(kind string, raw []byte, r *Rec, in interner) error {
 		case "rss_slope_bytes_per_s":
 			r.Slope, err = num(v)
 		}
-		if err == nil && kind == "event" && have == need && r.Type != TypeRecovered && r.Type != TypeStarted && r.Type != TypeOOMKill && r.Type != TypeCrash {
+		if err == nil && kind == "event" && have == need && !wantsDetail(r.Type, raw) {
 			return errDone
 		}
 		return err
