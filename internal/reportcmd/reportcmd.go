@@ -37,7 +37,8 @@ Usage:
 
 Every record passes through unchanged and in order; an event of a type in
 --on gets a report at once (the event, the process, the run-up, the log
-tail), and leaves annotated with "report": its path. The slower evidence
+tail), and leaves annotated with "report": its path, added to the line as
+it came, so fields sre-report does not know stay. The slower evidence
 (journal, host, kernel, Docker, Kubernetes, tools) follows in a linked
 context report, NAME_context.txt. Every event, action, notice and summary
 (not samples) is appended to DIR/events.ndjson. Several sre-report
