@@ -23,8 +23,9 @@ var ErrNotObject = errors.New("not a JSON object")
 // The result never holds key twice: a top-level member that encoding/json
 // would read as key (in any letter case, or spelled with \u escapes) is
 // taken out first, with the separator before it. Only a line that might
-// hold one — it contains key in some letter case, a \u escape or a
-// non-ASCII byte — is walked to find it.
+// hold one — it contains key in some letter case, a \u escape, or, for a
+// key with a k or an s, a non-ASCII byte — is walked to find it, with
+// encoding/json's tokenizer.
 //
 // key is a plain ASCII name. line must be valid JSON, as a stage's reader
 // has already found it; Annotate itself checks only that it is braced
