@@ -3,11 +3,14 @@ package detectcmd
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/localsre/sre-agent/internal/cli"
 )
@@ -158,5 +161,51 @@ func TestPass(t *testing.T) {
 	}
 	if got, want := strings.Join(kept, "\n"), strings.Join(lines(in), "\n"); got != want {
 		t.Errorf("--pass changed the samples")
+	}
+}
+
+// Records sre-detect does not consume, and with --pass the samples it
+// does, leave byte for byte: fields it does not know (at the top level,
+// inside process), unicode escapes and spacing stay, and a sample with
+// them is still used (its started event comes, nothing is skipped).
+func TestPassKeepsUnknownFields(t *testing.T) {
+	sample := func(seq int, extra string) string {
+		l := strings.Replace(sampleLine, `"seq":1,`, fmt.Sprintf(`"seq":%d,`, seq), 1)
+		l = strings.Replace(l, `"ts":"2026-01-01T00:00:00.`, fmt.Sprintf(`"ts":"2026-01-01T00:00:0%d.`, seq-1), 1)
+		return l[:len(l)-2] + extra
+	}
+	in := []string{
+		sample(1, `},"team":"payments","labels":{"env":"prod"}}`),
+		sample(2, `,"team":"x","container":{"labels":{"a":"b"}}},"note":"caf\u00e9 \u2028 \ud83d\ude00 ü"}`),
+		`{"v":1,"kind":"notice","ts":"2026-01-01T00:00:01.000000000Z","host":"h","src":"x","code":"c","msg":"J\u00fcrgen","labels":{"env":"prod"}}`,
+		`{ "v" : 1, "kind" : "event", "ts":"2026-01-01T00:00:01.000000000Z","host":"h","src":"other","id":"e9","type":"custom","severity":"info","target":"t","msg":"m","report":"r.txt","team":"payments" }`,
+		`{"v":1,"kind":"summary","ts":"2026-01-01T00:00:01.000000000Z","host":"h","src":"other","target":"t","samples":1,"extra":{"n":[1,2]}}`,
+	}
+	input := []byte(strings.Join(in, "\n") + "\n")
+	for _, pass := range []bool{false, true} {
+		var args []string
+		want := in[2:]
+		if pass {
+			args, want = []string{"--pass"}, in
+		}
+		out, stderr, err := run(t, input, args...)
+		if err != nil || len(stderr) > 0 {
+			t.Fatalf("--pass=%v: %v, stderr %s", pass, err, stderr)
+		}
+		var kept []string
+		started := false
+		for _, l := range lines(out) {
+			if strings.Contains(l, `"src":"sre-detect"`) {
+				started = started || strings.Contains(l, `"type":"started"`)
+				continue
+			}
+			kept = append(kept, l)
+		}
+		if diff := cmp.Diff(want, kept); diff != "" {
+			t.Errorf("--pass=%v (-want +got):\n%s", pass, diff)
+		}
+		if !started {
+			t.Errorf("--pass=%v: no started event: the samples were not used\n%s", pass, out)
+		}
 	}
 }

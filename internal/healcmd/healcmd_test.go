@@ -214,3 +214,34 @@ func TestDelayRoundedForPeople(t *testing.T) {
 		}
 	}
 }
+
+// Every record leaves byte for byte, fields sre-heal does not know (at the
+// top level, inside process), unicode escapes and spacing included, and an
+// event with them is still acted on.
+func TestPassKeepsUnknownFields(t *testing.T) {
+	dir := t.TempDir()
+	rp := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rp, []byte(rules), 0o600)
+	report := filepath.Join(dir, "r.txt")
+	os.WriteFile(report, []byte("r"), 0o444)
+	ts := time.Now().UTC().Format(event.TimeLayout)
+	in := []string{
+		`{"v":1,"kind":"sample","ts":"` + ts + `","host":"h","src":"sre-sample","target":"api","seq":1,"up":false,"matches":0,"team":"payments","labels":{"env":"prod"}}`,
+		`{ "v" : 1, "kind":"event","ts":"` + ts + `","host":"h","src":"sre-detect","id":"e1","type":"crash","severity":"critical","target":"api","msg":"caf\u00e9 \u2028 crashed","process":{"pid":42,"team":"x","container":{"labels":{"a":"b"}}},"report":"` + report + `","team":"payments","labels":{"env":"prod"} }`,
+		`{"v":1,"kind":"notice","ts":"` + ts + `","host":"h","src":"x","code":"c","msg":"J\u00fcrgen","labels":{"env":"prod"}}`,
+	}
+	out, errs, err := run(t, dir, strings.Join(in, "\n")+"\n", "--rules", rp)
+	if err != nil {
+		t.Fatalf("%v: %s", err, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("%d lines, want 4:\n%s", len(lines), out)
+	}
+	if diff := cmp.Diff(in, []string{lines[0], lines[1], lines[3]}); diff != "" {
+		t.Errorf("records changed (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(lines[2], `"kind":"action"`) || !strings.Contains(lines[2], `"result":"planned"`) {
+		t.Errorf("no planned action after the event: %s", lines[2])
+	}
+}

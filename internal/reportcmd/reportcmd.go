@@ -37,7 +37,8 @@ Usage:
 
 Every record passes through unchanged and in order; an event of a type in
 --on gets a report at once (the event, the process, the run-up, the log
-tail), and leaves annotated with "report": its path. The slower evidence
+tail), and leaves annotated with "report": its path, added to the line as
+it came, so fields sre-report does not know stay. The slower evidence
 (journal, host, kernel, Docker, Kubernetes, tools) follows in a linked
 context report, NAME_context.txt. Every event, action, notice and summary
 (not samples) is appended to DIR/events.ndjson. Several sre-report
@@ -293,7 +294,7 @@ func (st *filterState) handle(rec ndjson.Record) (skipped bool, err error) {
 			return true, err
 		}
 		if st.on[ev.Type] && ev.Report == "" {
-			return false, st.reportAndPass(&ev)
+			return false, st.reportAndPass(&ev, rec.Raw)
 		}
 		st.archive(rec.Raw, ev.Severity == event.SevCritical)
 		return false, st.out.WriteLine(rec.Raw)
@@ -389,29 +390,44 @@ func (st *filterState) drain(wait time.Duration) int {
 	return lost
 }
 
-func (st *filterState) reportAndPass(ev *event.Event) error {
-	path, err := st.write(ev, true)
+// reportAndPass writes the report of ev, decoded from raw, and passes raw
+// on with "report": its path added. The event leaves as it came, every
+// field kept — those a user or a newer stage added too — so it is
+// annotated on its own bytes, never encoded again from ev.
+func (st *filterState) reportAndPass(ev *event.Event, raw []byte) error {
+	path, annotated, err := st.write(ev, raw)
 	if err != nil {
 		fmt.Fprintf(st.std.Err, "%s: %v; the event passes on without a report, retrying every %v\n", tool, err, st.o.RetryEvery)
 		st.mu.Lock()
 		st.retry = append(st.retry, &pending{ev: ev, tries: 1})
 		st.mu.Unlock()
-		raw, _ := json.Marshal(ev)
 		st.archive(raw, ev.Severity == event.SevCritical)
-		return st.out.Encode(ev)
+		return st.out.WriteLine(raw)
 	}
-	ev.Report = path
-	if err := st.out.Encode(ev); err != nil {
+	if err := st.out.WriteLine(annotated); err != nil {
 		return err
 	}
 	st.launch.open(ev, path)
 	return nil
 }
 
-// write writes the report of ev, archives the annotated event (unless it
-// was archived already, on a retry) and the report_written notice, and
-// returns the report's path.
-func (st *filterState) write(ev *event.Event, archiveEvent bool) (string, error) {
+// annotate is the event line raw with "report": path added. raw is an
+// object the reader and the decoder have accepted, which Annotate cannot
+// refuse; were it refused, the event would go on as it came, unannotated,
+// rather than lose a field.
+func annotate(raw []byte, path string) []byte {
+	line, err := event.Annotate(make([]byte, 0, len(raw)+len(path)+16), raw, "report", path)
+	if err != nil {
+		return raw
+	}
+	return line
+}
+
+// write writes the report of ev, archives the event line raw annotated
+// with the report's path (unless raw is nil: archived already, on a retry)
+// and the report_written notice, and returns the report's path and the
+// annotated line.
+func (st *filterState) write(ev *event.Event, raw []byte) (path string, annotated []byte, err error) {
 	now := st.std.Now()
 	inc := &forensics.Incident{Event: ev, Process: ev.Process, Target: ev.Target, At: ev.TS.Time, Now: now}
 	results := forensics.Run(context.Background(), st.first, inc, st.o.Timeout)
@@ -428,11 +444,9 @@ func (st *filterState) write(ev *event.Event, archiveEvent bool) (string, error)
 	// under the same hold of the directory's lock as the report itself.
 	path, sum, archErr, err := st.dir.Write(r, func(path, sum string) [][]byte {
 		var lines [][]byte
-		if archiveEvent {
-			annotated := *ev
-			annotated.Report = path
-			raw, _ := json.Marshal(&annotated)
-			lines = append(lines, raw)
+		if raw != nil {
+			annotated = annotate(raw, path)
+			lines = append(lines, annotated)
 		}
 		n := event.Notice{
 			Header: event.NewHeader(event.KindNotice, tool, st.host, now),
@@ -444,7 +458,7 @@ func (st *filterState) write(ev *event.Event, archiveEvent bool) (string, error)
 		return append(lines, nraw)
 	})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	st.archived(archErr)
 	if len(st.slow) > 0 {
@@ -452,7 +466,7 @@ func (st *filterState) write(ev *event.Event, archiveEvent bool) (string, error)
 		st.running.Add(1)
 		go st.gatherContext(ev, inc, r, path, sum)
 	}
-	return path, nil
+	return path, annotated, nil
 }
 
 // gatherContext runs the slower collectors for a report just written and
@@ -526,7 +540,7 @@ func (st *filterState) retryPending() error {
 			}
 			continue
 		}
-		path, err := st.write(p.ev, false)
+		path, _, err := st.write(p.ev, nil)
 		if err != nil {
 			p.tries++
 			left = append(left, p)

@@ -1,13 +1,19 @@
 package reportcmd
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/localsre/sre-agent/internal/cli"
 )
@@ -122,5 +128,131 @@ func TestArchiveKinds(t *testing.T) {
 	lines := strings.SplitAfter(in, "\n")
 	if want := lines[1] + lines[2]; string(b) != want {
 		t.Errorf("archive:\n%s\nwant:\n%s", b, want)
+	}
+}
+
+// An event that gets a report leaves annotated on its own bytes, on stdout
+// and in the archive: fields sre-report does not know — added by jq between
+// two stages, at the top level or inside process — and the way the line was
+// written (escapes, spacing) are kept. An event that has its report already
+// passes as it came, and gets none; one with an empty report gets its own.
+func TestAnnotatedEventKeepsFields(t *testing.T) {
+	const head = `{"v":1,"kind":"event","ts":"2026-11-27T03:41:11.000000000Z","host":"h","src":"sre-detect","id":"e1","type":"crash","severity":"critical","target":"api",`
+	tests := []struct {
+		name, in, want string // want: PATH is the report's path
+		reported       bool
+	}{
+		{"unknown top-level fields",
+			head + `"msg":"api crashed","team":"payments","labels":{"env":"prod"}}`,
+			head + `"msg":"api crashed","team":"payments","labels":{"env":"prod"},"report":"PATH"}`, true},
+		{"unknown fields inside known objects",
+			head + `"msg":"api crashed","process":{"pid":42,"start_ticks":7,"name":"api","team":"x","container":{"labels":{"a":"b"}}},"detail":{"signal":"SIGKILL","runbook":{"url":"https://r/1"}}}`,
+			head + `"msg":"api crashed","process":{"pid":42,"start_ticks":7,"name":"api","team":"x","container":{"labels":{"a":"b"}}},"detail":{"signal":"SIGKILL","runbook":{"url":"https://r/1"}},"report":"PATH"}`, true},
+		{"unicode escapes kept as written",
+			head + `"msg":"caf\u00e9 \u2028 \ud83d\ude00 ü crashed","owner":"J\u00fcrgen"}`,
+			head + `"msg":"caf\u00e9 \u2028 \ud83d\ude00 ü crashed","owner":"J\u00fcrgen","report":"PATH"}`, true},
+		{"spacing kept",
+			head + ` "msg" : "api crashed" , "x" : [ 1, 2 ] }`,
+			head + ` "msg" : "api crashed" , "x" : [ 1, 2 ] ,"report":"PATH"}`, true},
+		{"an empty report is replaced",
+			head + `"msg":"api crashed","report":"","team":"payments"}`,
+			head + `"msg":"api crashed","team":"payments","report":"PATH"}`, true},
+		{"a report already there passes as it came",
+			head + `"msg":"api crashed","report":"elsewhere/r.txt","team":"payments"}`,
+			head + `"msg":"api crashed","report":"elsewhere/r.txt","team":"payments"}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			code, stdout, stderr := run(t, nil, tt.in+"\n", "--dir", dir, "--collector-timeout", "1s")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			want := tt.want
+			if tt.reported {
+				var ev struct{ Report string }
+				if err := json.Unmarshal([]byte(stdout), &ev); err != nil || ev.Report == "" {
+					t.Fatalf("stdout %q: no report (%v)", stdout, err)
+				}
+				if _, err := os.Stat(ev.Report); err != nil || filepath.Dir(ev.Report) != dir {
+					t.Fatalf("report %q: %v", ev.Report, err)
+				}
+				want = strings.Replace(want, "PATH", ev.Report, 1)
+			}
+			if diff := cmp.Diff(want+"\n", stdout); diff != "" {
+				t.Errorf("stdout (-want +got):\n%s", diff)
+			}
+			b, err := os.ReadFile(filepath.Join(dir, "events.ndjson"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			archived, _, _ := strings.Cut(string(b), "\n")
+			if diff := cmp.Diff(want, archived); diff != "" {
+				t.Errorf("archive (-want +got):\n%s", diff)
+			}
+			reports, _ := filepath.Glob(filepath.Join(dir, "*.txt"))
+			if tt.reported == (len(reports) == 0) {
+				t.Errorf("reports %v, want reported %v", reports, tt.reported)
+			}
+		})
+	}
+}
+
+// An event whose report cannot be written (the directory is gone) passes
+// on, and is archived, exactly as it came: without a report, with every
+// field.
+func TestUnreportedEventKeepsFields(t *testing.T) {
+	work := t.TempDir()
+	dir := filepath.Join(work, "reports")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	notice := `{"v":1,"kind":"notice","ts":"2026-11-27T03:41:10.000000000Z","host":"h","src":"x","code":"c","msg":"m","team":"payments"}`
+	ev := `{"v":1,"kind":"event","ts":"2026-11-27T03:41:11.000000000Z","host":"h","src":"sre-detect","id":"e1","type":"crash","severity":"critical","target":"api","msg":"caf\u00e9 crashed","process":{"pid":42,"team":"x"},"labels":{"env":"prod"}}`
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	var errb bytes.Buffer
+	std := cli.IO{In: inR, Out: outW, Err: &errb, Getenv: func(string) string { return "" }, Now: time.Now}
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), std, []string{"--dir", dir, "--flush-timeout", "0s", "--collector-timeout", "1s"})
+		outW.Close()
+	}()
+	lines := bufio.NewReader(outR)
+	readLine := func() string {
+		t.Helper()
+		l, err := lines.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stdout: %v", err)
+		}
+		return strings.TrimSuffix(l, "\n")
+	}
+	fmt.Fprintln(inW, notice)
+	if got := readLine(); got != notice {
+		t.Fatalf("stdout %q, want %q", got, notice)
+	}
+	// The archive file stays open: it follows the directory.
+	moved := filepath.Join(work, "moved")
+	if err := os.Rename(dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(inW, ev)
+	if diff := cmp.Diff(ev, readLine()); diff != "" {
+		t.Errorf("stdout (-want +got):\n%s", diff)
+	}
+	inW.Close()
+	go io.Copy(io.Discard, outR)
+	if err := <-done; cli.ExitCode(err) != cli.ExitFailure {
+		t.Errorf("exit: %v, want 1 (the report is lost); stderr %s", err, errb.String())
+	}
+	if !strings.Contains(errb.String(), "the event passes on without a report") {
+		t.Errorf("stderr %q, want the report's failure", errb.String())
+	}
+	b, err := os.ReadFile(filepath.Join(moved, "events.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(notice+"\n"+ev+"\n", string(b)); diff != "" {
+		t.Errorf("archive (-want +got):\n%s", diff)
 	}
 }
