@@ -163,14 +163,10 @@ func validName(s string) bool {
 	return true
 }
 
-// Run is sre-detect.
-func Run(ctx context.Context, std cli.IO, args []string) error { return runScan(ctx, std, args, true) }
-
-// runScan is Run; with oneScan, a sample line is checked while it is decoded
-// instead of once by the reader and again by the decoder, and decoding runs
-// beside the detectors (pipeline.go). false reads each line twice, in one
-// goroutine, the plain way, for tests that compare the two.
-func runScan(ctx context.Context, std cli.IO, args []string, oneScan bool) error {
+// Run is sre-detect. A sample line is checked while it is decoded, not
+// once by the reader and again by the decoder, and decoding runs beside the
+// detectors (pipeline.go).
+func Run(ctx context.Context, std cli.IO, args []string) error {
 	o, err := parse(std, args)
 	if err != nil {
 		var ce *detect.CompileError
@@ -194,17 +190,12 @@ func runScan(ctx context.Context, std cli.IO, args []string, oneScan bool) error
 	quit := make(chan struct{})
 	defer close(quit)
 	done := make(chan error, 1)
-	if oneScan {
-		// Samples are decoded in full anyway, and the decoder checks what
-		// it reads: the reader need not scan them first. Its warnings go
-		// to the detector side, to be printed in line order.
-		d.r = ndjson.NewReader(std.In, ndjson.DeferCheck(event.KindSample),
-			ndjson.OnSkip(func(s ndjson.Skip) { d.cur.items = append(d.cur.items, item{skip: &s}) }))
-		go func() { done <- d.pipeline(quit) }()
-	} else {
-		d.r = ndjson.NewReader(std.In, ndjson.OnSkip(warn.Skip))
-		go func() { done <- d.loop() }()
-	}
+	// Samples are decoded in full anyway, and the decoder checks what it
+	// reads: the reader need not scan them first. Its warnings go to the
+	// detector side, to be printed in line order.
+	d.r = ndjson.NewReader(std.In, ndjson.DeferCheck(event.KindSample),
+		ndjson.OnSkip(func(s ndjson.Skip) { d.cur.items = append(d.cur.items, item{skip: &s}) }))
+	go func() { done <- d.pipeline(quit) }()
 	ended := true
 	select {
 	case err = <-done:
@@ -229,48 +220,13 @@ type driver struct {
 	stopped bool
 	skipped map[string]int64
 	// snap is the reader's counts as of the last record, for a stop while
-	// the reader may still be counting; lastLine tells when it changed.
-	snap     ndjson.Counts
-	lastLine int64
-	cur      *batch // the batch being filled, when pipelined
+	// the reader may still be counting.
+	snap ndjson.Counts
+	cur  *batch // the batch being filled
 }
 
-func (d *driver) loop() error {
-	for {
-		rec, err := d.r.Next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return cli.Failf("read stdin: %v", err)
-		}
-		d.mu.Lock()
-		if d.stopped {
-			d.mu.Unlock()
-			return nil
-		}
-		if rec.Line != d.lastLine+1 { // lines were skipped (or blank) since the last record
-			d.snap = d.r.Counts()
-		}
-		d.lastLine = rec.Line
-		err = d.record(rec)
-		d.mu.Unlock()
-		if err != nil {
-			return err
-		}
-	}
-}
-
-func (d *driver) record(rec ndjson.Record) error {
-	if rec.Kind != event.KindSample {
-		return d.out.WriteLine(rec.Raw)
-	}
-	_, err := d.eng.Decode(rec.Raw)
-	return d.use(rec, err, nil)
-}
-
-// use passes rec on and runs the detectors on its sample, decoded into s
-// (nil: the engine's own Decode) unless derr says why it is unusable.
+// use passes rec on and runs the detectors on its sample, decoded into s,
+// unless derr says why it is unusable.
 func (d *driver) use(rec ndjson.Record, derr error, s *detect.Sample) error {
 	if rec.Kind != event.KindSample { // a later "kind" key said otherwise
 		return d.out.WriteLine(rec.Raw)
@@ -281,10 +237,8 @@ func (d *driver) use(rec ndjson.Record, derr error, s *detect.Sample) error {
 		}
 	}
 	err := derr
-	if err == nil && s != nil {
+	if err == nil {
 		err = d.eng.UseSample(s)
-	} else if err == nil {
-		err = d.eng.Use()
 	}
 	if err == nil {
 		return nil

@@ -68,6 +68,7 @@ type toolsCollector struct {
 
 	mu       sync.Mutex
 	versions map[string]string // by path, size and mtime
+	reading  sync.WaitGroup    // version reads under way, late ones included
 }
 
 var _ Collector = (*toolsCollector)(nil)
@@ -164,7 +165,7 @@ func (c *toolsCollector) readVersions(ctx context.Context, tools []Tool, wait ti
 			continue
 		}
 		pending++
-		go func() {
+		c.reading.Go(func() {
 			// Not under ctx: a version that comes in late serves the next report.
 			vctx, cancel := context.WithTimeout(context.Background(), c.versionTimeout)
 			defer cancel()
@@ -175,7 +176,7 @@ func (c *toolsCollector) readVersions(ctx context.Context, tools []Tool, wait ti
 				c.mu.Unlock()
 			}
 			done <- result{i, v}
-		}()
+		})
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()

@@ -287,10 +287,11 @@ func TestDetect(t *testing.T) {
 
 func TestToolsCollectorVersionsAndCache(t *testing.T) {
 	count := filepath.Join(t.TempDir(), "count")
+	gdbCount := filepath.Join(t.TempDir(), "gdb-count")
 	look := scriptTools(t, map[string]string{
 		"htop": "echo x >> '" + count + "'; echo 'htop 3.2.2'; echo '(C) 2004-2019 Hisham Muhammad'",
 		"k9s":  `[ "$*" = "version --short" ] && echo 'Version  v0.32.5'`,
-		"gdb":  "exec sleep 5", // answers too late
+		"gdb":  "echo x >> '" + gdbCount + "'; exec sleep 5", // answers too late
 		"jq":   "echo oops >&2; exit 3",
 	})
 	c := NewToolsCollector(look).(*toolsCollector)
@@ -322,14 +323,19 @@ func TestToolsCollectorVersionsAndCache(t *testing.T) {
 	if len(s.Fields) != len(knownTools) {
 		t.Errorf("%d fields, want one per known tool (%d)", len(s.Fields), len(knownTools))
 	}
-	// The second report asks no tool again; gdb, which timed out, is asked again.
-	time.Sleep(c.versionTimeout + 100*time.Millisecond)
+	// The second report, once the first's version reads have ended (gdb's
+	// at its timeout), asks no tool again but gdb, which timed out.
+	c.reading.Wait()
 	s, _ = c.Collect(context.Background(), &Incident{})
 	if got := fieldValue(s, "htop"); got != want["htop"] {
 		t.Errorf("cached htop = %q", got)
 	}
+	c.reading.Wait()
 	if b, _ := os.ReadFile(count); string(b) != "x\n" {
 		t.Errorf("htop --version ran %d times, want once", strings.Count(string(b), "x"))
+	}
+	if b, _ := os.ReadFile(gdbCount); string(b) != "x\nx\n" {
+		t.Errorf("gdb --version ran %d times, want twice (it timed out the first time)", strings.Count(string(b), "x"))
 	}
 }
 

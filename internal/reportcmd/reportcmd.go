@@ -1,6 +1,7 @@
 // Package reportcmd is the sre-report command: the stream filter that
-// writes forensic reports and the archive, and the list, show and verify
-// subcommands that read them back.
+// writes forensic reports and the archive, and the subcommands that read
+// them back (list, show, verify, ecs; one file each, dispatched from the
+// table in subcommands.go).
 package reportcmd
 
 import (
@@ -26,15 +27,13 @@ import (
 
 const tool = "sre-report"
 
-const usage = `sre-report — write a forensic report for every failure, and keep the event archive.
+// usage is sre-report's help: the filter's synopsis, the subcommands'
+// from their table (subcommands.go), then the rest.
+var usage = `sre-report — write a forensic report for every failure, and keep the event archive.
 
 Usage:
-  ... | sre-report [flags]                 filter: report events, archive, pass everything on
-  sre-report list [flags]                  the incidents in the archive
-  sre-report show ID                       print one report (event id or report id)
-  sre-report verify                        prove no report was altered, removed or inserted
-  sre-report ecs [--follow] [FILE...]      the archive as ECS documents, for Elasticsearch
-
+` + usageLine("... | sre-report [flags]", "filter: report events, archive, pass everything on") +
+	subcommandUsage() + `
 Every record passes through unchanged and in order; an event of a type in
 --on gets a report at once (the event, the process, the run-up, the log
 tail), and leaves annotated with "report": its path, added to the line as
@@ -84,15 +83,8 @@ func dirDefault(std cli.IO) string {
 // Run is sre-report.
 func Run(ctx context.Context, std cli.IO, args []string) error {
 	if len(args) > 0 {
-		switch args[0] {
-		case "list":
-			return runList(ctx, std, args[1:])
-		case "show":
-			return runShow(std, args[1:])
-		case "verify":
-			return runVerify(std, args[1:])
-		case "ecs":
-			return runECS(ctx, std, args[1:])
+		if sub := findSubcommand(args[0]); sub != nil {
+			return sub.run(ctx, std, args[1:])
 		}
 	}
 	o := &Options{}
@@ -119,7 +111,7 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 		return nil
 	}
 	if fs.NArg() > 0 {
-		return cli.Usagef("unexpected argument %q (subcommands: list, show, verify, ecs)", fs.Arg(0))
+		return cli.Usagef("unexpected argument %q (subcommands: %s)", fs.Arg(0), subcommandNames())
 	}
 	if err := o.check(); err != nil {
 		return err

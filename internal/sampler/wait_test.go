@@ -2,6 +2,7 @@ package sampler
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"math"
 	"slices"
@@ -9,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/localsre/sre-agent/internal/event"
 )
@@ -83,25 +86,60 @@ func TestWaitSetTimers(t *testing.T) {
 }
 
 // A slow sampler gets one tick, not a backlog of the ticks it missed, as
-// with time.Ticker: after 10 intervals asleep, 100 ms of waiting see about
-// 6 ticks (the one due, then one every 20 ms), not 15.
+// with time.Ticker. A second timerfd of the same period, the test's own,
+// counts the kernel's expirations: it first sees the tick timer expire 10
+// times unread (the sampler busy), then counts the expirations during five
+// waits. The first wait finds the tick due; each later one must wait for a
+// new expiration, so at least 3 pass, where a queued backlog would answer
+// all five at once.
 func TestWaitSetDropsMissedTicks(t *testing.T) {
+	const period = 10 * time.Millisecond
 	w := newTestWaitSet(t)
-	w.setTimer(tokTick, 20*time.Millisecond)
-	time.Sleep(200 * time.Millisecond)
-	ticks := 0
-	for start := time.Now(); time.Since(start) < 100*time.Millisecond; {
+	w.setTimer(tokTick, period)
+	if w.timers[tokTick].fd < 0 {
+		t.Skip("timerfd refused here")
+	}
+	shadow, err := newTimerfd(period)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(shadow)
+	if err := unix.SetNonblock(shadow, false); err != nil {
+		t.Fatal(err)
+	}
+	for missed := uint64(0); missed < 10; {
+		missed += expirations(t, shadow) // blocks until the shadow expires
+	}
+	for i := range 5 {
 		wu, err := w.wait()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if wu.tick {
-			ticks++
+		if !wu.tick {
+			t.Fatalf("wait %d: %+v, no tick", i, wu)
 		}
 	}
-	if ticks >= 10 {
-		t.Fatalf("%d ticks in 100 ms of a 20 ms timer: missed ticks queued up", ticks)
+	if err := unix.SetNonblock(shadow, true); err != nil {
+		t.Fatal(err)
 	}
+	if n := expirations(t, shadow); n < 3 {
+		t.Fatalf("5 ticks after 10 missed came within %d expirations of the timer: missed ticks queued up", n)
+	}
+}
+
+// expirations reads a timerfd: how often it expired since the last read
+// (0 when it has not and fd does not block).
+func expirations(t *testing.T, fd int) uint64 {
+	t.Helper()
+	var b [8]byte
+	_, err := unix.Read(fd, b[:])
+	if err == unix.EAGAIN {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return binary.NativeEndian.Uint64(b[:])
 }
 
 // wake from other goroutines ends a wait, and is safe after close.
