@@ -71,7 +71,12 @@ for r in range(rounds):
         ["sh", "-c", '"$0/sre-sample" --interval 1s --pid "$1" 2>/dev/null | "$0/sre-detect" --pass --summary 0 |'
          ' "$0/sre-report" --dir "$2" --log "$3" 2>/dev/null',
          bindir, str(victim.pid), reports, log],
-        stdout=subprocess.PIPE, bufsize=0, start_new_session=True)
+        # Buffered: readline returns as soon as the line's newline has
+        # arrived. Unbuffered (bufsize=0), Python reads a pipe one byte per
+        # read(2): thousands of system calls per event, each a chance for
+        # stress-ng to take the CPU, which measured the reader, not the
+        # report (up to 60 ms of the figure under stress).
+        stdout=subprocess.PIPE, start_new_session=True)
     first = pipe.stdout.readline()
     if b'"kind":"sample"' not in first:
         sys.exit("no first sample: %r" % first)
