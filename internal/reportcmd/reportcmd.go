@@ -390,7 +390,7 @@ func (st *filterState) drain(wait time.Duration) int {
 }
 
 func (st *filterState) reportAndPass(ev *event.Event) error {
-	path, err := st.write(ev, true)
+	path, follow, err := st.write(ev, true)
 	if err != nil {
 		fmt.Fprintf(st.std.Err, "%s: %v; the event passes on without a report, retrying every %v\n", tool, err, st.o.RetryEvery)
 		st.mu.Lock()
@@ -400,6 +400,11 @@ func (st *filterState) reportAndPass(ev *event.Event) error {
 		st.archive(raw, ev.Severity == event.SevCritical)
 		return st.out.Encode(ev)
 	}
+	// The context is gathered once the event has left: its collectors
+	// fork processes and scan /proc, and on a busy machine they would
+	// otherwise compete for the CPU with the encoding and the write of
+	// the event, and with the next stage reading it.
+	defer follow()
 	ev.Report = path
 	if err := st.out.Encode(ev); err != nil {
 		return err
@@ -410,8 +415,10 @@ func (st *filterState) reportAndPass(ev *event.Event) error {
 
 // write writes the report of ev, archives the annotated event (unless it
 // was archived already, on a retry) and the report_written notice, and
-// returns the report's path.
-func (st *filterState) write(ev *event.Event, archiveEvent bool) (string, error) {
+// returns the report's path, and follow, which starts gathering its
+// context report in the background: the caller calls it once it has said
+// the report is written.
+func (st *filterState) write(ev *event.Event, archiveEvent bool) (string, func(), error) {
 	now := st.std.Now()
 	inc := &forensics.Incident{Event: ev, Process: ev.Process, Target: ev.Target, At: ev.TS.Time, Now: now}
 	results := forensics.Run(context.Background(), st.first, inc, st.o.Timeout)
@@ -444,15 +451,17 @@ func (st *filterState) write(ev *event.Event, archiveEvent bool) (string, error)
 		return append(lines, nraw)
 	})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	st.archived(archErr)
+	follow := func() {}
 	if len(st.slow) > 0 {
+		// Counted now, so drain waits for it even before it starts.
 		st.contexts.Add(1)
 		st.running.Add(1)
-		go st.gatherContext(ev, inc, r, path, sum)
+		follow = func() { go st.gatherContext(ev, inc, r, path, sum) }
 	}
-	return path, nil
+	return path, follow, nil
 }
 
 // gatherContext runs the slower collectors for a report just written and
@@ -526,7 +535,7 @@ func (st *filterState) retryPending() error {
 			}
 			continue
 		}
-		path, err := st.write(p.ev, false)
+		path, follow, err := st.write(p.ev, false)
 		if err != nil {
 			p.tries++
 			left = append(left, p)
@@ -539,7 +548,9 @@ func (st *filterState) retryPending() error {
 			Msg:    fmt.Sprintf("report for %s %s of %s written late, on try %d", p.ev.Type, p.ev.ID, p.ev.Target, p.tries+1),
 			Detail: map[string]any{"path": path, "event_id": p.ev.ID, "late": true},
 		}
-		if err := st.out.Encode(&n); err != nil {
+		err = st.out.Encode(&n)
+		follow()
+		if err != nil {
 			left = append(left, todo[i+1:]...)
 			return err
 		}
