@@ -207,7 +207,9 @@ func filter(ctx context.Context, std cli.IO, o *Options) error {
 	if err != nil {
 		return err
 	}
-	st.first, st.slow, st.stop = first, slow, stop
+	// The context's collectors yield the CPU (see yielding); the warm-up
+	// started above keeps the collectors themselves.
+	st.first, st.slow, st.stop = first, yieldingAll(slow), stop
 	defer stop()
 	if o.Launch {
 		st.launch = newLauncher(func(format string, args ...any) {
