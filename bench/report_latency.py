@@ -45,6 +45,7 @@ def bare_fsync(n):
     data = b"x" * 4096
     dfd = os.open(reports, os.O_RDONLY)
     for i in range(n):
+        time.sleep(0.02)
         t0 = time.monotonic()
         tmp = os.path.join(reports, ".bare-%d.tmp" % i)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
@@ -54,16 +55,42 @@ def bare_fsync(n):
         os.rename(tmp, os.path.join(reports, "bare-%d" % i))
         os.fsync(dfd)
         out.append((time.monotonic() - t0) * 1000)
-        time.sleep(0.02)
     os.close(dfd)
     for f in glob.glob(os.path.join(reports, "bare-*")):
         os.remove(f)
     return out
 
 
-base = bare_fsync(max(200, rounds * 10))
-lat, ctx = [], []
+# The reader of the pipeline's output is the instrument, not the thing
+# measured: under stress-ng --cpu 2 its wake-up waited up to 33 ms on the run
+# queue after the event was written (its /proc/self/schedstat, 0.5 ms of
+# CPU), which the figure then counted as the report's. It reads at nice -10
+# (root only; otherwise said below), raised after the pipeline and the
+# victim are started and dropped before anything else, so the measured
+# processes and the baseline's loop run at nice 0 like any program.
+boosted = None
+
+
+def reader_priority(up):
+    global boosted
+    if not up:
+        if boosted:
+            os.setpriority(os.PRIO_PROCESS, 0, 0)
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, -10)
+        boosted = True
+    except PermissionError:
+        boosted = False
+
+
+# The baseline is taken in slices, one before each kill, so that both
+# figures see the same moments of a machine whose load changes (other work,
+# the journal's writeback), not the baseline the first few seconds only.
+per_round = max(200, rounds * 10) // rounds
+base, lat, ctx = [], [], []
 for r in range(rounds):
+    base += bare_fsync(per_round)
     with open(log, "a") as f:
         f.write("round %d: the victim starts\n" % r)
     victim = subprocess.Popen(["sleep", "600"])
@@ -81,6 +108,7 @@ for r in range(rounds):
     if b'"kind":"sample"' not in first:
         sys.exit("no first sample: %r" % first)
     time.sleep(0.2)  # let the collectors warm up as in a long-running chain
+    reader_priority(True)
     t0 = time.monotonic()
     os.kill(victim.pid, signal.SIGKILL)
     while True:
@@ -89,6 +117,7 @@ for r in range(rounds):
             sys.exit("pipeline ended without a crash event")
         if b'"type":"crash"' in line:
             dt = (time.monotonic() - t0) * 1000
+            reader_priority(False)
             path = json.loads(line).get("report")
             if not path or not os.path.exists(path):
                 sys.exit("crash event without a report on disk: %r" % line[:200])
@@ -117,6 +146,10 @@ print("  report:   p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (pct(lat, 50), p99, 
 print("  baseline: bare write+fsync+rename+fsync dir, %d runs: p50 %.1f ms, p99 %.1f ms" % (
     len(base), pct(base, 50), b99))
 print("  ratio p99 report / p99 baseline: %.2f" % ratio)
+print("  slowest 5: report %s ms; baseline %s ms" % (
+    " ".join("%.1f" % x for x in sorted(lat)[-5:]), " ".join("%.1f" % x for x in sorted(base)[-5:])))
+if boosted is False:
+    print("  (the reader ran at nice 0: raising it needs root; its wake-ups under load count in the figure)")
 if ctx:
     print("  context report on disk: p50 %.1f ms, p99 %.1f ms (%d of %d)" % (
         pct(ctx, 50), pct(ctx, 99), len(ctx), len(lat)))
