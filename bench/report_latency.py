@@ -45,6 +45,7 @@ def bare_fsync(n):
     data = b"x" * 4096
     dfd = os.open(reports, os.O_RDONLY)
     for i in range(n):
+        time.sleep(0.02)
         t0 = time.monotonic()
         tmp = os.path.join(reports, ".bare-%d.tmp" % i)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
@@ -54,16 +55,51 @@ def bare_fsync(n):
         os.rename(tmp, os.path.join(reports, "bare-%d" % i))
         os.fsync(dfd)
         out.append((time.monotonic() - t0) * 1000)
-        time.sleep(0.02)
     os.close(dfd)
     for f in glob.glob(os.path.join(reports, "bare-*")):
         os.remove(f)
     return out
 
 
-base = bare_fsync(max(200, rounds * 10))
-lat, ctx = [], []
+# The reader of the pipeline's output is the instrument, not the thing
+# measured: under stress-ng --cpu 2 its wake-up waited up to 33 ms on the run
+# queue after the event was written (its /proc/self/schedstat: 0.5 ms of
+# CPU), and up to 17 ms at nice -10, which the figure then counted as the
+# report's. Between the kill and the event it reads at SCHED_FIFO 1 (root;
+# else nice -10; else as it is, and said below): the pipeline, the victim
+# and the baseline's loop, started or run outside that window, run as any
+# program does (SCHED_OTHER, nice 0).
+boosted = None
+
+
+def reader_priority(up):
+    global boosted
+    if not up:
+        if boosted == "fifo":
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        elif boosted == "nice":
+            os.setpriority(os.PRIO_PROCESS, 0, 0)
+        return
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        boosted = "fifo"
+        return
+    except PermissionError:
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, -10)
+        boosted = "nice"
+    except PermissionError:
+        boosted = ""
+
+
+# The baseline is taken in slices, one before each kill, so that both
+# figures see the same moments of a machine whose load changes (other work,
+# the journal's writeback), not the baseline the first few seconds only.
+per_round = max(200, rounds * 10) // rounds
+base, lat, ctx = [], [], []
 for r in range(rounds):
+    base += bare_fsync(per_round)
     with open(log, "a") as f:
         f.write("round %d: the victim starts\n" % r)
     victim = subprocess.Popen(["sleep", "600"])
@@ -71,11 +107,17 @@ for r in range(rounds):
         ["sh", "-c", '"$0/sre-sample" --interval 1s --pid "$1" 2>/dev/null | "$0/sre-detect" --pass --summary 0 |'
          ' "$0/sre-report" --dir "$2" --log "$3" 2>/dev/null',
          bindir, str(victim.pid), reports, log],
-        stdout=subprocess.PIPE, bufsize=0, start_new_session=True)
+        # Buffered: readline returns as soon as the line's newline has
+        # arrived. Unbuffered (bufsize=0), Python reads a pipe one byte per
+        # read(2): thousands of system calls per event, each a chance for
+        # stress-ng to take the CPU, which measured the reader, not the
+        # report (up to 60 ms of the figure under stress).
+        stdout=subprocess.PIPE, start_new_session=True)
     first = pipe.stdout.readline()
     if b'"kind":"sample"' not in first:
         sys.exit("no first sample: %r" % first)
     time.sleep(0.2)  # let the collectors warm up as in a long-running chain
+    reader_priority(True)
     t0 = time.monotonic()
     os.kill(victim.pid, signal.SIGKILL)
     while True:
@@ -84,6 +126,7 @@ for r in range(rounds):
             sys.exit("pipeline ended without a crash event")
         if b'"type":"crash"' in line:
             dt = (time.monotonic() - t0) * 1000
+            reader_priority(False)
             path = json.loads(line).get("report")
             if not path or not os.path.exists(path):
                 sys.exit("crash event without a report on disk: %r" % line[:200])
@@ -112,6 +155,11 @@ print("  report:   p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (pct(lat, 50), p99, 
 print("  baseline: bare write+fsync+rename+fsync dir, %d runs: p50 %.1f ms, p99 %.1f ms" % (
     len(base), pct(base, 50), b99))
 print("  ratio p99 report / p99 baseline: %.2f" % ratio)
+print("  slowest 5: report %s ms; baseline %s ms" % (
+    " ".join("%.1f" % x for x in sorted(lat)[-5:]), " ".join("%.1f" % x for x in sorted(base)[-5:])))
+if boosted != "fifo":
+    print("  (the reader ran at %s, not SCHED_FIFO, which needs root: its own wake-ups under load count in the figure)" % (
+        "nice -10" if boosted == "nice" else "nice 0"))
 if ctx:
     print("  context report on disk: p50 %.1f ms, p99 %.1f ms (%d of %d)" % (
         pct(ctx, 50), pct(ctx, 99), len(ctx), len(lat)))

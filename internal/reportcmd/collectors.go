@@ -9,6 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/localsre/sre-agent/internal/cli"
 	"github.com/localsre/sre-agent/internal/forensics"
@@ -160,4 +163,40 @@ func saveVersions(c forensics.Collector, path string) {
 	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), path) != nil {
 		os.Remove(tmp.Name())
 	}
+}
+
+// contextNice is the nice value the context's collectors run at: what
+// they fork (journalctl, dmesg, docker, kubectl) and their own /proc scans
+// yield the CPU to the stream, so on a busy machine the next stage (the
+// healer) reads the crash event without waiting behind them. Nice 10, not
+// idle: they still run on a machine kept busy, within --collector-timeout.
+const contextNice = 10
+
+// yielding runs a context collector at contextNice.
+type yielding struct{ forensics.Collector }
+
+// Collect lowers the priority of the thread it runs on (on Linux a nice
+// value is a thread's, and the processes it forks inherit it), then
+// collects. The thread is never handed back to the runtime: it ends with
+// this goroutine, so no other goroutine ever runs at the lowered priority.
+// A priority already lower is kept (never raised, even as root); where it
+// cannot be lowered the collector runs as it is.
+func (y yielding) Collect(ctx context.Context, inc *forensics.Incident) (forensics.Section, error) {
+	runtime.LockOSThread()
+	tid := unix.Gettid()
+	// The system call's answer is 20 - nice.
+	if p, err := unix.Getpriority(unix.PRIO_PROCESS, tid); err == nil && 20-p < contextNice {
+		_ = unix.Setpriority(unix.PRIO_PROCESS, tid, contextNice)
+	}
+	return y.Collector.Collect(ctx, inc)
+}
+
+// yieldingAll wraps every entry's collector in yielding.
+func yieldingAll(entries []forensics.Entry) []forensics.Entry {
+	out := make([]forensics.Entry, len(entries))
+	for i, e := range entries {
+		e.Collector = yielding{e.Collector}
+		out[i] = e
+	}
+	return out
 }

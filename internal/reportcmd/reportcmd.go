@@ -200,7 +200,9 @@ func filter(ctx context.Context, std cli.IO, o *Options) error {
 	if err != nil {
 		return err
 	}
-	st.first, st.slow, st.stop = first, slow, stop
+	// The context's collectors yield the CPU (see yielding); the warm-up
+	// started above keeps the collectors themselves.
+	st.first, st.slow, st.stop = first, yieldingAll(slow), stop
 	defer stop()
 	if o.Launch {
 		st.launch = newLauncher(func(format string, args ...any) {
@@ -387,7 +389,7 @@ func (st *filterState) drain(wait time.Duration) int {
 // field kept — those a user or a newer stage added too — so it is
 // annotated on its own bytes, never encoded again from ev.
 func (st *filterState) reportAndPass(ev *event.Event, raw []byte) error {
-	path, annotated, err := st.write(ev, raw)
+	path, annotated, follow, err := st.write(ev, raw)
 	if err != nil {
 		fmt.Fprintf(st.std.Err, "%s: %v; the event passes on without a report, retrying every %v\n", tool, err, st.o.RetryEvery)
 		st.mu.Lock()
@@ -396,6 +398,11 @@ func (st *filterState) reportAndPass(ev *event.Event, raw []byte) error {
 		st.archive(raw, ev.Severity == event.SevCritical)
 		return st.out.WriteLine(raw)
 	}
+	// The context is gathered once the event has left: its collectors
+	// fork processes and scan /proc, and on a busy machine they would
+	// otherwise compete for the CPU with the write of the event, and with
+	// the next stage reading it.
+	defer follow()
 	if err := st.out.WriteLine(annotated); err != nil {
 		return err
 	}
@@ -417,9 +424,11 @@ func annotate(raw []byte, path string) []byte {
 
 // write writes the report of ev, archives the event line raw annotated
 // with the report's path (unless raw is nil: archived already, on a retry)
-// and the report_written notice, and returns the report's path and the
-// annotated line.
-func (st *filterState) write(ev *event.Event, raw []byte) (path string, annotated []byte, err error) {
+// and the report_written notice, and returns the report's path, the
+// annotated line, and follow, which starts gathering its context report
+// in the background: the caller calls it once it has said the report is
+// written.
+func (st *filterState) write(ev *event.Event, raw []byte) (path string, annotated []byte, follow func(), err error) {
 	now := st.std.Now()
 	inc := &forensics.Incident{Event: ev, Process: ev.Process, Target: ev.Target, At: ev.TS.Time, Now: now}
 	results := forensics.Run(context.Background(), st.first, inc, st.o.Timeout)
@@ -450,15 +459,17 @@ func (st *filterState) write(ev *event.Event, raw []byte) (path string, annotate
 		return append(lines, nraw)
 	})
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	st.archived(archErr)
+	follow = func() {}
 	if len(st.slow) > 0 {
+		// Counted now, so drain waits for it even before it starts.
 		st.contexts.Add(1)
 		st.running.Add(1)
-		go st.gatherContext(ev, inc, r, path, sum)
+		follow = func() { go st.gatherContext(ev, inc, r, path, sum) }
 	}
-	return path, annotated, nil
+	return path, annotated, follow, nil
 }
 
 // gatherContext runs the slower collectors for a report just written and
@@ -532,7 +543,7 @@ func (st *filterState) retryPending() error {
 			}
 			continue
 		}
-		path, _, err := st.write(p.ev, nil)
+		path, _, follow, err := st.write(p.ev, nil)
 		if err != nil {
 			p.tries++
 			left = append(left, p)
@@ -545,7 +556,9 @@ func (st *filterState) retryPending() error {
 			Msg:    fmt.Sprintf("report for %s %s of %s written late, on try %d", p.ev.Type, p.ev.ID, p.ev.Target, p.tries+1),
 			Detail: map[string]any{"path": path, "event_id": p.ev.ID, "late": true},
 		}
-		if err := st.out.Encode(&n); err != nil {
+		err = st.out.Encode(&n)
+		follow()
+		if err != nil {
 			left = append(left, todo[i+1:]...)
 			return err
 		}

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -255,4 +257,82 @@ func TestUnreportedEventKeepsFields(t *testing.T) {
 	if diff := cmp.Diff(notice+"\n"+ev+"\n", string(b)); diff != "" {
 		t.Errorf("archive (-want +got):\n%s", diff)
 	}
+}
+
+// outWatch is sre-report's stdout in TestContextAfterEventAtLowPriority:
+// while the crash event is being written, it watches for a sign that the
+// context's collectors have started.
+type outWatch struct {
+	bytes.Buffer
+	marker string
+	early  bool
+}
+
+func (w *outWatch) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte(`"type":"crash"`)) {
+		// A collector started before the event had left would show
+		// itself within a second on any machine this runs on.
+		for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(w.marker); err == nil {
+				w.early = true
+				break
+			}
+		}
+	}
+	return w.Buffer.Write(p)
+}
+
+// The context report's collectors start once the crash event has left
+// sre-report, and what they run runs at nice 10 (or lower priority if
+// sre-report already has it): on a busy machine they do not hold up the
+// event, nor the next stage reading it. journalctl here is a script in
+// its place (there is no journal to read in a test): all it does is
+// record the nice value it was started with (and answer --version).
+func TestContextAfterEventAtLowPriority(t *testing.T) {
+	bin, work := t.TempDir(), t.TempDir()
+	marker := filepath.Join(work, "journalctl-nice")
+	// --version is the tools collector asking, at start-up: not the
+	// context's journal collector.
+	script := "#!/bin/sh\ncase $1 in --version) echo 'systemd 252' ;; *) nice >> '" + marker + "' ;; esac\n"
+	if err := os.WriteFile(filepath.Join(bin, "journalctl"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	base, err := exec.Command("nice").Output()
+	if err != nil {
+		t.Fatalf("nice: %v", err)
+	}
+	want := max(atoi(t, string(base)), 10)
+
+	in := `{"v":1,"kind":"event","ts":"2026-11-27T03:41:11.000000000Z","host":"h","src":"sre-detect","id":"e1","type":"crash","severity":"critical","target":"t","msg":"t crashed"}` + "\n"
+	out := &outWatch{marker: marker}
+	var errb bytes.Buffer
+	std := cli.IO{In: strings.NewReader(in), Out: out, Err: &errb, Getenv: func(string) string { return "" }, Now: time.Now}
+	if err := Run(context.Background(), std, []string{"--dir", filepath.Join(work, "reports"), "--journal-unit", "api"}); err != nil {
+		t.Fatalf("%v; stderr %s", err, errb.String())
+	}
+	if out.early {
+		t.Error("a context collector ran journalctl while the crash event was still being written")
+	}
+	if !strings.Contains(out.String(), `"report":`) {
+		t.Errorf("stdout %q", out.String())
+	}
+	b, err := os.ReadFile(marker)
+	if err != nil {
+		t.Fatalf("journalctl never ran for the context report: %v; stderr %s", err, errb.String())
+	}
+	for _, l := range strings.Fields(string(b)) {
+		if n := atoi(t, l); n != want {
+			t.Errorf("journalctl ran at nice %d, want %d", n, want)
+		}
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		t.Fatalf("nice printed %q", s)
+	}
+	return n
 }
