@@ -27,8 +27,7 @@ func renderContext(r *Report) []byte {
 	kv := func(k, v string) { fmt.Fprintf(&b, "%-16s %s\n", k+":", oneLine(v)) }
 	section := func(name string) { fmt.Fprintf(&b, "\n== %s ==\n", name) }
 
-	b.WriteString(contextTitle + "\n")
-	b.WriteString(strings.Repeat("=", len(contextTitle)) + "\n")
+	heading(&b, contextTitle)
 	kv("What", e.Msg)
 	kv("When-UTC", e.TS.UTC().Format(event.TimeLayout))
 	kv("Type", e.Type)
@@ -39,13 +38,7 @@ func renderContext(r *Report) []byte {
 	kv("Written-UTC", r.WrittenAt.UTC().Format(event.TimeLayout))
 	kv(keyContext, r.ContextFor.Name)
 	kv(keyContext+"-SHA256", r.ContextFor.SHA256)
-	if r.Prev.Name == "" {
-		kv(keyPrev, none)
-		kv(keyPrevSHA, none)
-	} else {
-		kv(keyPrev, r.Prev.Name)
-		kv(keyPrevSHA, r.Prev.SHA256)
-	}
+	chainFields(kv, r.Prev)
 	if !r.WrittenAt.IsZero() && !e.TS.IsZero() {
 		kv("After-Event", r.WrittenAt.Sub(e.TS.Time).Round(time.Millisecond).String())
 	}

@@ -46,6 +46,24 @@ const (
 	title       = "SRE INCIDENT REPORT"
 )
 
+// heading writes a report's title, underlined.
+func heading(b *bytes.Buffer, t string) {
+	b.WriteString(t + "\n")
+	b.WriteString(strings.Repeat("=", len(t)) + "\n")
+}
+
+// chainFields writes the link to the report before this one, or "none"
+// for the first: the fields verify reads the chain from.
+func chainFields(kv func(k, v string), prev Link) {
+	if prev.Name == "" {
+		kv(keyPrev, none)
+		kv(keyPrevSHA, none)
+		return
+	}
+	kv(keyPrev, prev.Name)
+	kv(keyPrevSHA, prev.SHA256)
+}
+
 // Render formats a report. The output depends only on r, so a fixed clock
 // and fixed collector results give a fixed rendering (golden tests).
 func Render(r *Report) []byte {
@@ -61,8 +79,7 @@ func Render(r *Report) []byte {
 	kv := func(k, v string) { fmt.Fprintf(&b, "%-16s %s\n", k+":", oneLine(v)) }
 	section := func(name string) { fmt.Fprintf(&b, "\n== %s ==\n", name) }
 
-	b.WriteString(title + "\n")
-	b.WriteString(strings.Repeat("=", len(title)) + "\n")
+	heading(&b, title)
 	kv("What", e.Msg)
 	kv("When-UTC", e.TS.UTC().Format(event.TimeLayout))
 	kv("When-Local", e.TS.In(loc).Format("2006-01-02 15:04:05.000 MST (-07:00)"))
@@ -73,13 +90,7 @@ func Render(r *Report) []byte {
 	kv(keyEventID, e.ID)
 	kv(keyReportID, r.ShortID)
 	kv("Written-UTC", r.WrittenAt.UTC().Format(event.TimeLayout))
-	if r.Prev.Name == "" {
-		kv(keyPrev, none)
-		kv(keyPrevSHA, none)
-	} else {
-		kv(keyPrev, r.Prev.Name)
-		kv(keyPrevSHA, r.Prev.SHA256)
-	}
+	chainFields(kv, r.Prev)
 	if r.ContextName != "" {
 		kv("Context-Report", r.ContextName+" (the slower evidence, written when it is in)")
 	}

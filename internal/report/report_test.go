@@ -115,16 +115,11 @@ type errString string
 
 func (e errString) Error() string { return string(e) }
 
-func TestRenderGolden(t *testing.T) {
-	r := &Report{
-		Event: fixtureEvent(), ShortID: "3f9a1c2e", Name: "x.txt",
-		Prev:      Link{Name: "20261126T000000Z_api_crash_00000000.txt", SHA256: strings.Repeat("ab", 32)},
-		WrittenAt: time.Date(2026, 11, 27, 3, 41, 11, 300000000, time.UTC),
-		Local:     time.FixedZone("CET", 3600),
-		Results:   fixtureResults(),
-	}
-	got := Render(r)
-	golden := filepath.Join("testdata", "crash.golden.txt")
+// checkGolden compares a rendered report with testdata/NAME, which only
+// `go test -update` writes.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
 	if *update {
 		if err := os.WriteFile(golden, got, 0o644); err != nil {
 			t.Fatal(err)
@@ -137,6 +132,18 @@ func TestRenderGolden(t *testing.T) {
 	if diff := cmp.Diff(string(want), string(got)); diff != "" {
 		t.Errorf("Render mismatch (-want +got):\n%s", diff)
 	}
+}
+
+func TestRenderGolden(t *testing.T) {
+	r := &Report{
+		Event: fixtureEvent(), ShortID: "3f9a1c2e", Name: "x.txt",
+		Prev:      Link{Name: "20261126T000000Z_api_crash_00000000.txt", SHA256: strings.Repeat("ab", 32)},
+		WrittenAt: time.Date(2026, 11, 27, 3, 41, 11, 300000000, time.UTC),
+		Local:     time.FixedZone("CET", 3600),
+		Results:   fixtureResults(),
+	}
+	got := Render(r)
+	checkGolden(t, "crash.golden.txt", got)
 	for _, bad := range []string{"hunter2", "\x1b"} {
 		if strings.Contains(string(got), bad) {
 			t.Errorf("report contains %q", bad)

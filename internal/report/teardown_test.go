@@ -1,13 +1,9 @@
 package report
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 // A crash whose process was caught being torn down: "Process at last
@@ -21,19 +17,7 @@ func TestRenderTeardownGolden(t *testing.T) {
 	r := &Report{Event: ev, ShortID: "3f9a1c2e", Name: "x.txt",
 		WrittenAt: time.Date(2026, 11, 27, 3, 41, 11, 300000000, time.UTC), Local: time.FixedZone("CET", 3600)}
 	got := Render(r)
-	golden := filepath.Join("testdata", "teardown.golden.txt")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("Render mismatch (-want +got):\n%s", diff)
-	}
+	checkGolden(t, "teardown.golden.txt", got)
 	section := string(got)
 	section = section[strings.Index(section, "== Process at last sight =="):]
 	section = section[:strings.Index(section, "\n== Run-up")]
