@@ -236,7 +236,7 @@ func TestNoExitWatchOnLastTick(t *testing.T) {
 			if !s.pidfds {
 				t.Skip("no pidfd here")
 			}
-			watched = append(watched, len(s.wait.Load().byID))
+			watched = append(watched, s.wait.Load().Watching())
 			return nil
 		})
 		if err != nil {

@@ -96,7 +96,7 @@ func (s *Sampler) discover(ti int, c candidate, child bool) *proc {
 	// in: watching would only cost a pidfd per process (--count 1).
 	lastTick := s.cfg.Count > 0 && s.ticks+1 >= s.cfg.Count
 	if ws := s.wait.Load(); ws != nil && s.pidfds && !child && !lastTick {
-		gone, err := ws.watch(id)
+		gone, err := ws.Watch(id)
 		if err != nil {
 			s.warnOnce(warnKey{what: "pidfd"}, "cannot watch pid %d for its exit (%v): its end is seen at the next tick", id.PID, err)
 		}
@@ -268,7 +268,7 @@ func (s *Sampler) forget(p *proc) {
 		delete(s.byPID, p.id.PID)
 	}
 	if ws := s.wait.Load(); ws != nil {
-		ws.unwatch(p.id)
+		ws.Unwatch(p.id)
 	}
 	s.unkeepFiles(p)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/localsre/sre-agent/internal/event"
+	"github.com/localsre/sre-agent/internal/waitset"
 )
 
 // Src is the src field of every record the sampler makes.
@@ -77,7 +78,7 @@ type Sampler struct {
 	watched map[event.Identity]*proc
 	// While Run runs: what it waits on, which ChildExited (from another
 	// goroutine) wakes.
-	wait     atomic.Pointer[waitSet]
+	wait     atomic.Pointer[waitset.Set]
 	pidfds   bool // exits are noticed through pidfds in the wait set
 	child    chan childExit
 	seq      uint64
@@ -223,7 +224,7 @@ func New(cfg Config) (*Sampler, error) {
 func (s *Sampler) ChildExited(pid int, ws syscall.WaitStatus, at time.Time) {
 	s.child <- childExit{pid: pid, status: ws, at: at}
 	if w := s.wait.Load(); w != nil {
-		w.wake()
+		w.Wake()
 	}
 }
 
@@ -235,29 +236,29 @@ func (s *Sampler) Run(ctx context.Context, emit Emit) error {
 		return err
 	}
 
-	ws, err := newWaitSet()
+	ws, err := waitset.New()
 	if err != nil {
 		return fmt.Errorf("cannot wait for ticks: %w", err)
 	}
 	s.wait.Store(ws)
 	defer func() {
 		s.wait.Store(nil)
-		ws.close()
+		ws.Close()
 	}()
-	ws.wake() // a child that ended before this point is seen at the first wait
-	defer context.AfterFunc(ctx, ws.wake)()
+	ws.Wake() // a child that ended before this point is seen at the first wait
+	defer context.AfterFunc(ctx, ws.Wake)()
 	s.pidfds = false
 	if !s.cfg.NoPidfd && s.cfg.ProcRoot == "/proc" {
-		if err := probePidfd(); err != nil {
+		if err := waitset.ProbePidfd(); err != nil {
 			s.cfg.Warnf("exit notification unavailable (%v): checking watched processes every %v instead", err, s.cfg.ExitPoll)
 		} else {
 			s.pidfds = true
 		}
 	}
 	if !s.pidfds && s.cfg.ProcRoot == "/proc" {
-		ws.setTimer(tokPoll, s.cfg.ExitPoll)
+		ws.SetTimer(waitset.Poll, s.cfg.ExitPoll)
 	}
-	ws.setTimer(tokTick, s.cfg.Interval)
+	ws.SetTimer(waitset.Tick, s.cfg.Interval)
 	defer s.closeFDs()
 	ticks := 0
 	for {
@@ -270,17 +271,17 @@ func (s *Sampler) Run(ctx context.Context, emit Emit) error {
 			return nil
 		}
 		for {
-			wu, err := ws.wait()
+			wu, err := ws.Wait()
 			if err != nil {
 				return err
 			}
 			// Deaths first: never lose one to a cancellation.
-			for _, id := range wu.dead {
+			for _, id := range wu.Dead {
 				if err := s.exited(id, event.NoticedPidfd, s.cfg.Now(), emit); err != nil {
 					return err
 				}
 			}
-			if wu.woken {
+			if wu.Woken {
 				select {
 				case ce := <-s.child:
 					if err := s.childEnded(ce, emit); err != nil {
@@ -295,12 +296,12 @@ func (s *Sampler) Run(ctx context.Context, emit Emit) error {
 					return nil
 				}
 			}
-			if wu.poll {
+			if wu.Poll {
 				if err := s.pollExits(emit); err != nil {
 					return err
 				}
 			}
-			if wu.tick {
+			if wu.Tick {
 				break
 			}
 		}
