@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/localsre/sre-agent/internal/event"
+	"github.com/localsre/sre-agent/internal/procfs"
 	"github.com/localsre/sre-agent/internal/waitset"
 )
 
@@ -93,15 +94,14 @@ type Sampler struct {
 	names    map[nameKey]nameHit // match cache per (pid, start, comm)
 	exclude  *excluder           // nil when Config.Exclude is empty
 
-	buf       []byte               // readInto's reusable buffer
-	slow      slowHost             // host figures the kernel updates slowly, or costly ones
-	oomSeq    uint64               // bumped when the system oom_kill counter changes
-	cgTick    map[string]cgroupOOM // per-tick cache of cgroup OOM counters by memory dir
-	memMax    map[string]*uint64   // per-tick cache of cgroup memory limits by memory dir
-	byPID     map[int]*proc        // watched processes by PID, for their kept stat files
-	hostFiles map[string]*keptFile // host-wide /proc files by name, kept open
-	keptLeft  int                  // how many more files may be kept open
-	disks     map[string]bool      // disk path → on a local filesystem (see diskUsage)
+	files     *procfs.Reader          // every /proc and /sys read, into one buffer
+	slow      slowHost                // host figures the kernel updates slowly, or costly ones
+	oomSeq    uint64                  // bumped when the system oom_kill counter changes
+	cgTick    map[string]cgroupOOM    // per-tick cache of cgroup OOM counters by memory dir
+	memMax    map[string]*uint64      // per-tick cache of cgroup memory limits by memory dir
+	byPID     map[int]*proc           // watched processes by PID, for their kept stat files
+	hostFiles map[string]*procfs.File // host-wide /proc files by name, kept open
+	disks     map[string]bool         // disk path → on a local filesystem (see diskUsage)
 
 	// Reused from sample to sample (see Emit).
 	smp     event.Sample
@@ -139,9 +139,9 @@ type proc struct {
 	hasPct  bool           // pct holds the CPU use of the tick at lastAt
 	fds     int            // and cur.FDs here
 	samples int            // up samples made
-	stat    keptFile       // /proc/PID/stat, kept open on the real /proc from the second sample
-	fdDir   keptFile       // /proc/PID/fd opened O_PATH, whose size is the fd count
-	oomFile keptFile       // the cgroup's memory.events (v2) or memory.oom_control (v1)
+	stat    procfs.File    // /proc/PID/stat, kept open on the real /proc from the second sample
+	fdDir   procfs.File    // /proc/PID/fd opened O_PATH, whose size is the fd count
+	oomFile procfs.File    // the cgroup's memory.events (v2) or memory.oom_control (v1)
 	oom     cgroupOOM
 	oomOK   bool
 	oomSeq  uint64
@@ -202,8 +202,8 @@ func New(cfg Config) (*Sampler, error) {
 		cgTick:    map[string]cgroupOOM{},
 		memMax:    map[string]*uint64{},
 		byPID:     map[int]*proc{},
-		hostFiles: map[string]*keptFile{},
-		keptLeft:  keptBudget(),
+		hostFiles: map[string]*procfs.File{},
+		files:     procfs.NewReader(cfg.ProcRoot, cfg.SysRoot, procfs.Budget()),
 		disks:     map[string]bool{},
 		pageSize:  uint64(os.Getpagesize()),
 		sysUnav:   map[string]string{},
@@ -338,8 +338,8 @@ func (s *Sampler) path(parts ...string) string {
 // process at that PID, or by path when there is none or it has ended (the
 // PID may hold another process now).
 func (s *Sampler) statOf(pid int) (Stat, error) {
-	if p := s.byPID[pid]; p != nil && p.stat.open {
-		if b, err := s.preadInto(&p.stat); err == nil {
+	if p := s.byPID[pid]; p != nil && p.stat.Kept() {
+		if b, err := s.files.ReadKept(&p.stat); err == nil {
 			return parseStatComm(b, p.cur.Name)
 		}
 	}
@@ -352,12 +352,12 @@ func (s *Sampler) closeFDs() {
 		s.unkeepFiles(p)
 	}
 	for _, k := range s.hostFiles {
-		s.unkeep(k)
+		s.files.Unkeep(k)
 	}
 }
 
 func (s *Sampler) readStat(pid int) (Stat, error) {
-	b, err := s.readInto(s.path(strconv.Itoa(pid), "stat"))
+	b, err := s.files.Read(s.path(strconv.Itoa(pid), "stat"))
 	if err != nil {
 		return Stat{}, err
 	}
@@ -620,7 +620,7 @@ func (s *Sampler) args(c *candidate) []string {
 		c.args = hit.args
 		return c.args
 	}
-	b, err := s.readWaiting(s.path(strconv.Itoa(c.st.PID), "cmdline"))
+	b, err := s.files.ReadWaiting(s.path(strconv.Itoa(c.st.PID), "cmdline"))
 	if err != nil {
 		return nil
 	}
