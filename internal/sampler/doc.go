@@ -4,7 +4,7 @@
 // are noticed the moment they happen through pidfd notifications (with a
 // polling fallback), not at the next tick.
 //
-// Between ticks the sampling goroutine sleeps on one epoll set (wait.go):
+// Between ticks the sampling goroutine sleeps on one epoll set (package waitset):
 // the tick's timerfd, the pidfds and an eventfd for wake-ups, in the Go
 // runtime's own poller, so a tick wakes one thread once. A tick of a known
 // --pid or launched process allocates nothing: the sample handed to Emit is

@@ -79,7 +79,7 @@ func (s *Sampler) launchersOf(root int, ppid map[int]int) []int {
 }
 
 func (s *Sampler) cmdline(pid int) []string {
-	b, err := s.readWaiting(s.path(strconv.Itoa(pid), "cmdline"))
+	b, err := s.files.ReadWaiting(s.path(strconv.Itoa(pid), "cmdline"))
 	if err != nil {
 		return nil
 	}

@@ -6,9 +6,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/localsre/sre-agent/internal/event"
+	"github.com/localsre/sre-agent/internal/procfs"
 )
 
 // slowEvery is how often host figures that the kernel itself updates slowly
@@ -79,21 +78,21 @@ func (s *Sampler) readSystem(now time.Time, fresh bool) (*event.System, map[stri
 func (s *Sampler) readHost(name string) ([]byte, error) {
 	k := s.hostFiles[name]
 	if k == nil {
-		k = &keptFile{}
-		*k = s.keepOpen(filepath.Join(s.cfg.ProcRoot, name), unix.O_RDONLY, wholeHostFile(name))
+		k = &procfs.File{}
+		*k = s.files.Keep(filepath.Join(s.cfg.ProcRoot, name), wholeHostFile(name))
 		s.hostFiles[name] = k
 	}
-	if k.open {
-		if b, err := s.preadInto(k); err == nil {
+	if k.Kept() {
+		if b, err := s.files.ReadKept(k); err == nil {
 			return b, nil
 		}
-		s.unkeep(k) // read by path from now on
+		s.files.Unkeep(k) // read by path from now on
 	}
-	return s.readInto(filepath.Join(s.cfg.ProcRoot, name))
+	return s.files.Read(filepath.Join(s.cfg.ProcRoot, name))
 }
 
 // wholeHostFile says whether the kernel hands a host file out whole in one
-// read (see keptFile.whole): true of meminfo, loadavg and PSI, not of
+// read (see procfs.Reader.Keep): true of meminfo, loadavg and PSI, not of
 // vmstat, a file of many records.
 func wholeHostFile(name string) bool {
 	switch name {

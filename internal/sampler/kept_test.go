@@ -19,6 +19,7 @@ import (
 
 	"github.com/localsre/sre-agent/internal/event"
 	"github.com/localsre/sre-agent/internal/ndjson"
+	"github.com/localsre/sre-agent/internal/procfs"
 )
 
 func startSleep(t *testing.T) *exec.Cmd {
@@ -51,11 +52,11 @@ func watchPID(t *testing.T, s *Sampler, pid int) *proc {
 		t.Fatal(err)
 	}
 	p := s.discover(0, candidate{st: st}, false)
-	if p.stat.open || p.fdDir.open {
+	if p.stat.Kept() || p.fdDir.Kept() {
 		t.Fatal("files kept open before a second sample")
 	}
 	s.keepFiles(p, filepath.Join("/proc", strconv.Itoa(pid)))
-	if !p.stat.open {
+	if !p.stat.Kept() {
 		t.Fatalf("stat of pid %d not kept open", pid)
 	}
 	return p
@@ -72,7 +73,7 @@ func TestKeptStatIsFresh(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			b, err := s.preadInto(&p.stat)
+			b, err := s.files.ReadKept(&p.stat)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,14 +110,14 @@ func TestKeptStatOfReapedProcess(t *testing.T) {
 	p := watchPID(t, s, pid)
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
-	if _, err := s.preadInto(&p.stat); !errors.Is(err, unix.ESRCH) {
+	if _, err := s.files.ReadKept(&p.stat); !errors.Is(err, unix.ESRCH) {
 		t.Fatalf("kept stat of a reaped process: err = %v, want ESRCH", err)
 	}
 	if _, err := s.statOf(pid); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("statOf a reaped process: err = %v, want not exist", err)
 	}
 	s.forget(p)
-	if p.stat.open || p.fdDir.open || s.byPID[pid] != nil {
+	if p.stat.Kept() || p.fdDir.Kept() || s.byPID[pid] != nil {
 		t.Fatal("forget left the process's files open or indexed")
 	}
 }
@@ -143,7 +144,7 @@ func TestFDCountFollowsOpenFiles(t *testing.T) {
 	s := liveSampler(t, pid)
 	p := watchPID(t, s, pid)
 	dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
-	if kernelAtLeast(t, 6, 2) && !p.fdDir.open {
+	if kernelAtLeast(t, 6, 2) && !p.fdDir.Kept() {
 		t.Fatal("Linux 6.2+ gives the fd count as the directory size, but the sampler lists the directory")
 	}
 	count := func() int {
@@ -170,7 +171,7 @@ func TestFDCountFollowsOpenFiles(t *testing.T) {
 		f.Close()
 	}
 	got := count()
-	listed, err := s.countFDsRaw(dir)
+	listed, err := s.files.CountEntries(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +187,7 @@ func TestFDCountNotKeptWhenUnlistable(t *testing.T) {
 	s := liveSampler(t, 1)
 	p := &proc{id: event.Identity{PID: 1}}
 	s.keepFDCount(p, filepath.Join(t.TempDir(), "no-such-dir"))
-	if p.fdDir.open {
+	if p.fdDir.Kept() {
 		t.Fatal("kept a directory that could not be listed")
 	}
 }
@@ -206,7 +207,7 @@ func TestRunKeepsFilesFromSecondSample(t *testing.T) {
 		err = s.Run(t.Context(), func(smp *event.Sample) error {
 			for _, p := range s.watched {
 				last = p
-				kept = append(kept, p.stat.open && p.fdDir.open == kernelAtLeast(t, 6, 2))
+				kept = append(kept, p.stat.Kept() && p.fdDir.Kept() == kernelAtLeast(t, 6, 2))
 			}
 			return nil
 		})
@@ -217,7 +218,7 @@ func TestRunKeepsFilesFromSecondSample(t *testing.T) {
 		if len(kept) != count || kept[0] != want[0] || kept[count-1] != want[count-1] {
 			t.Errorf("--count %d: files kept at each sample %v, want %v", count, kept, want)
 		}
-		if last.stat.open || last.fdDir.open || last.oomFile.open {
+		if last.stat.Kept() || last.fdDir.Kept() || last.oomFile.Kept() {
 			t.Errorf("--count %d: files still open after the run", count)
 		}
 	}
@@ -236,7 +237,7 @@ func TestNoExitWatchOnLastTick(t *testing.T) {
 			if !s.pidfds {
 				t.Skip("no pidfd here")
 			}
-			watched = append(watched, len(s.wait.Load().byID))
+			watched = append(watched, s.wait.Load().Watching())
 			return nil
 		})
 		if err != nil {
@@ -298,17 +299,17 @@ func TestKeptFilesBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := s.discover(0, candidate{st: st}, false)
-	s.keptLeft = 1
+	s.files = procfs.NewReader("/proc", "/sys", 1)
 	s.keepFiles(p, filepath.Join("/proc", strconv.Itoa(pid)))
-	if !p.stat.open || p.fdDir.open || p.oomFile.open || s.keptLeft != 0 {
-		t.Fatalf("budget 1: stat %v, fd dir %v, oom %v kept, %d left", p.stat.open, p.fdDir.open, p.oomFile.open, s.keptLeft)
+	if !p.stat.Kept() || p.fdDir.Kept() || p.oomFile.Kept() || s.files.Left() != 0 {
+		t.Fatalf("budget 1: stat %v, fd dir %v, oom %v kept, %d left", p.stat.Kept(), p.fdDir.Kept(), p.oomFile.Kept(), s.files.Left())
 	}
 	if _, err := s.fdCount(p); err != nil {
 		t.Fatalf("fd count past the budget: %v", err)
 	}
 	s.forget(p)
-	if s.keptLeft != 1 {
-		t.Fatalf("after forget: %d left, want 1", s.keptLeft)
+	if s.files.Left() != 1 {
+		t.Fatalf("after forget: %d left, want 1", s.files.Left())
 	}
 }
 
@@ -324,7 +325,7 @@ func TestKeptOOMFile(t *testing.T) {
 	if _, err := os.Stat(p.oomPath()); err != nil {
 		t.Skipf("cgroup OOM counters not readable: %v", err)
 	}
-	if !p.oomFile.open {
+	if !p.oomFile.Kept() {
 		t.Fatalf("%s not kept open", p.oomPath())
 	}
 	for range 2 {
@@ -333,7 +334,7 @@ func TestKeptOOMFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		k := string(kept)
-		byPath, err := s.readInto(p.oomPath())
+		byPath, err := s.files.Read(p.oomPath())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -350,8 +351,8 @@ func TestNothingKeptOnFixtureRoots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k := s.keepOpen("/proc/self/stat", unix.O_RDONLY, true); k.open {
-		s.unkeep(&k)
+	if k := s.files.Keep("/proc/self/stat", true); k.Kept() {
+		s.files.Unkeep(&k)
 		t.Fatal("kept a file open with a fixture sys root")
 	}
 }

@@ -62,7 +62,7 @@ func (s *Sampler) discover(ti int, c candidate, child bool) *proc {
 	} else {
 		p.unav["process.user"] = reasonPermission
 	}
-	if b, err := s.readInto(filepath.Join(dir, "cgroup")); err == nil {
+	if b, err := s.files.Read(filepath.Join(dir, "cgroup")); err == nil {
 		if cg, err := parseCgroup(b); err == nil {
 			p.static.Cgroup = cg.Path
 			p.static.ContainerID = cg.ContainerID
@@ -96,7 +96,7 @@ func (s *Sampler) discover(ti int, c candidate, child bool) *proc {
 	// in: watching would only cost a pidfd per process (--count 1).
 	lastTick := s.cfg.Count > 0 && s.ticks+1 >= s.cfg.Count
 	if ws := s.wait.Load(); ws != nil && s.pidfds && !child && !lastTick {
-		gone, err := ws.watch(id)
+		gone, err := ws.Watch(id)
 		if err != nil {
 			s.warnOnce(warnKey{what: "pidfd"}, "cannot watch pid %d for its exit (%v): its end is seen at the next tick", id.PID, err)
 		}
@@ -132,7 +132,7 @@ func (s *Sampler) cgroupMemory(p *proc, cg Cgroup) {
 		return
 	}
 	var max *uint64
-	if b, err := s.readInto(filepath.Join(dir, limitFile)); err == nil {
+	if b, err := s.files.Read(filepath.Join(dir, limitFile)); err == nil {
 		if v, ok, err := parseMemMax(b); err == nil && ok {
 			max = &v
 		}
@@ -199,18 +199,18 @@ func (s *Sampler) readCgroupOOM(p *proc) cgroupOOM {
 // p's second sample: a single pass (--count 1, a short-lived match) would
 // only pay for the opens.
 func (s *Sampler) keepFiles(p *proc, dir string) {
-	p.stat = s.keepOpen(filepath.Join(dir, "stat"), unix.O_RDONLY, true)
+	p.stat = s.files.Keep(filepath.Join(dir, "stat"), true)
 	s.keepFDCount(p, filepath.Join(dir, "fd"))
 	if p.memPath != "" {
-		p.oomFile = s.keepOpen(p.oomPath(), unix.O_RDONLY, true)
+		p.oomFile = s.files.Keep(p.oomPath(), true)
 	}
 }
 
 // unkeepFiles closes the files kept open for p.
 func (s *Sampler) unkeepFiles(p *proc) {
-	s.unkeep(&p.stat)
-	s.unkeep(&p.fdDir)
-	s.unkeep(&p.oomFile)
+	s.files.Unkeep(&p.stat)
+	s.files.Unkeep(&p.fdDir)
+	s.files.Unkeep(&p.oomFile)
 }
 
 // oomPath is the cgroup file with p's OOM counters.
@@ -223,13 +223,13 @@ func (p *proc) oomPath() string {
 
 // readOOMFile reads p's cgroup OOM counters file, kept open or by path.
 func (s *Sampler) readOOMFile(p *proc) ([]byte, error) {
-	if p.oomFile.open {
-		if b, err := s.preadInto(&p.oomFile); err == nil {
+	if p.oomFile.Kept() {
+		if b, err := s.files.ReadKept(&p.oomFile); err == nil {
 			return b, nil
 		}
-		s.unkeep(&p.oomFile) // the cgroup is gone or changed: by path from now on
+		s.files.Unkeep(&p.oomFile) // the cgroup is gone or changed: by path from now on
 	}
-	return s.readInto(p.oomPath())
+	return s.files.Read(p.oomPath())
 }
 
 // keepFDCount opens /proc/PID/fd with O_PATH when the kernel gives its
@@ -237,15 +237,15 @@ func (s *Sampler) readOOMFile(p *proc) ([]byte, error) {
 // instead of open, getdents and close. Only where the directory could be
 // listed, so the field is left out for exactly the processes it was before.
 func (s *Sampler) keepFDCount(p *proc, dir string) {
-	if _, err := s.countFDsRaw(dir); err != nil {
+	if _, err := s.files.CountEntries(dir); err != nil {
 		return
 	}
-	k := s.keepOpen(dir, unix.O_PATH|unix.O_DIRECTORY, false)
-	if !k.open {
+	k := s.files.KeepDir(dir)
+	if !k.Kept() {
 		return
 	}
-	if n, err := fstatSize(k.fd); err != nil || n <= 0 {
-		s.unkeep(&k) // an older kernel (size 0), or a process with no fds: list them
+	if n, err := k.Size(); err != nil || n <= 0 {
+		s.files.Unkeep(&k) // an older kernel (size 0), or a process with no fds: list them
 		return
 	}
 	p.fdDir = k
@@ -253,12 +253,12 @@ func (s *Sampler) keepFDCount(p *proc, dir string) {
 
 // fdCount counts the process's open descriptors.
 func (s *Sampler) fdCount(p *proc) (int, error) {
-	if p.fdDir.open {
-		if n, err := fstatSize(p.fdDir.fd); err == nil {
+	if p.fdDir.Kept() {
+		if n, err := p.fdDir.Size(); err == nil {
 			return int(n), nil
 		}
 	}
-	return s.countFDsRaw(filepath.Join(p.dir, "fd"))
+	return s.files.CountEntries(filepath.Join(p.dir, "fd"))
 }
 
 // forget stops watching p.
@@ -268,7 +268,7 @@ func (s *Sampler) forget(p *proc) {
 		delete(s.byPID, p.id.PID)
 	}
 	if ws := s.wait.Load(); ws != nil {
-		ws.unwatch(p.id)
+		ws.Unwatch(p.id)
 	}
 	s.unkeepFiles(p)
 }

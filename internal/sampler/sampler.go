@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/localsre/sre-agent/internal/event"
+	"github.com/localsre/sre-agent/internal/procfs"
+	"github.com/localsre/sre-agent/internal/waitset"
 )
 
 // Src is the src field of every record the sampler makes.
@@ -77,7 +79,7 @@ type Sampler struct {
 	watched map[event.Identity]*proc
 	// While Run runs: what it waits on, which ChildExited (from another
 	// goroutine) wakes.
-	wait     atomic.Pointer[waitSet]
+	wait     atomic.Pointer[waitset.Set]
 	pidfds   bool // exits are noticed through pidfds in the wait set
 	child    chan childExit
 	seq      uint64
@@ -92,15 +94,14 @@ type Sampler struct {
 	names    map[nameKey]nameHit // match cache per (pid, start, comm)
 	exclude  *excluder           // nil when Config.Exclude is empty
 
-	buf       []byte               // readInto's reusable buffer
-	slow      slowHost             // host figures the kernel updates slowly, or costly ones
-	oomSeq    uint64               // bumped when the system oom_kill counter changes
-	cgTick    map[string]cgroupOOM // per-tick cache of cgroup OOM counters by memory dir
-	memMax    map[string]*uint64   // per-tick cache of cgroup memory limits by memory dir
-	byPID     map[int]*proc        // watched processes by PID, for their kept stat files
-	hostFiles map[string]*keptFile // host-wide /proc files by name, kept open
-	keptLeft  int                  // how many more files may be kept open
-	disks     map[string]bool      // disk path → on a local filesystem (see diskUsage)
+	files     *procfs.Reader          // every /proc and /sys read, into one buffer
+	slow      slowHost                // host figures the kernel updates slowly, or costly ones
+	oomSeq    uint64                  // bumped when the system oom_kill counter changes
+	cgTick    map[string]cgroupOOM    // per-tick cache of cgroup OOM counters by memory dir
+	memMax    map[string]*uint64      // per-tick cache of cgroup memory limits by memory dir
+	byPID     map[int]*proc           // watched processes by PID, for their kept stat files
+	hostFiles map[string]*procfs.File // host-wide /proc files by name, kept open
+	disks     map[string]bool         // disk path → on a local filesystem (see diskUsage)
 
 	// Reused from sample to sample (see Emit).
 	smp     event.Sample
@@ -138,9 +139,9 @@ type proc struct {
 	hasPct  bool           // pct holds the CPU use of the tick at lastAt
 	fds     int            // and cur.FDs here
 	samples int            // up samples made
-	stat    keptFile       // /proc/PID/stat, kept open on the real /proc from the second sample
-	fdDir   keptFile       // /proc/PID/fd opened O_PATH, whose size is the fd count
-	oomFile keptFile       // the cgroup's memory.events (v2) or memory.oom_control (v1)
+	stat    procfs.File    // /proc/PID/stat, kept open on the real /proc from the second sample
+	fdDir   procfs.File    // /proc/PID/fd opened O_PATH, whose size is the fd count
+	oomFile procfs.File    // the cgroup's memory.events (v2) or memory.oom_control (v1)
 	oom     cgroupOOM
 	oomOK   bool
 	oomSeq  uint64
@@ -201,8 +202,8 @@ func New(cfg Config) (*Sampler, error) {
 		cgTick:    map[string]cgroupOOM{},
 		memMax:    map[string]*uint64{},
 		byPID:     map[int]*proc{},
-		hostFiles: map[string]*keptFile{},
-		keptLeft:  keptBudget(),
+		hostFiles: map[string]*procfs.File{},
+		files:     procfs.NewReader(cfg.ProcRoot, cfg.SysRoot, procfs.Budget()),
 		disks:     map[string]bool{},
 		pageSize:  uint64(os.Getpagesize()),
 		sysUnav:   map[string]string{},
@@ -223,7 +224,7 @@ func New(cfg Config) (*Sampler, error) {
 func (s *Sampler) ChildExited(pid int, ws syscall.WaitStatus, at time.Time) {
 	s.child <- childExit{pid: pid, status: ws, at: at}
 	if w := s.wait.Load(); w != nil {
-		w.wake()
+		w.Wake()
 	}
 }
 
@@ -235,29 +236,29 @@ func (s *Sampler) Run(ctx context.Context, emit Emit) error {
 		return err
 	}
 
-	ws, err := newWaitSet()
+	ws, err := waitset.New()
 	if err != nil {
 		return fmt.Errorf("cannot wait for ticks: %w", err)
 	}
 	s.wait.Store(ws)
 	defer func() {
 		s.wait.Store(nil)
-		ws.close()
+		ws.Close()
 	}()
-	ws.wake() // a child that ended before this point is seen at the first wait
-	defer context.AfterFunc(ctx, ws.wake)()
+	ws.Wake() // a child that ended before this point is seen at the first wait
+	defer context.AfterFunc(ctx, ws.Wake)()
 	s.pidfds = false
 	if !s.cfg.NoPidfd && s.cfg.ProcRoot == "/proc" {
-		if err := probePidfd(); err != nil {
+		if err := waitset.ProbePidfd(); err != nil {
 			s.cfg.Warnf("exit notification unavailable (%v): checking watched processes every %v instead", err, s.cfg.ExitPoll)
 		} else {
 			s.pidfds = true
 		}
 	}
 	if !s.pidfds && s.cfg.ProcRoot == "/proc" {
-		ws.setTimer(tokPoll, s.cfg.ExitPoll)
+		ws.SetTimer(waitset.Poll, s.cfg.ExitPoll)
 	}
-	ws.setTimer(tokTick, s.cfg.Interval)
+	ws.SetTimer(waitset.Tick, s.cfg.Interval)
 	defer s.closeFDs()
 	ticks := 0
 	for {
@@ -270,17 +271,17 @@ func (s *Sampler) Run(ctx context.Context, emit Emit) error {
 			return nil
 		}
 		for {
-			wu, err := ws.wait()
+			wu, err := ws.Wait()
 			if err != nil {
 				return err
 			}
 			// Deaths first: never lose one to a cancellation.
-			for _, id := range wu.dead {
+			for _, id := range wu.Dead {
 				if err := s.exited(id, event.NoticedPidfd, s.cfg.Now(), emit); err != nil {
 					return err
 				}
 			}
-			if wu.woken {
+			if wu.Woken {
 				select {
 				case ce := <-s.child:
 					if err := s.childEnded(ce, emit); err != nil {
@@ -295,12 +296,12 @@ func (s *Sampler) Run(ctx context.Context, emit Emit) error {
 					return nil
 				}
 			}
-			if wu.poll {
+			if wu.Poll {
 				if err := s.pollExits(emit); err != nil {
 					return err
 				}
 			}
-			if wu.tick {
+			if wu.Tick {
 				break
 			}
 		}
@@ -337,8 +338,8 @@ func (s *Sampler) path(parts ...string) string {
 // process at that PID, or by path when there is none or it has ended (the
 // PID may hold another process now).
 func (s *Sampler) statOf(pid int) (Stat, error) {
-	if p := s.byPID[pid]; p != nil && p.stat.open {
-		if b, err := s.preadInto(&p.stat); err == nil {
+	if p := s.byPID[pid]; p != nil && p.stat.Kept() {
+		if b, err := s.files.ReadKept(&p.stat); err == nil {
 			return parseStatComm(b, p.cur.Name)
 		}
 	}
@@ -351,12 +352,12 @@ func (s *Sampler) closeFDs() {
 		s.unkeepFiles(p)
 	}
 	for _, k := range s.hostFiles {
-		s.unkeep(k)
+		s.files.Unkeep(k)
 	}
 }
 
 func (s *Sampler) readStat(pid int) (Stat, error) {
-	b, err := s.readInto(s.path(strconv.Itoa(pid), "stat"))
+	b, err := s.files.Read(s.path(strconv.Itoa(pid), "stat"))
 	if err != nil {
 		return Stat{}, err
 	}
@@ -619,7 +620,7 @@ func (s *Sampler) args(c *candidate) []string {
 		c.args = hit.args
 		return c.args
 	}
-	b, err := s.readWaiting(s.path(strconv.Itoa(c.st.PID), "cmdline"))
+	b, err := s.files.ReadWaiting(s.path(strconv.Itoa(c.st.PID), "cmdline"))
 	if err != nil {
 		return nil
 	}

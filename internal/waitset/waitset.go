@@ -1,4 +1,4 @@
-package sampler
+package waitset
 
 import (
 	"errors"
@@ -16,13 +16,13 @@ import (
 	"github.com/localsre/sre-agent/internal/event"
 )
 
-// waitSet is everything the sampling goroutine waits for between ticks, in
-// one epoll set: the tick's timerfd, one pidfd per watched process, the
-// exit poll's timerfd where pidfds are unavailable, and an eventfd through
-// which other goroutines wake it (launch mode's child has ended, the run is
-// cancelled). The set's own descriptor sits in the Go runtime's poller, so
-// between ticks the sampling goroutine sleeps in the runtime's epoll_wait,
-// and a tick wakes one thread, which runs the sampler at once.
+// Set is everything one goroutine waits for, in one epoll set: the tick's
+// timerfd, one pidfd per watched process, the exit poll's timerfd where
+// pidfds are unavailable, and an eventfd through which other goroutines
+// wake it (launch mode's child has ended, the run is cancelled). The set's
+// own descriptor sits in the Go runtime's poller, so between ticks the
+// waiting goroutine sleeps in the runtime's epoll_wait, and a tick wakes one
+// thread, which runs the sampler at once.
 //
 // Why not time.Ticker, a goroutine per source and a select: the runtime's
 // monitor thread (sysmon) wakes at every runtime timer's expiry, a timer's
@@ -30,7 +30,7 @@ import (
 // between goroutines is a trip through the scheduler. With caches cold
 // after a second asleep, that costs as much as the /proc reads of a tick
 // (bench/README.md has the figures).
-type waitSet struct {
+type Set struct {
 	file *os.File // the epoll descriptor, in the runtime's poller
 	rc   syscall.RawConn
 	epfd int
@@ -39,7 +39,7 @@ type waitSet struct {
 	wakefd int        // eventfd; -1 once closed
 	fired  atomic.Uint32
 
-	timers [2]waitTimer // tokTick, tokPoll
+	timers [2]waitTimer // by Timer
 	byTok  map[int32]watchEntry
 	byID   map[event.Identity]int32
 	next   int32
@@ -47,16 +47,24 @@ type waitSet struct {
 	dead   []event.Identity
 
 	// wait's answer, filled by collect.
-	got       wakeup
+	got       Wakeup
 	err       error
 	collectFn func(uintptr) bool
 }
 
+// Timer names one of the set's two periodic timers.
+type Timer int32
+
+const (
+	Tick Timer = iota // the sampling tick
+	Poll              // the exit poll, where pidfds are refused
+)
+
 // Tokens of the epoll set's members; pidfds count up from tokFirstPID.
 const (
-	tokTick int32 = iota
-	tokPoll
-	tokWake
+	tokTick = int32(Tick)
+	tokPoll = int32(Poll)
+	tokWake = int32(iota)
 	tokFirstPID
 )
 
@@ -73,15 +81,17 @@ type watchEntry struct {
 	id event.Identity
 }
 
-// wakeup says what ended a wait. dead is valid until the next wait.
-type wakeup struct {
-	tick  bool             // the tick timer fired
-	poll  bool             // the exit poll timer fired
-	woken bool             // another goroutine called wake
-	dead  []event.Identity // watched processes that have ended
+// Wakeup says what ended a wait. Dead is valid until the next Wait.
+type Wakeup struct {
+	Tick  bool             // the Tick timer fired
+	Poll  bool             // the Poll timer fired
+	Woken bool             // another goroutine called Wake
+	Dead  []event.Identity // watched processes that have ended
 }
 
-func newWaitSet() (*waitSet, error) {
+// New makes an empty set: no timer, no process watched. The caller owns it
+// and ends with Close.
+func New() (*Set, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
@@ -110,7 +120,7 @@ func newWaitSet() (*waitSet, error) {
 		unix.Close(wakefd)
 		return nil, fmt.Errorf("epoll set: %w", err)
 	}
-	w := &waitSet{
+	w := &Set{
 		file: f, rc: rc, epfd: epfd, wakefd: wakefd,
 		byTok: map[int32]watchEntry{}, byID: map[event.Identity]int32{},
 		next: tokFirstPID,
@@ -129,9 +139,13 @@ func epollAdd(epfd, fd int, tok int32) error {
 	return nil
 }
 
-// setTimer makes timer tok (tokTick or tokPoll) fire every d, from a
-// timerfd where the kernel allows one and from a time.Ticker otherwise.
-func (w *waitSet) setTimer(tok int32, d time.Duration) {
+// SetTimer makes timer t fire every d, from a timerfd where the kernel
+// allows one and from a time.Ticker otherwise. Each timer is set once.
+func (w *Set) SetTimer(t Timer, d time.Duration) {
+	w.setTimer(int32(t), d)
+}
+
+func (w *Set) setTimer(tok int32, d time.Duration) {
 	if fd, err := makeTimerfd(d); err == nil {
 		if err := epollAdd(w.epfd, fd, tok); err == nil {
 			w.timers[tok] = waitTimer{fd: fd}
@@ -147,7 +161,7 @@ func (w *waitSet) setTimer(tok int32, d time.Duration) {
 			select {
 			case <-t.C:
 				w.fired.Or(1 << tok)
-				w.wake()
+				w.Wake()
 			case <-quit:
 				return
 			}
@@ -172,9 +186,9 @@ func newTimerfd(d time.Duration) (int, error) {
 	return fd, nil
 }
 
-// wake ends the sampling goroutine's current or next wait with woken set.
+// Wake ends the waiting goroutine's current or next Wait with Woken set.
 // Any goroutine may call it, before or after close.
-func (w *waitSet) wake() {
+func (w *Set) Wake() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.wakefd < 0 {
@@ -185,10 +199,11 @@ func (w *waitSet) wake() {
 	unix.RawSyscall(unix.SYS_WRITE, uintptr(w.wakefd), uintptr(unsafe.Pointer(&one)), 8)
 }
 
-// wait returns once a timer has fired, a watched process has ended or wake
-// was called: at once if any of that happened since the last wait.
-func (w *waitSet) wait() (wakeup, error) {
-	w.got, w.err = wakeup{}, nil
+// Wait returns once a timer has fired, a watched process has ended or wake
+// was called: at once if any of that happened since the last Wait. One
+// goroutine waits; the answer's Dead is valid until the next Wait.
+func (w *Set) Wait() (Wakeup, error) {
+	w.got, w.err = Wakeup{}, nil
 	w.dead = w.dead[:0]
 	if w.collectFn == nil {
 		w.collectFn = w.collect // once: a method value made per call would be allocated per call
@@ -197,14 +212,14 @@ func (w *waitSet) wait() (wakeup, error) {
 	if err == nil {
 		err = w.err
 	}
-	w.got.dead = w.dead
+	w.got.Dead = w.dead
 	return w.got, err
 }
 
 // collect takes what is ready in the set into w.got, and says whether
 // there was anything. Raw, and never blocking: the runtime's poller does
 // the waiting, and has rc.Read call collect again once the set is readable.
-func (w *waitSet) collect(fd uintptr) bool {
+func (w *Set) collect(fd uintptr) bool {
 	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&w.events[0])),
 		uintptr(len(w.events)), 0, 0, 0)
 	switch {
@@ -220,16 +235,16 @@ func (w *waitSet) collect(fd uintptr) bool {
 		case tokTick, tokPoll:
 			drain(w.timers[tok].fd) // the count of expirations since the last read
 			if tok == tokTick {
-				r.tick = true
+				r.Tick = true
 			} else {
-				r.poll = true
+				r.Poll = true
 			}
 		case tokWake:
 			drain(w.wakefd)
-			r.woken = true
+			r.Woken = true
 			f := w.fired.Swap(0)
-			r.tick = r.tick || f&(1<<tokTick) != 0
-			r.poll = r.poll || f&(1<<tokPoll) != 0
+			r.Tick = r.Tick || f&(1<<tokTick) != 0
+			r.Poll = r.Poll || f&(1<<tokPoll) != 0
 		default:
 			if e, ok := w.byTok[tok]; ok {
 				w.dead = append(w.dead, e.id)
@@ -246,22 +261,22 @@ func drain(fd int) {
 	unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&n[0])), uintptr(len(n)))
 }
 
-// errNoPidfd means the kernel (or a seccomp filter) refuses pidfd_open; the
+// ErrNoPidfd means the kernel (or a seccomp filter) refuses pidfd_open; the
 // caller falls back to polling.
-var errNoPidfd = errors.New("pidfd_open unsupported")
+var ErrNoPidfd = errors.New("pidfd_open unsupported")
 
-// probePidfd says whether pidfd_open works here: ENOSYS (kernel < 5.3) or
+// ProbePidfd says whether pidfd_open works here: ENOSYS (kernel < 5.3) or
 // EPERM (seccomp) mean polling is the only way.
-func probePidfd() error {
+func ProbePidfd() error {
 	fd, err := unix.PidfdOpen(unix.Getpid(), 0)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errNoPidfd, err)
+		return fmt.Errorf("%w: %v", ErrNoPidfd, err)
 	}
 	unix.Close(fd)
 	return nil
 }
 
-// watch adds a pidfd for id to the set, whose end a later wait reports in
+// Watch adds a pidfd for id to the set, whose end a later wait reports in
 // dead; gone says it had already ended (and been reaped), in which case
 // nothing is watched.
 //
@@ -272,7 +287,7 @@ func probePidfd() error {
 // wrap in between. Even then no wrong event follows: the next tick reads the
 // PID's start time, reports id as ended ("reused") and drops this pidfd.
 // Skipping that check halves the cost of watching a new process.
-func (w *waitSet) watch(id event.Identity) (gone bool, err error) {
+func (w *Set) Watch(id event.Identity) (gone bool, err error) {
 	fd, err := unix.PidfdOpen(id.PID, 0)
 	if err != nil {
 		if errors.Is(err, unix.ESRCH) {
@@ -293,7 +308,7 @@ func (w *waitSet) watch(id event.Identity) (gone bool, err error) {
 // token is the next free token for a pidfd. Tokens wrap around rather
 // than run into the timers' and the eventfd's: a month of watching a busy
 // host's every new process can use two billion.
-func (w *waitSet) token() int32 {
+func (w *Set) token() int32 {
 	for {
 		tok := w.next
 		if w.next == math.MaxInt32 {
@@ -307,14 +322,17 @@ func (w *waitSet) token() int32 {
 	}
 }
 
-// unwatch stops watching id; no wait reports it.
-func (w *waitSet) unwatch(id event.Identity) {
+// Unwatch stops watching id; no Wait reports it.
+func (w *Set) Unwatch(id event.Identity) {
 	if tok, ok := w.byID[id]; ok {
 		w.drop(tok)
 	}
 }
 
-func (w *waitSet) drop(tok int32) {
+// Watching is how many processes are watched.
+func (w *Set) Watching() int { return len(w.byID) }
+
+func (w *Set) drop(tok int32) {
 	e := w.byTok[tok]
 	_ = unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, e.fd, nil)
 	unix.Close(e.fd)
@@ -322,9 +340,9 @@ func (w *waitSet) drop(tok int32) {
 	delete(w.byID, e.id)
 }
 
-// close releases every descriptor; a wake after it does nothing, and so
-// does a second close.
-func (w *waitSet) close() {
+// Close releases every descriptor; a Wake after it does nothing, and so
+// does a second Close.
+func (w *Set) Close() {
 	if w.file == nil {
 		return
 	}

@@ -3,12 +3,10 @@ package sampler
 import (
 	"bytes"
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"golang.org/x/sys/unix"
 )
 
 func TestParseMeminfo(t *testing.T) {
@@ -82,55 +80,27 @@ func TestParseLoadavg(t *testing.T) {
 	}
 }
 
-// A file read whole stops at the first read that leaves room in the
-// buffer, and still reads a file longer than the buffer to its end.
-func TestPreadWhole(t *testing.T) {
-	s := &Sampler{}
-	for _, size := range []int{0, 300, 16 << 10, 40<<10 + 7} {
-		want := make([]byte, size)
-		for i := range want {
-			want[i] = byte('a' + i%26)
-		}
-		path := filepath.Join(t.TempDir(), "f")
-		if err := os.WriteFile(path, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		fd, err := unix.Open(path, unix.O_RDONLY, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, whole := range []bool{true, false} {
-			for range 2 { // the second read starts at offset 0 again
-				got, err := s.preadInto(&keptFile{fd: fd, open: true, path: path, whole: whole})
-				if err != nil || !bytes.Equal(got, want) {
-					t.Fatalf("size %d, whole %v: %d bytes, %v", size, whole, len(got), err)
-				}
-			}
-		}
-		unix.Close(fd)
-	}
-}
-
 // The host files read whole are whole: the same lines as reading to the
 // end, and complete ones.
 func TestHostFilesReadWhole(t *testing.T) {
 	s := liveSampler(t, 1)
 	for _, name := range []string{"meminfo", "loadavg", "pressure/memory", "self/stat"} {
-		k := s.keepOpen(filepath.Join("/proc", name), unix.O_RDONLY, true)
-		if !k.open {
+		k := s.files.Keep(filepath.Join("/proc", name), true)
+		if !k.Kept() {
 			continue // no PSI here
 		}
-		whole, err := s.preadInto(&k)
+		whole, err := s.files.ReadKept(&k)
 		if err != nil {
 			t.Fatal(err)
 		}
 		whole = bytes.Clone(whole)
-		k.whole = false
-		all, err := s.preadInto(&k)
+		s.files.Unkeep(&k)
+		k = s.files.Keep(filepath.Join("/proc", name), false)
+		all, err := s.files.ReadKept(&k)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.unkeep(&k)
+		s.files.Unkeep(&k)
 		if !bytes.HasSuffix(whole, []byte("\n")) || bytes.Count(whole, []byte("\n")) != bytes.Count(all, []byte("\n")) {
 			t.Errorf("%s read whole: %d lines, to the end: %d", name, bytes.Count(whole, []byte("\n")), bytes.Count(all, []byte("\n")))
 		}
