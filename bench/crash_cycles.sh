@@ -30,9 +30,7 @@ STEP=${STEP:-250}
 INTERVAL=${INTERVAL:-10ms}
 LIFE=${LIFE:-0.05}
 ((WARM < COUNT)) || die "WARM ($WARM) must be below COUNT ($COUNT)"
-[[ ${NO_BUILD:-0} == 1 ]] || (cd "$ROOT" && go build -o bin/ ./cmd/...)
-bin=$ROOT/bin
-for t in sre-sample sre-detect sre-report sre-heal; do [[ -x $bin/$t ]] || die "$bin/$t: not built"; done
+build_chain
 
 work=$(mktemp -d)
 stages=(sample detect report heal)

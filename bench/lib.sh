@@ -20,6 +20,15 @@ build_and_check() {
 		die "$PYTHON cannot import psutil: apt-get install python3-psutil (or set PYTHON)"
 }
 
+# build_chain builds the binaries (unless NO_BUILD=1) and checks that the
+# four stages of the chain are there; $bin is their directory.
+build_chain() {
+	[[ ${NO_BUILD:-0} == 1 ]] || (cd "$ROOT" && go build -o bin/ ./cmd/...) || die "go build failed"
+	bin=$ROOT/bin
+	local t
+	for t in sre-sample sre-detect sre-report sre-heal; do [[ -x $bin/$t ]] || die "$bin/$t: not built"; done
+}
+
 # median reads numbers, one a line, and prints their median.
 median() {
 	sort -g | awk '{a[NR]=$1} END {if (NR==0) exit 1; if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
