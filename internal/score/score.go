@@ -237,9 +237,9 @@ func (a *Aggregator) addStarted(r *Rec) {
 	}
 	t := a.target(r.Target)
 	a.seen(t, r.TS)
-	if a.old(r.TS) {
-		return // every crash it could end is before every window too
-	}
+	// Kept even when it is before every window: a crash before it, left
+	// open, would otherwise count as down into the windows. Prune drops it
+	// once the crashes it ends are gone.
 	sg := sighting{ts: r.TS, back: r.TS}
 	if r.UpSince != nil && r.UpSince.Before(r.TS) {
 		sg.back = *r.UpSince

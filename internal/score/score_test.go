@@ -458,6 +458,32 @@ func TestStartedClosesCrash(t *testing.T) {
 	}
 }
 
+// A crash and the started that ended it, both before the longest window,
+// leave the window up: the sighting still closes the crash, however old.
+func TestOldStartedClosesOldCrash(t *testing.T) {
+	ev := func(off time.Duration, typ, id string, detail map[string]any) []byte {
+		b, err := json.Marshal(event.Event{Header: event.NewHeader(event.KindEvent, "sre-detect", "h", at.Add(off)),
+			ID: id, Type: typ, Severity: event.SevInfo, Target: "web", Msg: typ, Detail: detail})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(b, '\n')
+	}
+	data := bytes.Join([][]byte{
+		ev(-3*h, "started", "a", map[string]any{"process_start": event.At(at.Add(-4 * h))}),
+		ev(-2*h, "crash", "c", map[string]any{"noticed": "pidfd"}),
+		ev(-90*m, "started", "b", map[string]any{"process_start": event.At(at.Add(-91 * m))}),
+		ev(-10*m, "restarted", "r", nil),
+	}, nil)
+	s := snapshot(t, data, "1h")
+	if len(s.Results) != 1 {
+		t.Fatalf("%d results, want 1: %+v", len(s.Results), s.Results)
+	}
+	if r := s.Results[0]; r.DowntimeS != 0 || r.Availability != 1 {
+		t.Errorf("1h: downtime %v s, availability %v; want 0 and 1 (the crash ended 90 minutes before the window)", r.DowntimeS, r.Availability)
+	}
+}
+
 // A host-wide OOM kill is charged to no target: neither the host_oom_kill
 // notice sre-detect tells now, nor the oom_kill event with scope "host"
 // that older builds told under whichever target's sample showed it. A kill
