@@ -181,16 +181,19 @@ func (c *Children) start(cmd *exec.Cmd, j *Job) (<-chan ChildExit, error) {
 func (c *Children) watch(k *kid, x ChildExit, exited chan<- ChildExit) {
 	waitExit(&x)
 	x.At = time.Now()
-	exited <- x
 	if c == nil {
+		exited <- x
 		_ = k.cmd.Wait()
 		return
 	}
+	// Queued before the action hears of it: the action's end may be the
+	// input's end, and what is queued by then is still told.
 	c.mu.Lock()
 	k.dead, k.deadAt = true, x.At
 	c.queue = append(c.queue, x)
 	c.evict()
 	c.mu.Unlock()
+	exited <- x
 	select {
 	case c.notify <- struct{}{}:
 	default:

@@ -274,6 +274,12 @@ func filter(ctx context.Context, std cli.IO, o *Options, rules *heal.Rules) erro
 								return h.outErr(err)
 							}
 						default:
+							// Children that ended while the last actions
+							// ran: their exits are queued, the notify may
+							// not have been read.
+							if err := h.childExits(); err != nil {
+								return h.outErr(err)
+							}
 							return finish()
 						}
 					}

@@ -245,3 +245,30 @@ func TestPassKeepsUnknownFields(t *testing.T) {
 		t.Errorf("no planned action after the event: %s", lines[2])
 	}
 }
+
+// Children that end while the input ends are still told: a restarted
+// process that dies within its start check ends the action, which may be
+// the last thing sre-heal waits for; its child_exited notice still comes
+// out, for each of three, every time.
+func TestChildExitsToldAtEndOfInput(t *testing.T) {
+	for round := range 5 {
+		dir := t.TempDir()
+		rp := filepath.Join(dir, "rules.yaml")
+		os.WriteFile(rp, []byte("rules:\n  - on: crash\n    action: restart_process\n    command: [/bin/sh, -c, \"exit 3\"]\n    log: /dev/null\n    start_check_seconds: 5\n    max_retries: 2\n    backoff: {initial: 10ms}\n"), 0o600)
+		report := filepath.Join(dir, "r.txt")
+		os.WriteFile(report, []byte("r"), 0o444)
+		ts := time.Now().UTC().Format(event.TimeLayout)
+		var in strings.Builder
+		for _, target := range []string{"a", "b", "c"} {
+			in.WriteString(`{"v":1,"kind":"event","ts":"` + ts + `","host":"h","src":"sre-detect","id":"e-` + target + `","type":"crash","severity":"critical","target":"` + target + `","msg":"m","report":"` + report + `"}` + "\n")
+		}
+		out, errOut, err := run(t, dir, in.String(), "--rules", rp, "--apply")
+		if err != nil {
+			t.Fatalf("round %d: %v\n%s", round, err, errOut)
+		}
+		started := strings.Count(out, `"kind":"action"`)
+		if n := strings.Count(out, `"code":"child_exited"`); n != 3 || started != 3 {
+			t.Fatalf("round %d: %d actions, %d child_exited notices, want 3 and 3:\n%s\n%s", round, started, n, out, errOut)
+		}
+	}
+}
