@@ -15,8 +15,11 @@ var (
 	upTypes   = []string{"recovered", "started", "restarted"}
 )
 
-// IsDown reports whether an event of type typ says its process is gone.
-func IsDown(typ string) bool { return slices.Contains(downTypes, typ) }
+// IsDown reports whether ev says its process is gone. A host-scoped
+// oom_kill (an older sre-detect's way of telling a kill somewhere on the
+// host, under whichever target's sample showed it) says nothing of the
+// process it carries.
+func IsDown(ev *event.Event) bool { return slices.Contains(downTypes, ev.Type) && !hostScoped(ev) }
 
 // Round rounds d for people: milliseconds under a second, tenths under a
 // minute, whole seconds above. Records keep the exact value.

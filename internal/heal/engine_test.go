@@ -319,3 +319,25 @@ func TestStateBoundedOverIdentities(t *testing.T) {
 		}
 	}
 }
+
+// IsDown: what releases a held child's zombie. A host-scoped oom_kill
+// names no process's end, so it must not.
+func TestIsDown(t *testing.T) {
+	tests := []struct {
+		typ    string
+		detail map[string]any
+		want   bool
+	}{
+		{"crash", nil, true},
+		{"absent", nil, true},
+		{"oom_kill", map[string]any{"scope": "cgroup"}, true},
+		{"oom_kill", map[string]any{"scope": "host"}, false},
+		{"recovered", nil, false},
+		{"memory_high", nil, false},
+	}
+	for _, tt := range tests {
+		if got := IsDown(&event.Event{Type: tt.typ, Detail: tt.detail}); got != tt.want {
+			t.Errorf("IsDown(%s %v) = %v, want %v", tt.typ, tt.detail, got, tt.want)
+		}
+	}
+}

@@ -353,7 +353,7 @@ func (h *healer) handle(ctx context.Context, rec ndjson.Record) error {
 	if err := ev.Validate(); err != nil {
 		return nil
 	}
-	if ev.Process != nil && heal.IsDown(ev.Type) {
+	if ev.Process != nil && heal.IsDown(&ev) {
 		h.children.Seen(ev.Process.ID())
 	}
 	ds, changed := h.eng.Handle(&ev)
