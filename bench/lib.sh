@@ -13,7 +13,7 @@ die() { echo "bench: $*" >&2; exit 1; }
 # build) and checks that the baseline can run.
 build_and_check() {
 	if [[ $SRE_SAMPLE == "$ROOT/bin/sre-sample" && ${NO_BUILD:-0} != 1 ]]; then
-		(cd "$ROOT" && go build -o bin/ ./cmd/...) || die "go build failed"
+		(cd "$ROOT" && make -s build) || die "go build failed"
 	fi
 	[[ -x $SRE_SAMPLE ]] || die "$SRE_SAMPLE: not an executable"
 	"$PYTHON" -c 'import psutil' 2>/dev/null ||
@@ -23,7 +23,7 @@ build_and_check() {
 # build_chain builds the binaries (unless NO_BUILD=1) and checks that the
 # four stages of the chain are there; $bin is their directory.
 build_chain() {
-	[[ ${NO_BUILD:-0} == 1 ]] || (cd "$ROOT" && go build -o bin/ ./cmd/...) || die "go build failed"
+	[[ ${NO_BUILD:-0} == 1 ]] || (cd "$ROOT" && make -s build) || die "go build failed"
 	bin=$ROOT/bin
 	local t
 	for t in sre-sample sre-detect sre-report sre-heal; do [[ -x $bin/$t ]] || die "$bin/$t: not built"; done
