@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -155,11 +156,29 @@ var version string
 // stamped (go install …@v1.2.3, or from the VCS tag and commit), else the
 // commit from the build's VCS settings, else "devel"; then the Go release.
 func Version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		bi = nil
-	}
+	bi, _ := debug.ReadBuildInfo()
 	return versionOf(version, bi)
+}
+
+// Build is the build's version (Version without the Go release) and the
+// VCS revision it was built from ("unknown" where the build did not
+// record one), for a build_info metric.
+func Build() (ver, revision string) {
+	bi, _ := debug.ReadBuildInfo()
+	goVersion := runtime.Version()
+	if bi != nil && bi.GoVersion != "" {
+		goVersion = bi.GoVersion
+	}
+	ver = strings.TrimSuffix(versionOf(version, bi), " "+goVersion)
+	revision = "unknown"
+	if bi != nil {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && s.Value != "" {
+				revision = s.Value
+			}
+		}
+	}
+	return ver, revision
 }
 
 func versionOf(linked string, bi *debug.BuildInfo) string {

@@ -257,3 +257,15 @@ func TestMainExitAndMessage(t *testing.T) {
 		})
 	}
 }
+
+// Build is Version without the Go release, and a revision that is never
+// empty: sre_build_info's labels.
+func TestBuild(t *testing.T) {
+	ver, rev := cli.Build()
+	if ver == "" || strings.HasSuffix(ver, runtime.Version()) || !strings.HasPrefix(cli.Version(), ver+" ") {
+		t.Errorf("Build() version %q against Version() %q", ver, cli.Version())
+	}
+	if rev == "" {
+		t.Error("Build() revision is empty, want the VCS revision or unknown")
+	}
+}

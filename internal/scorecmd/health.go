@@ -2,7 +2,6 @@ package scorecmd
 
 import (
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -82,21 +81,9 @@ func (c exporterCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descArchiveSkipped, prometheus.CounterValue, float64(st.skipped[r]), l, r)
 		}
 	}
-	version, revision := build()
-	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, version, revision, runtime.Version())
+	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, buildVersion, buildRevision, runtime.Version())
 }
 
-// build returns the version (cli.Version without the Go version it may
-// end with) and the VCS revision the binary was built from, if known.
-func build() (version, revision string) {
-	version = strings.TrimSuffix(cli.Version(), " "+runtime.Version())
-	revision = "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && s.Value != "" {
-				revision = s.Value
-			}
-		}
-	}
-	return version, revision
-}
+// buildVersion and buildRevision are sre_build_info's labels: they never
+// change while the exporter runs.
+var buildVersion, buildRevision = cli.Build()
