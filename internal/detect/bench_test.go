@@ -27,20 +27,6 @@ func benchLines(n int) [][]byte {
 	return out
 }
 
-func BenchmarkParseSample(b *testing.B) {
-	lines := benchLines(1000)
-	in := newInterner()
-	var s Sample
-	b.SetBytes(int64(len(lines[0])))
-	i := 0
-	for b.Loop() {
-		if err := ParseSample(lines[i%len(lines)], &s, in); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
-}
-
 // BenchmarkEngine is the engine alone (decoding included) over samples
 // that raise no event: the steady state of a healthy target.
 func BenchmarkEngine(b *testing.B) {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -12,7 +13,7 @@ import (
 	"github.com/localsre/sre-agent/internal/event"
 )
 
-// Why a sample was skipped (besides ErrBadSample).
+// Why a sample was skipped.
 const (
 	SkipBadSample  = "bad_sample"
 	SkipOutOfOrder = "out_of_order"
@@ -44,7 +45,7 @@ type Engine struct {
 	names   []string
 	targets map[targetKey]*Target
 	order   []*Target // in order of first sight, for summaries
-	in      interner
+	in      *event.Interner
 	cur     Sample
 	ob      Obs // reused: observations never nest
 	emit    Emit
@@ -184,7 +185,7 @@ func New(cfg Config, emit Emit) (*Engine, error) {
 	if cfg.Warnf == nil {
 		cfg.Warnf = func(string, ...any) {}
 	}
-	e := &Engine{cfg: cfg, targets: map[targetKey]*Target{}, in: newInterner(), emit: emit}
+	e := &Engine{cfg: cfg, targets: map[targetKey]*Target{}, in: event.NewInterner(), emit: emit}
 	for _, r := range registry {
 		if slices.Contains(cfg.Disabled, r.name) {
 			continue
@@ -207,7 +208,7 @@ func (e *Engine) Detectors() []string { return e.names }
 // Sample processes one sample line. It returns a *SkipError for a sample it
 // did not use, and emit's error if emit failed.
 func (e *Engine) Sample(raw []byte) error {
-	if _, err := e.Decode(raw); err != nil {
+	if err := e.Decode(raw); err != nil {
 		return err
 	}
 	return e.Use()
@@ -215,32 +216,44 @@ func (e *Engine) Sample(raw []byte) error {
 
 // Decode reads one sample line for Use, which must follow before the next
 // Decode; raw must stay unchanged until then. It returns a *SkipError for
-// a line that is not a usable sample. checked reports that the line was
-// also proved valid JSON with plain "v" and "kind" keys (Sample.Checked),
-// so a caller may pass it on without another check.
-func (e *Engine) Decode(raw []byte) (checked bool, err error) {
-	s := &e.cur
+// a line that is not a usable sample.
+func (e *Engine) Decode(raw []byte) error {
 	e.decoded, e.decErr = nil, nil
-	if err := ParseSample(raw, s, e.in); err != nil {
-		return false, &SkipError{Reason: SkipBadSample, Err: err}
+	if err := event.ParseSample(raw, &e.cur, e.in); err != nil {
+		return &SkipError{Reason: SkipBadSample, Err: err}
 	}
-	return s.Checked, nil
+	return nil
 }
 
 // Decoder reads sample lines apart from an Engine, with strings of its
 // own, so that decoding can run in another goroutine than the detectors.
-type Decoder struct{ in interner }
+// Its Check is the line check of an ndjson.Reader (ndjson.WithCheck): it
+// decodes a sample as it checks the line, which is then scanned once.
+type Decoder struct {
+	in   *event.Interner
+	last Sample
+	err  error
+}
 
 // NewDecoder returns a Decoder.
-func NewDecoder() *Decoder { return &Decoder{in: newInterner()} }
+func NewDecoder() *Decoder { return &Decoder{in: event.NewInterner()} }
 
-// Decode is Engine.Decode into s.
-func (d *Decoder) Decode(raw []byte, s *Sample) (checked bool, err error) {
-	if err := ParseSample(raw, s, d.in); err != nil {
-		return false, &SkipError{Reason: SkipBadSample, Err: err}
+// Check is event.ReadSample for ndjson.WithCheck: a sample the detectors
+// cannot use is still a record, and Last says why.
+func (d *Decoder) Check(line []byte) (event.Head, error) {
+	h, err := event.ReadSample(line, &d.last, d.in)
+	d.err = nil
+	if errors.Is(err, event.ErrBadSample) {
+		d.err = &SkipError{Reason: SkipBadSample, Err: err}
+		return h, nil
 	}
-	return s.Checked, nil
+	return h, err
 }
+
+// Last returns the sample the last Check read, when that line was a
+// sample record, and a *SkipError when the detectors cannot use it. Its
+// Raw is the line Check was given.
+func (d *Decoder) Last() (*Sample, error) { return &d.last, d.err }
 
 // UseSample runs the detectors on a sample a Decoder read, as Use does;
 // s.Raw must stay unchanged until the next call.

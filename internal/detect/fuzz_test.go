@@ -1,12 +1,9 @@
 package detect
 
 import (
-	"encoding/json"
 	"math"
 	"strings"
 	"testing"
-
-	"github.com/localsre/sre-agent/internal/event"
 )
 
 // FuzzValues feeds any text to the flag value parsers: they never panic,
@@ -68,77 +65,4 @@ func FuzzWhen(f *testing.F) {
 			t.Fatalf("CompileWhen(%q): offset %d of %d: %v", expr, ce.Offset, len(expr), ce)
 		}
 	})
-}
-
-// FuzzParseSample checks the hand-written sample decoder against
-// encoding/json: for any line both accept, they agree on every field the
-// detectors use; and it never panics.
-func FuzzParseSample(f *testing.F) {
-	for _, s := range []string{
-		`{"v":1,"kind":"sample","ts":"2026-01-01T00:00:00.000000000Z","host":"h","src":"sre-sample","target":"t","seq":1,"up":true,"matches":1,"process":{"pid":42,"ppid":1,"start":"2026-01-01T00:00:00Z","start_ticks":7,"name":"t","args":["a","b\"c"],"state":"S","cpu_pct":1.5,"cpu_time_s":0,"rss_bytes":1000,"vms_bytes":2000,"threads":1,"fds":3,"fds_limit":1024},"system":{"mem_total_bytes":10,"mem_available_bytes":5,"disk":[{"path":"/"}],"psi_mem_some_avg10":0.5,"oom_kills":2}}`,
-		`{"ts":"2026-01-01T00:00:00+02:00","target":"t\u00e9","up":false,"exit":{"pid":3,"noticed":"pidfd","code":1,"signal":"SIGKILL","uptime_s":1e2}}`,
-		`{"ts":"2026-02-30T00:00:00Z","target":"t","up":false}`,
-		`{"ts":"2026-01-01T00:00:00.5Z","target":"t","up":true,"process":null}`,
-		`{"target":"x","up":true,"ts":"2026-01-01T00:00:00Z","process":{"pid":1,"start_ticks":1,"rss_bytes":-1,"threads":1}}`,
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, line []byte) {
-		var s Sample
-		if ParseSample(line, &s, interner{}) != nil {
-			return
-		}
-		var want event.Sample
-		if json.Unmarshal(line, &want) != nil {
-			return // not valid JSON: the ndjson reader never hands such a line over
-		}
-		if !exactKeys(line) {
-			return // encoding/json matches keys case-insensitively; the schema does not
-		}
-		if !s.TS.Equal(want.TS.Time) || s.Target != want.Target || s.Host != want.Host || s.Up != want.Up {
-			t.Fatalf("%s:\nheader %v %q %q %v, encoding/json %v %q %q %v", line, s.TS, s.Target, s.Host, s.Up, want.TS, want.Target, want.Host, want.Up)
-		}
-		if p := want.Process; p != nil && s.HasProc {
-			if s.PID != p.PID || s.StartTicks != p.StartTicks || s.RSS != p.RSSBytes || s.Threads != p.Threads || s.Name != p.Name {
-				t.Fatalf("%s:\nprocess %+v, encoding/json %+v", line, s, p)
-			}
-		}
-		if x := want.Exit; x != nil && s.HasExit && (s.Exit.PID != x.PID || s.Exit.Signal != x.Signal || s.Exit.Noticed != x.Noticed) {
-			t.Fatalf("%s:\nexit %+v, encoding/json %+v", line, s.Exit, x)
-		}
-	})
-}
-
-// exactKeys reports whether every object key in line is free of upper-case
-// and non-ASCII letters, where encoding/json's case-insensitive matching
-// cannot differ from the exact match the schema asks for.
-func exactKeys(line []byte) bool {
-	var v any
-	if json.Unmarshal(line, &v) != nil {
-		return false
-	}
-	var walk func(any) bool
-	walk = func(v any) bool {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				for _, c := range []byte(k) {
-					if c >= 'A' && c <= 'Z' || c >= 0x80 {
-						return false
-					}
-				}
-				if !walk(e) {
-					return false
-				}
-			}
-		case []any:
-			for _, e := range x {
-				if !walk(e) {
-					return false
-				}
-			}
-		}
-		return true
-	}
-	return walk(v)
 }

@@ -10,37 +10,6 @@ import (
 	"github.com/localsre/sre-agent/internal/event"
 )
 
-// vms_bytes and state only tell and label a teardown reading: a bad value
-// leaves them out and keeps the sample.
-func TestParseTeardownFields(t *testing.T) {
-	line := func(vms, state string) []byte {
-		return []byte(`{"v":1,"kind":"sample","ts":"2026-01-01T00:00:10Z","host":"h","src":"sre-sample","target":"api","seq":1,"up":true,"matches":1,` +
-			`"process":{"pid":42,"start_ticks":7,"name":"api","state":` + state + `,"rss_bytes":1000,"vms_bytes":` + vms + `,"threads":3}}`)
-	}
-	tests := []struct {
-		name, vms, state string
-		wantVMS          opt[uint64]
-		wantState        string
-	}{
-		{name: "live", vms: "2000", state: `"S"`, wantVMS: some[uint64](2000), wantState: "S"},
-		{name: "torn down", vms: "0", state: `"R"`, wantVMS: some[uint64](0), wantState: "R"},
-		{name: "null", vms: "null", state: "null"},
-		{name: "a string and a number", vms: `"lots"`, state: "7"},
-		{name: "negative, an object", vms: "-1", state: `{"x":1}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var s Sample
-			if err := ParseSample(line(tt.vms, tt.state), &s, newInterner()); err != nil {
-				t.Fatal(err)
-			}
-			if s.VMS != tt.wantVMS || s.State != tt.wantState || s.RSS != 1000 || s.Threads != 3 {
-				t.Errorf("VMS %+v state %q rss %d threads %d; want VMS %+v state %q", s.VMS, s.State, s.RSS, s.Threads, tt.wantVMS, tt.wantState)
-			}
-		})
-	}
-}
-
 // A process caught being torn down: the crash carries the live reading,
 // its history only live readings, the teardown reading in detail, and no
 // detector reports the threads ending.

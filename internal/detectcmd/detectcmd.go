@@ -191,9 +191,11 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 	defer close(quit)
 	done := make(chan error, 1)
 	// Samples are decoded in full anyway, and the decoder checks what it
-	// reads: the reader need not scan them first. Its warnings go to the
-	// detector side, to be printed in line order.
-	d.r = ndjson.NewReader(std.In, ndjson.DeferCheck(event.KindSample),
+	// reads: the reader's check is the decoder, and a sample line is
+	// scanned once. Its warnings go to the detector side, to be printed in
+	// line order.
+	d.dec = detect.NewDecoder()
+	d.r = ndjson.NewReader(std.In, ndjson.WithCheck(d.dec.Check),
 		ndjson.OnSkip(func(s ndjson.Skip) { d.cur.items = append(d.cur.items, item{skip: &s}) }))
 	go func() { done <- d.pipeline(quit) }()
 	ended := true
@@ -211,6 +213,7 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 // makes a record and the final flush exclusive, so a signal never cuts a
 // record in half.
 type driver struct {
+	dec     *detect.Decoder // the reader's check: decodes samples as it reads them
 	o       *Options
 	r       *ndjson.Reader
 	out     *ndjson.Writer

@@ -48,7 +48,6 @@ type item struct {
 // produce reads and decodes lines into batches until the input ends or
 // quit is closed.
 func (d *driver) produce(full chan<- *batch, free <-chan *batch, quit <-chan struct{}) {
-	dec := detect.NewDecoder()
 	b := <-free
 	d.cur = b
 	send := func() bool {
@@ -84,27 +83,11 @@ func (d *driver) produce(full chan<- *batch, free <-chan *batch, quit <-chan str
 		it := &b.items[at]
 		it.rec.Raw = b.arena[start:len(b.arena):len(b.arena)]
 		if rec.Kind == event.KindSample {
-			var checked bool
-			checked, it.derr = dec.Decode(it.rec.Raw, &it.sample)
-			if it.rec.Unchecked && !checked {
-				// As in record: the reader has the last word on a line
-				// the decoder could not vouch for. A warning it gives
-				// goes after this item, which then is no record.
-				ok := d.r.Check(&it.rec)
-				it = &b.items[at]
-				if !ok {
-					it.rec.Raw = nil
-					c := d.r.Counts()
-					b.items = append(b.items, item{snap: &c})
-					last = rec.Line
-					if !d.r.Ready() && !send() {
-						return
-					}
-					continue
-				}
-			}
+			// The reader's check (d.dec.Check) decoded it.
+			s, derr := d.dec.Last()
+			it.sample, it.derr = *s, derr
+			it.sample.Raw = it.rec.Raw
 		}
-		it.rec.Unchecked = false
 		if rec.Line != last+1 { // lines were skipped (or blank) since the last record
 			c := d.r.Counts()
 			it.snap = &c

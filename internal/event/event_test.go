@@ -685,3 +685,87 @@ func TestSchemaEmbedded(t *testing.T) {
 		t.Errorf("schema does not compile: %v", err)
 	}
 }
+
+// TestSchemaNamesEveryField checks the JSON Schema against the types, both
+// ways: each object of the schema has exactly the keys its Go type writes,
+// and requires exactly those written always (no omitempty). With
+// TestFullRecordsMatchSchema this makes the schema a second, checked
+// spelling of the types, never a third definition of the format.
+func TestSchemaNamesEveryField(t *testing.T) {
+	raw, err := event.SchemaFS.ReadFile(event.SchemaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Defs map[string]struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+			Required   []string                   `json:"required"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		t.Fatal(err)
+	}
+	for def, typ := range map[string]reflect.Type{
+		"sample": reflect.TypeFor[event.Sample](), "process": reflect.TypeFor[event.Process](),
+		"system": reflect.TypeFor[event.System](), "exit": reflect.TypeFor[event.Exit](),
+		"event": reflect.TypeFor[event.Event](), "action": reflect.TypeFor[event.Action](),
+		"score": reflect.TypeFor[event.Score](), "summary": reflect.TypeFor[event.Summary](),
+		"notice": reflect.TypeFor[event.Notice](), "stat": reflect.TypeFor[event.Stat](),
+	} {
+		d, ok := schema.Defs[def]
+		if !ok {
+			t.Errorf("schema has no $defs.%s", def)
+			continue
+		}
+		keys, required := map[string]bool{}, map[string]bool{}
+		tagKeys(typ, keys, required)
+		for k := range keys {
+			if _, ok := d.Properties[k]; !ok {
+				t.Errorf("%s.%s: written by %v, not in the schema", def, k, typ)
+			}
+		}
+		for k := range d.Properties {
+			if !keys[k] {
+				t.Errorf("%s.%s: in the schema, written by no field of %v", def, k, typ)
+			}
+		}
+		inSchema := map[string]bool{}
+		for _, k := range d.Required {
+			inSchema[k] = true
+			if !required[k] {
+				t.Errorf("%s.%s: required by the schema, but %v may leave it out", def, k, typ)
+			}
+		}
+		for k := range required {
+			if !inSchema[k] {
+				t.Errorf("%s.%s: always written by %v, not required by the schema", def, k, typ)
+			}
+		}
+	}
+}
+
+// tagKeys collects the JSON keys of a struct type (embedded structs
+// inline) and those without omitempty.
+func tagKeys(typ reflect.Type, keys, required map[string]bool) {
+	for f := range typ.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("json")
+		if f.Anonymous && tag == "" {
+			tagKeys(f.Type, keys, required)
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		keys[name] = true
+		if !strings.Contains(opts, "omitempty") {
+			required[name] = true
+		}
+	}
+}

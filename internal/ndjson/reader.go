@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/localsre/sre-agent/internal/event"
 )
 
 // DefaultMaxLine is the longest valid line (DESIGN §2), newline excluded.
@@ -56,17 +58,11 @@ func (c Counts) String() string {
 
 // Record is one usable line: its raw bytes (without the newline, valid until
 // the next call to Next), its schema version and kind, and its line number.
-//
-// Unchecked is set only for the kinds named with DeferCheck: the reader
-// took V and Kind from the line's first bytes and has not checked the rest.
-// The caller either proves the rest valid itself (while decoding it anyway)
-// or calls Check, before the next call to Next.
 type Record struct {
-	Raw       []byte
-	V         int
-	Kind      string
-	Line      int64
-	Unchecked bool
+	Raw  []byte
+	V    int
+	Kind string
+	Line int64
 }
 
 // Skip describes a skipped line, for warnings.
@@ -85,15 +81,15 @@ func (s Skip) String() string {
 
 // Reader reads records with at most MaxLine bytes held per line.
 type Reader struct {
-	br       *bufio.Reader
-	max      int
-	newest   int
-	buf      []byte
-	line     int64
-	counts   Counts
-	onSkip   func(Skip)
-	pending  error
-	deferred []string
+	br      *bufio.Reader
+	max     int
+	newest  int
+	buf     []byte
+	line    int64
+	counts  Counts
+	onSkip  func(Skip)
+	pending error
+	check   func([]byte) (event.Head, error)
 }
 
 // Option configures a Reader.
@@ -108,19 +104,17 @@ func WithNewest(v int) Option { return func(r *Reader) { r.newest = v } }
 // OnSkip registers a callback for each skipped line (to warn on stderr).
 func OnSkip(f func(Skip)) Option { return func(r *Reader) { r.onSkip = f } }
 
-// DeferCheck is for a stage that decodes every record of the given kinds in
-// full anyway: a line that starts as every sre tool writes a record,
-// {"v":N,"kind":"KIND", with N a version this reader accepts and KIND one
-// of kinds, is returned after reading only those bytes, marked Unchecked.
-// A stage whose decoder checks the whole line as it goes then scans it
-// once instead of twice; any line its decoder cannot vouch for goes to
-// Check, which skips, counts and reports a bad line exactly as Next would
-// have. For callers of Next only (not Chan).
-func DeferCheck(kinds ...string) Option { return func(r *Reader) { r.deferred = kinds } }
+// WithCheck replaces event.ReadHead as the check of each line (whitespace
+// around it trimmed): a stage that decodes the records it reads passes a
+// check that decodes as it goes, such as event.ReadSample, so that a line
+// is scanned once. check must answer as event.ReadHead does.
+func WithCheck(check func(line []byte) (event.Head, error)) Option {
+	return func(r *Reader) { r.check = check }
+}
 
 // NewReader returns a Reader over r.
 func NewReader(r io.Reader, opts ...Option) *Reader {
-	rd := &Reader{max: DefaultMaxLine, newest: 1}
+	rd := &Reader{max: DefaultMaxLine, newest: 1, check: event.ReadHead}
 	for _, o := range opts {
 		o(rd)
 	}
@@ -195,7 +189,7 @@ func (r *Reader) Next() (Record, error) {
 			}
 			continue
 		}
-		rec, reason, perr := r.parseDeferring(raw)
+		rec, reason, perr := r.parse(raw)
 		if reason != "" {
 			if reason == "blank" {
 				r.counts.Blank++
@@ -216,46 +210,6 @@ func (r *Reader) skipLine(line int64, reason string, err error) {
 	if r.onSkip != nil {
 		r.onSkip(Skip{Line: line, Reason: reason, Err: err})
 	}
-}
-
-// Check reads the whole line of a record Next returned Unchecked, as Next
-// reads any other line, and reports whether it is a record. If it is not,
-// the line is skipped, counted and reported through OnSkip exactly as Next
-// would have done, and no longer counted as a record. If it is, rec's V and
-// Kind are those of the whole line (a later "kind" key overrides an earlier
-// one). Call it before the next call to Next.
-func (r *Reader) Check(rec *Record) bool {
-	if !rec.Unchecked {
-		return true
-	}
-	rec.Unchecked = false
-	full, reason, err := r.parse(rec.Raw)
-	if reason == "" {
-		rec.V, rec.Kind = full.V, full.Kind
-		return true
-	}
-	r.counts.Records--
-	if reason == "blank" { // not reached: an unchecked line starts with {
-		r.counts.Blank++
-		return false
-	}
-	r.skipLine(rec.Line, reason, err)
-	return false
-}
-
-// parseDeferring is parse, except for a line DeferCheck lets through
-// unchecked.
-func (r *Reader) parseDeferring(raw []byte) (Record, string, error) {
-	if r.deferred != nil && len(raw) > 0 && raw[0] == '{' && raw[len(raw)-1] == '}' {
-		if v, k, ok := prefixHeader(raw); ok && v >= 1 && v <= r.newest {
-			for _, want := range r.deferred {
-				if string(k) == want && want != "" {
-					return Record{Raw: raw, V: v, Kind: want, Line: r.line, Unchecked: true}, "", nil
-				}
-			}
-		}
-	}
-	return r.parse(raw)
 }
 
 // readLine returns one line without its newline. complete is false for a
@@ -298,17 +252,12 @@ func (r *Reader) readLine() (raw []byte, complete, oversize bool, err error) {
 	}
 }
 
-type header struct {
-	V    *int    `json:"v"`
-	Kind *string `json:"kind"`
-}
-
 func (r *Reader) parse(raw []byte) (Record, string, error) {
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) == 0 {
 		return Record{}, "blank", nil
 	}
-	h, err := readHeader(trimmed)
+	h, err := r.check(trimmed)
 	if err != nil {
 		return Record{}, SkipBadJSON, err
 	}

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/localsre/sre-agent/internal/event"
 	"github.com/localsre/sre-agent/internal/ndjson"
 )
 
@@ -57,7 +58,7 @@ func ReadArchive(ctx context.Context, r io.Reader, agg *Aggregator, onSkip func(
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			in := interner{}
+			in := event.NewInterner()
 			for j := range jobs {
 				res := result{recs: (<-recs)[:0]}
 				rd := ndjson.NewReader(bytes.NewReader(j.buf[:j.n]), ndjson.OnSkip(func(s ndjson.Skip) {
@@ -70,7 +71,7 @@ func ReadArchive(ctx context.Context, r io.Reader, agg *Aggregator, onSkip func(
 					if err != nil {
 						break // EOF: the chunk is in memory, no other error
 					}
-					rr, ok, derr := decode(rec.Kind, rec.Raw, in)
+					rr, ok, derr := event.ReadRecord(rec.Kind, rec.Raw, in)
 					if derr != nil {
 						bad++
 						skip(ndjson.Skip{Line: rec.Line + j.firstLine - 1, Reason: SkipBadRecord, Err: derr})

@@ -91,12 +91,12 @@ func (a *Aggregator) old(ts time.Time) bool {
 
 // Event types the score reads (docs/detect.md).
 const (
-	TypeCrash        = "crash"
-	TypeRecovered    = "recovered"
-	TypeRestarted    = "restarted"
-	TypeOOMKill      = "oom_kill"
-	TypeStabilityLow = "stability_low"
-	TypeStarted      = "started"
+	TypeCrash        = event.TypeCrash
+	TypeRecovered    = event.TypeRecovered
+	TypeRestarted    = event.TypeRestarted
+	TypeOOMKill      = event.TypeOOMKill
+	TypeStabilityLow = event.TypeStabilityLow
+	TypeStarted      = event.TypeStarted
 )
 
 // ScopeHost is the detail.scope of an oom_kill event that names no

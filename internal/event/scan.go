@@ -1,23 +1,43 @@
-package ndjson
+package event
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"math/bits"
 )
 
-// readHeader returns a line's "v" and "kind" exactly as json.Unmarshal into
-// header would, error included. json.Unmarshal costs about 17 µs on a 1 KiB
-// sample line on the reference machine, which alone would keep every stage
-// below the throughput bar (DESIGN §7); fastHeader validates the line and
-// picks the two fields in one pass, and hands every line it is not sure of
-// (invalid, odd keys, odd values) to json.Unmarshal, so the result and the
-// error text are those of encoding/json.
-func readHeader(line []byte) (header, error) {
+// This file is the one JSON scanner of the wire format. Every stage reads
+// every line through it: ReadHead checks a whole line as encoding/json would
+// and picks its "v" and "kind"; the views (SampleView, RecordView) walk the
+// members they need with lex, which is built on the same string, number and
+// value scans. Nothing here allocates for a line the tools wrote.
+//
+// Why by hand: json.Unmarshal costs about 17 µs on a 1 KiB sample line on
+// the reference machine, which alone would keep every stage below the
+// throughput bar (DESIGN §7). BenchmarkHeader and BenchmarkParseSample
+// measure these against encoding/json; the differential fuzz targets
+// (FuzzHeader, FuzzValidate, FuzzLexValid, FuzzParseSample, FuzzRecordView)
+// hold them to its answers.
+
+// Head is what every reader needs of a line: its "v" and "kind", each nil
+// when the line has none.
+type Head struct {
+	V    *int    `json:"v"`
+	Kind *string `json:"kind"`
+}
+
+// ReadHead returns a line's "v" and "kind" exactly as json.Unmarshal into
+// Head would, error included (the error says the line is not valid JSON,
+// or that "v" or "kind" has the wrong type). fastHeader validates the line
+// and picks the two fields in one pass, and hands every line it is not sure
+// of (invalid, odd keys, odd values) to json.Unmarshal, so the result and
+// the error text are those of encoding/json.
+func ReadHead(line []byte) (Head, error) {
 	if h, ok := fastHeader(line); ok {
 		return h, nil
 	}
-	var h header
+	var h Head
 	err := json.Unmarshal(line, &h)
 	return h, err
 }
@@ -74,7 +94,7 @@ const fastDepth = 64
 // index, reads strings and digits a word at a time, walks nested values in
 // a loop rather than by recursion, and makes no call for a string that
 // ends within its first word.
-func fastHeader(b []byte) (h header, ok bool) {
+func fastHeader(b []byte) (h Head, ok bool) {
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return h, false
@@ -129,7 +149,7 @@ func fastHeader(b []byte) (h header, ok bool) {
 				return h, false
 			}
 			if i = skipValue(b, i); i < 0 {
-				return h, false
+				return h, false // invalid, or deep: encoding/json says which
 			}
 		}
 		i = skipWS(b, i)
@@ -158,7 +178,7 @@ func mayFold(key []byte) bool {
 	case 1:
 		return key[0] == 'V'
 	case 4:
-		return (key[0]|0x20) == 'k' && (key[1]|0x20) == 'i' && (key[2]|0x20) == 'n' && (key[3]|0x20) == 'd'
+		return (key[0]|0x20) == 'k' && (key[1]|0x20) == 'i' && (key[2]|0x20) == 'n' && (key[3]|0x20) == 'd' && string(key) != "kind"
 	}
 	return false
 }
@@ -262,14 +282,6 @@ func quickString(b []byte, i int) (stop int, quote bool) {
 	return i + n>>3, byte(w>>n) == '"'
 }
 
-// ScanString is the string scan of the line check, for a decoder that reads
-// records the reader has not checked (see DeferCheck) and must check them as
-// encoding/json would: it reads the rest of a JSON string whose opening
-// quote is at i-1 and returns the index after the closing quote (-1 when
-// the string is invalid: a control byte, a bad escape, no closing quote) and
-// whether the string has escapes.
-func ScanString(b []byte, i int) (end int, esc bool) { return scanString(b, i) }
-
 // scanString reads the rest of a string whose opening quote is at i-1. It
 // returns the index after the closing quote (-1 when the string is
 // invalid) and whether the string has escapes. Plain bytes are skipped a
@@ -322,6 +334,50 @@ func scanString(b []byte, i int) (end int, esc bool) {
 	}
 }
 
+// numEnd returns the index after the number at i, or -1 when there is
+// none: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func numEnd(b []byte, i int) int {
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else {
+		start := i
+		if i = skipDigits(b, i); i == start {
+			return -1
+		}
+	}
+	if i < len(b) && b[i] == '.' {
+		start := i + 1
+		if i = skipDigits(b, start); i == start {
+			return -1
+		}
+	}
+	if i < len(b) && b[i]|0x20 == 'e' {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		start := i
+		if i = skipDigits(b, start); i == start {
+			return -1
+		}
+	}
+	return i
+}
+
+// skipDeep is skipValue for a value nested deeper than fastDepth, which no
+// sre tool writes: encoding/json walks it, with its own nesting limit.
+func skipDeep(b []byte, i int) int {
+	dec := json.NewDecoder(bytes.NewReader(b[i:]))
+	var v json.RawMessage
+	if dec.Decode(&v) != nil {
+		return -1
+	}
+	return i + int(dec.InputOffset())
+}
+
 // skipDigits returns the index of the first byte at or after i that is not
 // a digit, a word at a time.
 func skipDigits(b []byte, i int) int {
@@ -341,10 +397,14 @@ func skipDigits(b []byte, i int) int {
 	return i
 }
 
+// tooDeep is skipValue's answer for a value nested deeper than fastDepth,
+// which it does not follow: skipDeep does.
+const tooDeep = -2
+
 // skipValue validates the JSON value at i (whitespace before it skipped) and
-// returns the index after it, or -1 when it is invalid or nested deeper
-// than fastDepth. It walks containers with a stack of one bit per level
-// (set for an array) instead of recursing.
+// returns the index after it, -1 when it is invalid, or tooDeep when it is
+// nested deeper than fastDepth. It walks containers with a stack of one bit
+// per level (set for an array) instead of recursing.
 func skipValue(b []byte, i int) int {
 	var arrays uint64
 	depth := 0
@@ -384,7 +444,7 @@ func skipValue(b []byte, i int) int {
 				break // an empty container is a whole value
 			}
 			if depth == fastDepth {
-				return -1
+				return tooDeep
 			}
 			depth++
 			arrays <<= 1
@@ -411,33 +471,8 @@ func skipValue(b []byte, i int) int {
 			}
 			i += 4
 		case c == '-' || c-'0' <= 9:
-			// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-			if c == '-' {
-				i++
-			}
-			if i < len(b) && b[i] == '0' {
-				i++
-			} else {
-				start := i
-				if i = skipDigits(b, i); i == start {
-					return -1
-				}
-			}
-			if i < len(b) && b[i] == '.' {
-				start := i + 1
-				if i = skipDigits(b, start); i == start {
-					return -1
-				}
-			}
-			if i < len(b) && b[i]|0x20 == 'e' {
-				i++
-				if i < len(b) && (b[i] == '+' || b[i] == '-') {
-					i++
-				}
-				start := i
-				if i = skipDigits(b, start); i == start {
-					return -1
-				}
+			if i = numEnd(b, i); i < 0 {
+				return -1
 			}
 		default:
 			return -1

@@ -1,4 +1,4 @@
-package ndjson
+package event
 
 import (
 	"bytes"
@@ -105,7 +105,7 @@ func FuzzValidate(f *testing.F) {
 		if !valid {
 			t.Fatalf("%q: header read from a line that is not JSON", b)
 		}
-		var want header
+		var want Head
 		if err := json.Unmarshal(b, &want); err != nil {
 			t.Fatalf("%q: header read, encoding/json says %v", b, err)
 		}
@@ -134,7 +134,7 @@ func nesting(b []byte) int {
 	}
 }
 
-// TestValidateSeeds runs the fuzz checks on the seeds, and readHeader
+// TestValidateSeeds runs the fuzz checks on the seeds, and ReadHead
 // against encoding/json at the nesting limits.
 func TestValidateSeeds(t *testing.T) {
 	for _, s := range headerSeeds {
@@ -147,9 +147,9 @@ func TestValidateSeeds(t *testing.T) {
 	}
 	for _, n := range []int{fastDepth - 1, fastDepth, fastDepth + 1, maxDepth - 2, maxDepth - 1, maxDepth, maxDepth + 1} {
 		line := []byte(`{"v":1,"kind":"x","a":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}`)
-		var want header
+		var want Head
 		wantErr := json.Unmarshal(line, &want)
-		got, gotErr := readHeader(line)
+		got, gotErr := ReadHead(line)
 		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !eqPtr(got.V, want.V) || !eqPtr(got.Kind, want.Kind) {
 			t.Errorf("%d levels: v=%v kind=%v err=%v, encoding/json v=%v kind=%v err=%v",
 				n+1, deref(got.V), deref(got.Kind), gotErr, deref(want.V), deref(want.Kind), wantErr)
@@ -164,4 +164,42 @@ func TestFastHeaderReadsRecords(t *testing.T) {
 			t.Errorf("%.60q…: not read by the fast path", line)
 		}
 	}
+}
+
+// FuzzHeader checks the fast header reader against encoding/json: the same
+// v, the same kind, the same error, for any line.
+func FuzzHeader(f *testing.F) {
+	for _, s := range []string{
+		benchMemoryLine, benchSampleLine, `{}`, `null`, `[]`, `{"v":1}`, `{"V":1,"KIND":"x"}`, `{"v":1,"kind":"x","v":2}`,
+		`{"v":1.0,"kind":"x"}`, `{"v":-0,"kind":"x"}`, `{"v":01}`, `{"kind":"\u0078","v":1}`, `{"\u212aind":"x","v":1}`,
+		`{"v":1,"kind":"x","a":[1,2,{"b":"\ud800"}],"c":"\xff"}`, `{"v":1,"kind":null}`, `{"v":1,"kind":"x"} x`,
+		`{"v":1,"kind":"x","s":"a` + "\t" + `b"}`, `{"v":99999999999999999999,"kind":"x"}`, ` {"v" : 1 , "kind" : "x" } `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var want Head
+		wantErr := json.Unmarshal(line, &want)
+		got, gotErr := ReadHead(line)
+		if (wantErr == nil) != (gotErr == nil) || wantErr != nil && wantErr.Error() != gotErr.Error() {
+			t.Fatalf("%q: error %v, encoding/json says %v", line, gotErr, wantErr)
+		}
+		if wantErr != nil {
+			return
+		}
+		if !eqPtr(got.V, want.V) || !eqPtr(got.Kind, want.Kind) {
+			t.Fatalf("%q: got v=%v kind=%v, encoding/json v=%v kind=%v", line, deref(got.V), deref(got.Kind), deref(want.V), deref(want.Kind))
+		}
+	})
+}
+
+func eqPtr[T comparable](a, b *T) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }

@@ -1,41 +1,29 @@
-package detect
+package event
 
 import (
 	"encoding/json"
 	"strconv"
-
-	"github.com/localsre/sre-agent/internal/ndjson"
 )
 
-// lex walks one JSON object and hands out only the fields a sample needs,
+// lex walks one JSON object and hands out only the fields a view needs,
 // skipping everything else without building it. Decoding a whole sample with
 // encoding/json costs more than the detectors themselves; a sample is read
 // here with no allocation. Any surprise sets bad and stops: the caller skips
 // the line, it never panics.
 //
-// Everything lex passes over, skipped values included, is checked as
-// encoding/json would check it, so a line it reads to the end without
-// setting bad is valid JSON: the ndjson reader need not scan a sample line
-// a second time to know that (see ndjson.DeferCheck).
+// Everything lex passes over, skipped values included, is checked by the
+// scans of scan.go, as encoding/json would check it, so a line it reads to
+// the end without setting bad is valid JSON: a reader need not scan a sample
+// line a second time to know that (see ReadSample).
+//
+// A value nested deeper than fastDepth is walked by encoding/json from its
+// own start, which does not count the levels above it: deep says so, and
+// the line's validity is then for ReadHead to tell.
 type lex struct {
-	b   []byte
-	i   int
-	bad bool
-}
-
-// maxDepth is encoding/json's nesting limit: a value nested deeper makes
-// the line invalid JSON.
-const maxDepth = 10000
-
-func (l *lex) ws() {
-	for l.i < len(l.b) && l.b[l.i] <= ' ' {
-		switch l.b[l.i] {
-		case ' ', '\t', '\n', '\r':
-			l.i++
-		default:
-			return
-		}
-	}
+	b    []byte
+	i    int
+	bad  bool
+	deep bool
 }
 
 // peek returns the next non-space byte, or 0 at the end.
@@ -43,7 +31,7 @@ func (l *lex) peek() byte {
 	if l.i < len(l.b) && l.b[l.i] > ' ' {
 		return l.b[l.i] // compact JSON: the usual case
 	}
-	l.ws()
+	l.i = skipWS(l.b, l.i)
 	if l.i >= len(l.b) {
 		return 0
 	}
@@ -63,6 +51,15 @@ func (l *lex) expect(c byte) bool {
 
 // open starts an object ({) and reports whether it is one.
 func (l *lex) open() bool { return l.expect('{') }
+
+// null reads a null if one is next, and reports whether it did.
+func (l *lex) null() bool {
+	if l.peek() != 'n' {
+		return false
+	}
+	l.lit("null")
+	return true
+}
 
 // more reports whether the object has another member, consuming the comma
 // (first is true before the first member).
@@ -84,7 +81,7 @@ func (l *lex) more(first bool) bool {
 
 // end reports whether only whitespace is left.
 func (l *lex) end() bool {
-	l.ws()
+	l.i = skipWS(l.b, l.i)
 	return !l.bad && l.i == len(l.b)
 }
 
@@ -93,7 +90,13 @@ func (l *lex) end() bool {
 func (l *lex) key() (k []byte, esc bool) {
 	// Keys are plain and followed at once by the colon: one scan, no peek.
 	if i, b := l.i, l.b; i < len(b) && b[i] == '"' {
-		if end, esc := ndjson.ScanString(b, i+1); end > 0 && !esc && end < len(b) && b[end] == ':' {
+		end := 0
+		if stop, quote := quickString(b, i+1); quote {
+			end = stop + 1
+		} else {
+			end, esc = scanString(b, stop)
+		}
+		if end > 0 && !esc && end < len(b) && b[end] == ':' {
 			l.i = end + 1
 			return b[i+1 : end-1], false
 		}
@@ -117,7 +120,7 @@ func (l *lex) str() ([]byte, bool) {
 		return nil, false
 	}
 	start := l.i + 1
-	end, esc := ndjson.ScanString(l.b, start)
+	end, esc := scanString(l.b, start)
 	if end < 0 {
 		l.fail()
 		return nil, false
@@ -138,8 +141,7 @@ func unescape(raw []byte) []byte {
 
 // text reads a string value (unescaped), or null as "".
 func (l *lex) text() []byte {
-	if l.peek() == 'n' {
-		l.lit("null")
+	if l.null() {
 		return nil
 	}
 	s, esc := l.str()
@@ -171,47 +173,17 @@ func (l *lex) boolean() bool {
 	return false
 }
 
-// digits passes over a run of decimal digits and returns its length.
-func (l *lex) digits() int {
-	s := l.i
-	for l.i < len(l.b) && l.b[l.i]-'0' <= 9 {
-		l.i++
-	}
-	return l.i - s
-}
-
-// numRaw returns the bytes of a number:
-// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+// numRaw returns the bytes of a number.
 func (l *lex) numRaw() []byte {
-	l.ws()
+	l.peek()
 	start := l.i
-	if l.i < len(l.b) && l.b[l.i] == '-' {
-		l.i++
-	}
-	if l.i < len(l.b) && l.b[l.i] == '0' {
-		l.i++
-	} else if l.digits() == 0 {
+	end := numEnd(l.b, start)
+	if end < 0 {
 		l.fail()
 		return nil
 	}
-	if l.i < len(l.b) && l.b[l.i] == '.' {
-		l.i++
-		if l.digits() == 0 {
-			l.fail()
-			return nil
-		}
-	}
-	if l.i < len(l.b) && l.b[l.i]|0x20 == 'e' {
-		l.i++
-		if l.i < len(l.b) && (l.b[l.i] == '+' || l.b[l.i] == '-') {
-			l.i++
-		}
-		if l.digits() == 0 {
-			l.fail()
-			return nil
-		}
-	}
-	return l.b[start:l.i]
+	l.i = end
+	return l.b[start:end]
 }
 
 // uint reads a non-negative integer; ok is false for null. Anything else
@@ -232,8 +204,7 @@ func (l *lex) uint() (v uint64, ok bool) {
 		}
 		v = 0
 	}
-	if l.peek() == 'n' {
-		l.lit("null")
+	if l.null() {
 		return 0, false
 	}
 	raw := l.numRaw()
@@ -268,8 +239,7 @@ func (l *lex) int() (int, bool) {
 
 // float reads a number; ok is false for null.
 func (l *lex) float() (float64, bool) {
-	if l.peek() == 'n' {
-		l.lit("null")
+	if l.null() {
 		return 0, false
 	}
 	raw := l.numRaw()
@@ -285,67 +255,43 @@ func (l *lex) float() (float64, bool) {
 }
 
 // optUint, optInt and optFloat read a field that may be null (absent).
-func (l *lex) optUint() opt[uint64] {
+func (l *lex) optUint() Opt[uint64] {
 	v, ok := l.uint()
-	return opt[uint64]{v, ok}
+	return Opt[uint64]{v, ok}
 }
 
-func (l *lex) optInt() opt[int] {
+func (l *lex) optInt() Opt[int] {
 	v, ok := l.int()
-	return opt[int]{v, ok}
+	return Opt[int]{v, ok}
 }
 
-func (l *lex) optFloat() opt[float64] {
+func (l *lex) optFloat() Opt[float64] {
 	v, ok := l.float()
-	return opt[float64]{v, ok}
+	return Opt[float64]{v, ok}
 }
 
-// skip passes over one value of any kind, checking it; depth is the
-// nesting of the object or array the value is in (1 for a member of the
-// line's own object).
-func (l *lex) skip(depth int) {
-	switch l.peek() {
-	case '"':
-		l.str()
-	case '{':
-		if depth >= maxDepth {
-			l.fail()
-			return
-		}
-		l.i++
-		for first := true; l.more(first); first = false {
-			l.key()
-			l.skip(depth + 1)
-		}
-	case '[':
-		if depth >= maxDepth {
-			l.fail()
-			return
-		}
-		l.i++
-		if l.peek() == ']' {
-			l.i++
-			return
-		}
-		for !l.bad {
-			l.skip(depth + 1)
-			switch l.peek() {
-			case ',':
-				l.i++
-				continue
-			case ']':
-				l.i++
-				return
-			}
-			l.fail()
-		}
-	case 't':
-		l.lit("true")
-	case 'f':
-		l.lit("false")
-	case 'n':
-		l.lit("null")
-	default:
-		l.numRaw()
+// skip passes over one value of any kind, checking it.
+func (l *lex) skip() {
+	l.peek()
+	end := skipValue(l.b, l.i)
+	if end == tooDeep {
+		l.deep = true
+		end = skipDeep(l.b, l.i)
 	}
+	if end < 0 {
+		l.fail()
+		return
+	}
+	l.i = end
+}
+
+// value passes over one value and returns its bytes.
+func (l *lex) value() []byte {
+	l.peek()
+	start := l.i
+	l.skip()
+	if l.bad {
+		return nil
+	}
+	return l.b[start:l.i]
 }

@@ -2,12 +2,15 @@ package ndjson
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/localsre/sre-agent/internal/event"
 )
 
 // readResultFull is what a stage sees of a stream: records, every
@@ -21,11 +24,8 @@ type readResultFull struct {
 
 var cmpFull = []cmp.Option{cmpopts.EquateEmpty(), cmpopts.EquateErrors()}
 
-// readChecked reads src, with DeferCheck(kinds...) unless kinds is nil, and
-// calls Check on every record Next returns unchecked, as a stage whose
-// decoder vouches for nothing would: the result must be that of a reader
-// without DeferCheck. It also returns how many records came unchecked.
-func readChecked(t *testing.T, src io.Reader, kinds ...string) (readResultFull, int) {
+// readWith reads src with WithCheck(check) unless check is nil.
+func readWith(t *testing.T, src io.Reader, check func([]byte) (event.Head, error)) readResultFull {
 	t.Helper()
 	var res readResultFull
 	opts := []Option{OnSkip(func(s Skip) {
@@ -34,32 +34,37 @@ func readChecked(t *testing.T, src io.Reader, kinds ...string) (readResultFull, 
 		}
 		res.Warnings = append(res.Warnings, s.String())
 	})}
-	if kinds != nil {
-		opts = append(opts, DeferCheck(kinds...))
+	if check != nil {
+		opts = append(opts, WithCheck(check))
 	}
 	r := NewReader(src, opts...)
-	deferred := 0
 	for {
 		got, err := r.Next()
 		if err != nil {
 			res.Err = err
 			break
 		}
-		if got.Unchecked {
-			deferred++
-			if !r.Check(&got) {
-				continue
-			}
-			if got.Unchecked {
-				t.Errorf("line %d: still unchecked after Check", got.Line)
-			}
-		}
 		res.Recs = append(res.Recs, rec{string(got.Raw), got.V, got.Kind, got.Line})
 	}
 	res.Counts = r.Counts()
-	return res, deferred
+	return res
 }
 
+// sampleCheck is the check sre-detect's reader uses: it decodes samples as
+// it checks lines, and an unusable sample is still a record.
+func sampleCheck(in *event.Interner) func([]byte) (event.Head, error) {
+	var s event.SampleView
+	return func(line []byte) (event.Head, error) {
+		h, err := event.ReadSample(line, &s, in)
+		if errors.Is(err, event.ErrBadSample) {
+			return h, nil
+		}
+		return h, err
+	}
+}
+
+// deferLines are lines that start as a sample does and may yet be no
+// record, or another record.
 var deferLines = []string{
 	sampleLine,
 	eventLine,
@@ -85,11 +90,11 @@ var deferLines = []string{
 	`{"v":1,"kind":"sample","n":[` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `]}`, // too deep
 }
 
-// TestDeferCheck: with DeferCheck, a stage that checks every unchecked line
-// with Check sees the same records, skips (in the same order, at the same
-// lines) and counts as a stage reading without it, with a bad line in any
-// position; only lines that start as the tools write them are deferred.
-func TestDeferCheck(t *testing.T) {
+// TestWithCheck: a reader whose check decodes samples as it goes reads
+// the same records, skips (in the same order, at the same lines) and
+// counts as a reader with the plain check, with a bad line in any
+// position.
+func TestWithCheck(t *testing.T) {
 	for i := range deferLines {
 		// the line alone, first, last and between good lines
 		for _, in := range []string{
@@ -98,34 +103,26 @@ func TestDeferCheck(t *testing.T) {
 			sampleLine + "\n" + deferLines[i] + "\n",
 			sampleLine + "\n" + deferLines[i] + "\n" + eventLine + "\n" + sampleLine + "\n",
 		} {
-			want, _ := readChecked(t, strings.NewReader(in))
-			got, _ := readChecked(t, strings.NewReader(in), "sample")
+			want := readWith(t, strings.NewReader(in), nil)
+			got := readWith(t, strings.NewReader(in), sampleCheck(event.NewInterner()))
 			if d := cmp.Diff(want, got, cmpFull...); d != "" {
-				t.Errorf("line %d, input %.80q...: DeferCheck differs (-plain +deferred):\n%s", i, in, d)
+				t.Errorf("line %d, input %.80q...: WithCheck differs (-plain +sample check):\n%s", i, in, d)
 			}
 		}
 	}
-	in := strings.Join(deferLines, "\n") + "\n"
-	_, deferred := readChecked(t, strings.NewReader(in), "sample")
-	if want := 12; deferred != want { // those starting {"v":1,"kind":"sample", or } and ending }
-		t.Errorf("%d lines deferred, want %d", deferred, want)
-	}
-	if _, n := readChecked(t, strings.NewReader(in), "event"); n != 1 {
-		t.Errorf("DeferCheck(event): %d lines deferred, want 1", n)
-	}
 }
 
-// FuzzDeferCheck: for any input, DeferCheck plus Check on every unchecked
-// record reads exactly as the plain reader does.
-func FuzzDeferCheck(f *testing.F) {
+// FuzzWithCheck: for any input, the sample check reads exactly as the
+// plain one.
+func FuzzWithCheck(f *testing.F) {
 	for _, l := range deferLines {
 		f.Add([]byte(l + "\n" + sampleLine + "\n"))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		want, _ := readChecked(t, bytes.NewReader(data))
-		got, _ := readChecked(t, bytes.NewReader(data), "sample", "event")
+		want := readWith(t, bytes.NewReader(data), nil)
+		got := readWith(t, bytes.NewReader(data), sampleCheck(nil))
 		if d := cmp.Diff(want, got, cmpFull...); d != "" {
-			t.Fatalf("%q: DeferCheck differs (-plain +deferred):\n%s", data, d)
+			t.Fatalf("%q: WithCheck differs (-plain +sample check):\n%s", data, d)
 		}
 	})
 }
