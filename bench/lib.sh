@@ -20,11 +20,12 @@ build_and_check() {
 		die "$PYTHON cannot import psutil: apt-get install python3-psutil (or set PYTHON)"
 }
 
-# build_chain builds the binaries (unless NO_BUILD=1) and checks that the
-# four stages of the chain are there; $bin is their directory.
+# build_chain builds the binaries (unless NO_BUILD=1, or SRE_BIN names
+# another build's directory) and checks that the four stages of the chain
+# are there; $bin is their directory.
 build_chain() {
-	[[ ${NO_BUILD:-0} == 1 ]] || (cd "$ROOT" && make -s build) || die "go build failed"
-	bin=$ROOT/bin
+	bin=${SRE_BIN:-$ROOT/bin}
+	[[ ${NO_BUILD:-0} == 1 || $bin != "$ROOT/bin" ]] || (cd "$ROOT" && make -s build) || die "go build failed"
 	local t
 	for t in sre-sample sre-detect sre-report sre-heal; do [[ -x $bin/$t ]] || die "$bin/$t: not built"; done
 }

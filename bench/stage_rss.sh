@@ -16,7 +16,7 @@
 #    sre-detect, sre-report and sre-heal (dry run) one at a time; each must
 #    skip and count the 20 long lines and stay bounded.
 #
-#   bench/stage_rss.sh            DURATION=60 LIFE=2 NO_BUILD=1
+#   bench/stage_rss.sh            DURATION=60 LIFE=2 NO_BUILD=1 SRE_BIN=DIR (another build)
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
