@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/go-connections/tlsconfig"
@@ -148,6 +150,11 @@ var ErrBadAnswer = errors.New("bad answer from the daemon")
 // IsNotFound reports an error that says the container does not exist.
 func IsNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
 
+// IsUnreachable reports an error that says the daemon could not be
+// reached at all (no socket, refused, permission, TLS), as opposed to an
+// answer that said no.
+func IsUnreachable(err error) bool { return client.IsErrConnectionFailed(err) }
+
 // StopTimeout returns the t= of a restart or stop: seconds the daemon
 // waits after the stop signal before SIGKILL; nil leaves the container's
 // own (docker run --stop-timeout, else 10 s).
@@ -217,6 +224,16 @@ func (c *Client) Why(err error) string {
 	where := c.host
 	if p := c.SocketPath(); p != "" {
 		where = p
+	}
+	if client.IsErrConnectionFailed(err) && c.SocketPath() != "" {
+		// The client's message drops the dial's errno: dial again to
+		// tell a daemon that is down from a socket we may not use.
+		conn, derr := net.DialTimeout("unix", c.SocketPath(), time.Second)
+		if derr == nil {
+			conn.Close()
+		} else {
+			err = derr
+		}
 	}
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
