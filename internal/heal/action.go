@@ -56,7 +56,7 @@ type actionKind struct {
 	check func(*Rule) error // validates the rule's action-specific keys
 }
 
-// registry lists every action. Docker and Kubernetes actions join here.
+// registry lists every action. Kubernetes actions join here, as the container ones did.
 var registry = map[string]actionKind{
 	"restart_process": {restartProcess{}, checkCommand},
 	"run":             {runCommand{}, checkCommand},

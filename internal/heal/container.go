@@ -97,7 +97,7 @@ func (a containerAction) Do(ctx context.Context, j *Job) Outcome {
 		o.Desc = fmt.Sprintf("would call %s, after keeping its last %d log lines and inspect in %s", call, j.Rule.CaptureLines, j.Dir)
 		return o
 	}
-	o.Desc = "called " + call
+	o.Desc = "did not call " + call
 	if j.Docker == nil {
 		o.Result, o.Err = event.ResultFailed, "no Docker client"
 		if j.DockerErr != nil {
@@ -131,6 +131,7 @@ func (a containerAction) Do(ctx context.Context, j *Job) Outcome {
 		o.Err = fmt.Sprintf("evidence not kept, so the container was not touched: %v (capture: best_effort acts all the same)", cerr)
 		return o
 	}
+	o.Desc = "called " + call
 	switch a.op {
 	case "restart":
 		err = j.Docker.Restart(ctx, ref, timeout)
