@@ -50,8 +50,8 @@ func (j *Job) containerRef() (string, error) {
 	if len(r.Containers) == 1 && r.ContainerLabel == "" {
 		return r.Containers[0], nil
 	}
-	if j.Event != nil && j.Event.Process != nil && hexID.MatchString(j.Event.Process.ContainerID) {
-		return j.Event.Process.ContainerID, nil
+	if id := j.eventContainer(); id != "" {
+		return id, nil
 	}
 	if j.Event != nil && docker.ValidName(j.Event.Target) {
 		return j.Event.Target, nil
@@ -61,6 +61,14 @@ func (j *Job) containerRef() (string, error) {
 		t = j.Event.Target
 	}
 	return "", fmt.Errorf("the event names no container (target %q is not a container name)", truncateStr(t, 80))
+}
+
+// eventContainer is the container id the event's process ran in, if any.
+func (j *Job) eventContainer() string {
+	if j.Event != nil && j.Event.Process != nil && hexID.MatchString(j.Event.Process.ContainerID) {
+		return j.Event.Process.ContainerID
+	}
+	return ""
 }
 
 // inScope reports whether ct is one the rule may touch.
@@ -116,6 +124,12 @@ func (a containerAction) Do(ctx context.Context, j *Job) Outcome {
 	if !inScope(j.Rule, &ct) {
 		o.Result = event.ResultSkipped
 		o.Err = fmt.Sprintf("container %s (%s) is not one rule %s may touch", ct.Name(), shortHex(ct.ID), j.Rule.Name)
+		return o
+	}
+	if id := j.eventContainer(); id != "" && !strings.HasPrefix(ct.ID, id) {
+		// The rule names one container, the event is about another.
+		o.Result = event.ResultSkipped
+		o.Err = fmt.Sprintf("the event is about container %s, not %s, the one rule %s may touch", shortHex(id), ct.Name(), j.Rule.Name)
 		return o
 	}
 	if p := ct.RestartPolicy(); p != "no" && a.op != "stop" {

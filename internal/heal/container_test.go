@@ -298,6 +298,16 @@ func TestStopStartContainerScope(t *testing.T) {
 			t.Errorf("target %q: %+v, want %s with %q", tt.target, o, tt.result, tt.err)
 		}
 	}
+	// A rule that names one container does not act for an event about another.
+	otherID := inspectField(t, other, "{{.Id}}")
+	j = containerJob(t, c, "stop_container", name, true, "")
+	j.Event.Process = &event.Process{PID: 1, ContainerID: otherID}
+	if o := Do(context.Background(), j); o.Result != event.ResultSkipped || !strings.Contains(o.Err, "the event is about container "+otherID[:12]+", not "+name) {
+		t.Errorf("event about another container: %+v", o)
+	}
+	if got := inspectField(t, name, "{{.State.Status}}"); got != "running" {
+		t.Errorf("the rule's container was touched for another's event: %s", got)
+	}
 	if got := inspectField(t, other, "{{.State.Status}}"); got != "running" {
 		t.Errorf("a container outside the scope was touched: %s", got)
 	}
