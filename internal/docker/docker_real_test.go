@@ -166,7 +166,7 @@ func TestClientRealDaemon(t *testing.T) {
 // privateDaemon starts a daemon of its own with scripts/dockerd-test.sh in
 // a fresh directory (so stopping it disturbs no other test) and returns
 // its host and the functions that stop and start it again.
-func privateDaemon(t *testing.T) (host string, stop, start func()) {
+func privateDaemon(t *testing.T, extraArgs ...string) (host string, stop, start func()) {
 	t.Helper()
 	if os.Getenv("DOCKER_HOST") == "" {
 		needDaemon(t, "DOCKER_HOST is not set (the tests' daemon shows dockerd runs here)")
@@ -186,6 +186,7 @@ func privateDaemon(t *testing.T) (host string, stop, start func()) {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, script, args...)
+		cmd.Env = append(os.Environ(), "SRE_DOCKERD_ARGS="+strings.Join(extraArgs, " "))
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
