@@ -213,9 +213,9 @@ func captureContainer(ctx context.Context, j *Job, op string, ct *docker.Contain
 	return files, errors.Join(errs...)
 }
 
-// writeDurable writes data as dir/name: a temp file, fsync, rename, and
-// an fsync of the directory, so the file is whole and on disk before the
-// action that follows it.
+// writeDurable writes data as dir/name (name-2 … when taken): a temp
+// file, fsync, link into place, and an fsync of the directory, so the file
+// is whole and on disk before the action that follows it.
 func writeDurable(dir, name string, data []byte) (string, error) {
 	tmp, err := os.CreateTemp(dir, ".writing-*.tmp")
 	if err != nil {
@@ -238,10 +238,21 @@ func writeDurable(dir, name string, data []byte) (string, error) {
 	if err := tmp.Close(); err != nil {
 		return fail(err)
 	}
+	// Never over another's evidence (two rules on one container and event):
+	// link fails on an existing name, where rename would replace it.
 	final := filepath.Join(dir, name)
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		os.Remove(tmp.Name())
-		return "", err
+	for i := 2; ; i++ {
+		err := os.Link(tmp.Name(), final)
+		if err == nil {
+			os.Remove(tmp.Name())
+			break
+		}
+		if !errors.Is(err, os.ErrExist) || i > 100 {
+			os.Remove(tmp.Name())
+			return "", err
+		}
+		ext := filepath.Ext(name)
+		final = filepath.Join(dir, strings.TrimSuffix(name, ext)+"-"+strconv.Itoa(i)+ext)
 	}
 	d, err := os.Open(dir)
 	if err != nil {

@@ -330,3 +330,29 @@ func TestContainerActionNoClient(t *testing.T) {
 		t.Errorf("outcome %+v", o)
 	}
 }
+
+// Evidence never replaces evidence: a second file of the same name gets
+// its own, and no temp file stays.
+func TestWriteDurableNeverReplaces(t *testing.T) {
+	dir := t.TempDir()
+	a, err := writeDurable(dir, "x_logs.log", []byte("first\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := writeDurable(dir, "x_logs.log", []byte("second\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a != filepath.Join(dir, "x_logs.log") || b != filepath.Join(dir, "x_logs-2.log") {
+		t.Errorf("paths %s %s", a, b)
+	}
+	if got, _ := os.ReadFile(a); string(got) != "first\n" {
+		t.Errorf("first file now %q", got)
+	}
+	if got := dirFiles(t, dir); len(got) != 2 {
+		t.Errorf("files %q", got)
+	}
+	if _, err := writeDurable(filepath.Join(dir, "absent"), "y", nil); err == nil {
+		t.Error("no error for a missing directory")
+	}
+}
