@@ -9,6 +9,9 @@
 #   eval "$(scripts/dockerd-test.sh [DIR])"     # default DIR /tmp/sre-dockerd
 #   scripts/dockerd-test.sh stop [DIR]
 #
+# SRE_DOCKERD_ARGS adds arguments to a daemon it starts (a TLS listener on
+# tcp://127.0.0.1 beside the socket, say); the socket stays the one used.
+#
 # Idempotent: a daemon already answering on DIR's socket is reused. Progress
 # goes to stderr, so stdout is only the export line. Needs root.
 set -euo pipefail
@@ -84,8 +87,9 @@ start() {
 		fi
 		rm -f "$sock"
 		log "starting dockerd on $sock (log $dir/dockerd.log)"
+		# SRE_DOCKERD_ARGS is split into words on purpose.
 		setsid dockerd --data-root "$dir/root" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
-			-H "unix://$sock" --bridge=none --iptables=false --ip6tables=false \
+			-H "unix://$sock" --bridge=none --iptables=false --ip6tables=false ${SRE_DOCKERD_ARGS:-} \
 			</dev/null >"$dir/dockerd.log" 2>&1 &
 		for _ in $(seq 1 300); do
 			docker version >/dev/null 2>&1 && break
@@ -113,6 +117,6 @@ start() {
 
 case "${1:-}" in
 stop) stop "${2:-/tmp/sre-dockerd}" ;;
--h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' ;;
+-h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' ;;
 *) start "${1:-/tmp/sre-dockerd}" ;;
 esac

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/localsre/sre-agent/internal/docker"
 	"github.com/localsre/sre-agent/internal/event"
 )
 
@@ -24,13 +25,16 @@ func TestCollectorsTogether(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	socket, _ := DockerSocket(os.Getenv("DOCKER_HOST"))
+	var api DockerAPI
+	if c, err := docker.New(docker.EnvFrom(os.Getenv)); err == nil {
+		api = c
+	}
 	tools := NewToolsCollector(exec.LookPath)
 	tools.(interface{ Warm(context.Context) }).Warm(context.Background()) // as sre-report does at start
 	entries := []Entry{
 		{Name: "host", Order: 5, Collector: NewHostCollector("/proc", []string{"/"})},
 		{Name: "kernel", Order: 6, Collector: NewKernelCollector("/proc")},
-		{Name: "docker", Order: 7, Collector: NewDockerCollector(socket)},
+		{Name: "docker", Order: 7, Collector: NewDockerCollector(api)},
 		{Name: "kubernetes", Order: 8, Collector: NewKubernetesCollector("")},
 		{Name: "tools", Order: 9, Collector: tools},
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/localsre/sre-agent/internal/docker"
 	"github.com/localsre/sre-agent/internal/event"
 )
 
@@ -70,19 +71,19 @@ func containerOf(t *testing.T, pid int) string {
 	return id
 }
 
-// TestDockerCollectorRealDaemon runs a container on a real dockerd, kills
-// its process with SIGKILL as the OOM killer would, and checks the section
-// the collector writes from the Engine API: name, image, state, exit code
-// 137 and the container's log lines.
-func TestDockerCollectorRealDaemon(t *testing.T) {
+// realDocker returns the project's client for the daemon on DOCKER_HOST
+// and its address, or skips (fails under CI) when none answers.
+func realDocker(t *testing.T) (*docker.Client, string) {
+	t.Helper()
 	host := os.Getenv("DOCKER_HOST")
 	if host == "" {
 		needDaemon(t, "DOCKER_HOST is not set")
 	}
-	socket, err := DockerSocket(host)
+	api, err := docker.New(docker.EnvFrom(os.Getenv))
 	if err != nil {
 		needDaemon(t, "%v", err)
 	}
+	socket := api.Host()
 	if _, err := exec.LookPath("docker"); err != nil {
 		needDaemon(t, "no docker CLI on PATH")
 	}
@@ -95,6 +96,15 @@ func TestDockerCollectorRealDaemon(t *testing.T) {
 		needDaemon(t, "no image %s: %v: %s", realDockerImage, err, out)
 	}
 
+	return api, socket
+}
+
+// TestDockerCollectorRealDaemon runs a container on a real dockerd, kills
+// its process with SIGKILL as the OOM killer would, and checks the section
+// the collector writes from the Engine API: name, image, state, exit code
+// 137 and the container's log lines.
+func TestDockerCollectorRealDaemon(t *testing.T) {
+	api, _ := realDocker(t)
 	name := fmt.Sprintf("sre-test-%d-%d", os.Getpid(), time.Now().UnixNano()%1_000_000)
 	t.Cleanup(func() {
 		if out, err := dockerCLI(t, "rm", "-f", name); err != nil {
@@ -120,7 +130,7 @@ func TestDockerCollectorRealDaemon(t *testing.T) {
 		t.Fatalf("cgroup names container %s, docker run said %s", cgID, id)
 	}
 	inc := &Incident{Target: "sh", Process: &event.Process{PID: pid, Name: "sh", ContainerID: cgID, Runtime: "docker"}}
-	c := NewDockerCollector(socket)
+	c := NewDockerCollector(api)
 
 	// Alive: wait for a few lines, and see it running.
 	deadline := time.Now().Add(10 * time.Second)
@@ -189,4 +199,53 @@ func TestDockerCollectorRealDaemon(t *testing.T) {
 	}
 	// The time it took is logged above; bench/report_latency.sh measures
 	// the context report's speed, which a loaded test machine would not.
+}
+
+// TestDockerCollectorGoneContainer: a container run with --rm is gone by
+// the time the report asks; the section says what could not be read and
+// why. A container whose log driver keeps nothing (--log-driver none)
+// gives its inspect and says why there are no lines.
+func TestDockerCollectorGoneContainer(t *testing.T) {
+	api, _ := realDocker(t)
+	c := NewDockerCollector(api)
+	id, err := dockerCLI(t, "run", "-d", "--rm", realDockerImage, "sh", "-c", "echo bye; exit 3")
+	if err != nil {
+		t.Fatalf("docker run: %v: %s", err, id)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := dockerCLI(t, "inspect", id); err != nil {
+			break // removed
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("--rm container %s still there after 20 s", id)
+		}
+	}
+	s, err := c.Collect(context.Background(), dockerIncident(id, "docker"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("section:\n%s", render(s))
+	want := "docker: inspect and logs not read: no such container on " + api.SocketPath() + " (removed since, e.g. run with --rm, or another daemon's)"
+	if len(s.Notes) != 1 || s.Notes[0] != want || fieldValue(s, "Container ID") != id {
+		t.Errorf("notes %q, want [%q]", s.Notes, want)
+	}
+
+	name := fmt.Sprintf("sre-nolog-%d-%d", os.Getpid(), time.Now().UnixNano()%1_000_000)
+	t.Cleanup(func() { dockerCLI(t, "rm", "-f", name) })
+	id, err = dockerCLI(t, "run", "-d", "--name", name, "--log-driver", "none", realDockerImage, "sh", "-c", "echo unseen; exit 4")
+	if err != nil {
+		t.Fatalf("docker run: %v: %s", err, id)
+	}
+	if out, err := dockerCLI(t, "wait", name); err != nil || out != "4" {
+		t.Fatalf("docker wait: %v: %s", err, out)
+	}
+	s, err = c.Collect(context.Background(), dockerIncident(id, "docker"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("section:\n%s", render(s))
+	if fieldValue(s, "Exit code") != "4" || len(s.Lines) != 0 || len(s.Notes) != 1 ||
+		!strings.HasPrefix(s.Notes[0], "docker: logs: ") || !strings.Contains(s.Notes[0], "logging driver") {
+		t.Errorf("exit code %q, lines %q, notes %q: want 4, none, the logging driver told", fieldValue(s, "Exit code"), s.Lines, s.Notes)
+	}
 }

@@ -22,6 +22,13 @@ type Job struct {
 	// Children keeps what restart_process starts until its end is told
 	// downstream; nil reaps each child at once.
 	Children *Children
+	// Docker is the daemon container actions ask; nil when none could be
+	// configured (DockerErr says why).
+	Docker    ContainerAPI
+	DockerErr error
+	// Dir is the report directory, where container actions keep their
+	// evidence before acting.
+	Dir string
 }
 
 // Outcome is what an action did. Result is one of event.ResultPlanned,
@@ -33,6 +40,9 @@ type Outcome struct {
 	Err    string
 	// Desc says in words what was (or would be) done, for stderr.
 	Desc string
+	// Evidence lists the files kept before the action (container logs
+	// and inspect).
+	Evidence []string
 }
 
 // Action is one kind of remedy. Without j.Apply it must have no side
@@ -46,12 +56,16 @@ type actionKind struct {
 	check func(*Rule) error // validates the rule's action-specific keys
 }
 
-// registry lists every action. Docker and Kubernetes actions join here.
+// registry lists every action. Kubernetes actions join here, as the container ones did.
 var registry = map[string]actionKind{
 	"restart_process": {restartProcess{}, checkCommand},
 	"run":             {runCommand{}, checkCommand},
 	"signal":          {signalProcess{}, checkSignal},
 	"systemd_restart": {systemdRestart{}, checkSystemd},
+
+	"restart_container": {containerAction{"restart"}, checkContainer},
+	"stop_container":    {containerAction{"stop"}, checkContainer},
+	"start_container":   {containerAction{"start"}, checkContainer},
 }
 
 // ActionNames lists the known actions, sorted.

@@ -19,6 +19,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(seedRule))
 	f.Add([]byte("- {on: crash, action: run, command: [/bin/true], max_retries: 1}\n"))
 	f.Add([]byte(okRule + "    backoff: {initial: 5s, max: 1s}\n"))
+	f.Add([]byte(ctrRule("    container: [web, \"-x\", 12]\n    container_label: a=b\n    capture: best_effort\n")))
 	f.Add([]byte("rules:\n  - name: a\n    on: [crash]\n    action: run\n    command: [x]\n"))
 	f.Add([]byte("rules: {a: 1}\n"))
 	f.Add([]byte("&a [*a]"))

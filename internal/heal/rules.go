@@ -27,6 +27,12 @@ const (
 	DefaultRetryWindow = 10 * time.Minute
 	DefaultRunTimeout  = 30 * time.Second
 	DefaultSystemctl   = "/usr/bin/systemctl"
+	// DefaultStopTimeout is the t= of a container restart or stop:
+	// seconds between the stop signal and SIGKILL, as docker's own.
+	DefaultStopTimeout = 10
+	// DefaultCaptureLines is how many log lines are kept before a
+	// container action.
+	DefaultCaptureLines = 100
 )
 
 // Backoff is the delay policy of a rule: the delay before attempt n is
@@ -84,7 +90,15 @@ type Rule struct {
 	Unit        string
 	UserUnit    bool
 	Systemctl   string
-	Line, Col   int
+	// Container actions: the containers the rule may touch (names or id
+	// prefixes, and/or a label), the stop timeout, the log lines kept
+	// before acting, and whether a failed capture still lets it act.
+	Containers     []string
+	ContainerLabel string
+	StopTimeout    int
+	CaptureLines   int
+	CaptureBestEff bool
+	Line, Col      int
 
 	when *gojq.Code
 }
@@ -124,6 +138,11 @@ type rawRule struct {
 	Unit               string            `yaml:"unit"`
 	User               bool              `yaml:"user"`
 	Systemctl          string            `yaml:"systemctl"`
+	Container          nameList          `yaml:"container"`
+	ContainerLabel     string            `yaml:"container_label"`
+	StopTimeoutSeconds *int              `yaml:"stop_timeout_seconds"`
+	CaptureLines       *int              `yaml:"capture_lines"`
+	Capture            string            `yaml:"capture"`
 }
 
 type rawBackoff struct {
@@ -325,6 +344,41 @@ func (l *eventTypes) UnmarshalYAML(n ast.Node) error {
 	return &nodeError{n.GetToken(), "on: want an event type (on: crash) or a list of them (on: [crash, absent])"}
 }
 
+// nameList is the container: key: one name (container: web) or a list.
+type nameList []string
+
+var _ yaml.NodeUnmarshaler = (*nameList)(nil)
+
+// UnmarshalYAML reads a scalar or a sequence of scalars.
+func (l *nameList) UnmarshalYAML(n ast.Node) error {
+	scalar := func(v ast.Node) (string, bool) {
+		switch v := v.(type) {
+		case *ast.StringNode:
+			return v.Value, true
+		case *ast.IntegerNode, *ast.FloatNode:
+			return v.GetToken().Value, true // a name or id prefix of digits
+		}
+		return "", false
+	}
+	if s, ok := scalar(n); ok {
+		*l = nameList{s}
+		return nil
+	}
+	if seq, ok := n.(*ast.SequenceNode); ok {
+		out := make(nameList, 0, len(seq.Values))
+		for _, v := range seq.Values {
+			s, ok := scalar(v)
+			if !ok {
+				return &nodeError{v.GetToken(), "container: each entry must be a container name or id prefix"}
+			}
+			out = append(out, s)
+		}
+		*l = out
+		return nil
+	}
+	return &nodeError{n.GetToken(), "container: want a container name (container: web) or a list of them (container: [web, api])"}
+}
+
 // nodeError is a decoding error at a token, in the shape yamlErr reads.
 type nodeError struct {
 	tk  *token.Token
@@ -350,7 +404,8 @@ func (p *parsing) rule(i int, raw *rawRule) (*Rule, error) {
 		Name: strings.TrimSpace(deref(raw.Name)), On: raw.On, Target: raw.Target, When: raw.When,
 		Action: raw.Action, Command: raw.Command, Cwd: raw.Cwd, Env: raw.Env, Log: raw.Log,
 		Escalate: raw.Escalate, Signal: raw.Signal, Unit: raw.Unit, UserUnit: raw.User, Systemctl: raw.Systemctl,
-		Backoff: DefaultBackoff,
+		Backoff: DefaultBackoff, Containers: raw.Container, ContainerLabel: raw.ContainerLabel,
+		StopTimeout: DefaultStopTimeout, CaptureLines: DefaultCaptureLines,
 	}
 	r.Line, r.Col = p.pos(fmt.Sprintf("%s[%d]", p.list, i))
 	switch {
@@ -416,6 +471,12 @@ func (p *parsing) rule(i int, raw *rawRule) (*Rule, error) {
 	for k := range r.Env {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			return nil, p.errf(i, "env", "rule %q: env: bad variable name %q", r.Name, k)
+		}
+	}
+	if err := containerKeys(r, raw); err != nil {
+		var ke *keyError
+		if errors.As(err, &ke) {
+			return nil, p.errf(i, ke.key, "rule %q: %s", r.Name, ke.msg)
 		}
 	}
 	if err := kind.check(r); err != nil {

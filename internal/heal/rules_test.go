@@ -41,6 +41,31 @@ func TestParseIssueExample(t *testing.T) {
 
 const okRule = "rules:\n  - name: a\n    on: [crash]\n    action: run\n    command: [\"/bin/true\"]\n    max_retries: 2\n"
 
+// ctrRule is a restart_container rule with extra keys.
+func ctrRule(extra string) string {
+	return "rules:\n  - name: c\n    on: [crash]\n    action: restart_container\n" + extra + "    max_retries: 2\n"
+}
+
+func TestParseContainerRule(t *testing.T) {
+	rs, err := Parse("r.yaml", []byte(ctrRule("    container: [web, 0123abcd]\n    container_label: com.docker.compose.service=api\n    stop_timeout_seconds: 3\n    capture: best_effort\n    capture_lines: 20\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rs.Rules[0]
+	got := []any{r.Containers, r.ContainerLabel, r.StopTimeout, r.CaptureBestEff, r.CaptureLines}
+	want := []any{[]string{"web", "0123abcd"}, "com.docker.compose.service=api", 3, true, 20}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("-want +got:\n%s", diff)
+	}
+	rs, err = Parse("r.yaml", []byte(ctrRule("    container: web\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rs.Rules[0]; r.StopTimeout != DefaultStopTimeout || r.CaptureLines != DefaultCaptureLines || r.CaptureBestEff {
+		t.Errorf("defaults: %+v", r)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
@@ -56,7 +81,7 @@ func TestParseErrors(t *testing.T) {
 		{"relative command", strings.Replace(okRule, `/bin/true`, `true`, 1), "r.yaml:5:14: rule \"a\": command[0] \"true\": must be an absolute path"},
 		{"missing command", strings.Replace(okRule, "    command: [\"/bin/true\"]\n", "", 1), "r.yaml:2:5: rule \"a\": action run: command: missing"},
 		{"placeholder in program", strings.Replace(okRule, `/bin/true`, `/bin/{target}`, 1), "r.yaml:5:14: rule \"a\": command[0] \"/bin/{target}\": placeholders are not allowed"},
-		{"unknown action", strings.Replace(okRule, "action: run", "action: reboot", 1), "r.yaml:4:13: rule \"a\": action \"reboot\": unknown (one of restart_process, run, signal, systemd_restart)"},
+		{"unknown action", strings.Replace(okRule, "action: run", "action: reboot", 1), "r.yaml:4:13: rule \"a\": action \"reboot\": unknown (one of restart_container, restart_process, run, signal, start_container, stop_container, systemd_restart)"},
 		{"missing action", strings.Replace(okRule, "    action: run\n", "", 1), "r.yaml:2:5: rule \"a\": action: missing"},
 		{"escalate missing", okRule + "    escalate: nobody\n", "r.yaml:7:15: rule \"a\": escalate names \"nobody\", which is not a rule"},
 		{"escalate self", okRule + "    escalate: a\n", "r.yaml:7:15: rule \"a\": escalates to itself"},
@@ -71,6 +96,18 @@ func TestParseErrors(t *testing.T) {
 		{"signal with command", "rules:\n  - name: s\n    on: [x]\n    action: signal\n    signal: HUP\n    command: [/bin/kill]\n    cooldown_seconds: 5\n", "r.yaml:6:14: rule \"s\": action signal: command: not used"},
 		{"systemd bad unit", "rules:\n  - name: u\n    on: [crash]\n    action: systemd_restart\n    unit: '--no-block'\n    max_retries: 1\n", "r.yaml:5:11: rule \"u\": unit \"--no-block\": not a systemd unit name"},
 		{"systemd no unit", "rules:\n  - name: u\n    on: [crash]\n    action: systemd_restart\n    max_retries: 1\n", "r.yaml:2:5: rule \"u\": action systemd_restart: unit: missing"},
+		{"container like a flag", ctrRule("    container: \"-x\"\n"), "r.yaml:5:16: rule \"c\": container \"-x\": not a Docker container name or id prefix ([a-zA-Z0-9][a-zA-Z0-9_.-]*)"},
+		{"container like a flag in a list", ctrRule("    container: [web, \"--rm\"]\n"), "r.yaml:5:16: rule \"c\": container \"--rm\": not a Docker container name"},
+		{"container with a slash", ctrRule("    container: ../info\n"), "r.yaml:5:16: rule \"c\": container \"../info\": not a Docker container name"},
+		{"container missing", ctrRule(""), "r.yaml:2:5: rule \"c\": action restart_container: container: missing"},
+		{"container not a name", ctrRule("    container: {a: 1}\n"), "r.yaml:5:16: container: want a container name"},
+		{"container bad label", ctrRule("    container_label: \"=x\"\n"), "r.yaml:5:22: rule \"c\": container_label \"=x\": want KEY or KEY=VALUE"},
+		{"container bad capture", ctrRule("    container: web\n    capture: sometimes\n"), "r.yaml:6:14: rule \"c\": capture \"sometimes\": want required"},
+		{"container negative stop timeout", ctrRule("    container: web\n    stop_timeout_seconds: -1\n"), "r.yaml:6:27: rule \"c\": stop_timeout_seconds -1: must be between 0 and 3600"},
+		{"container zero capture lines", ctrRule("    container: web\n    capture_lines: 0\n"), "r.yaml:6:20: rule \"c\": capture_lines 0: must be between 1"},
+		{"container with command", ctrRule("    container: web\n    command: [/bin/true]\n"), "r.yaml:6:14: rule \"c\": action restart_container: command: not used"},
+		{"stop timeout on start", strings.Replace(ctrRule("    container: web\n    stop_timeout_seconds: 5\n"), "restart_container", "start_container", 1), "r.yaml:6:27: rule \"c\": stop_timeout_seconds: not used by start_container"},
+		{"container key on a process action", okRule + "    container: web\n", "r.yaml:7:16: rule \"a\": container: only for restart_container, stop_container and start_container"},
 		{"duplicate key", strings.Replace(okRule, "    on:", "    name: b\n    on:", 1), "r.yaml:3:5: mapping key \"name\" already defined"},
 		{"empty file", "", "r.yaml:1:1: no rules"},
 		{"no rules", "rules: []\n", "r.yaml:1:8: no rules"},

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/olekukonko/tablewriter"
 
 	"github.com/localsre/sre-agent/internal/cli"
+	"github.com/localsre/sre-agent/internal/docker"
 	"github.com/localsre/sre-agent/internal/event"
 	"github.com/localsre/sre-agent/internal/heal"
 	"github.com/localsre/sre-agent/internal/ndjson"
@@ -44,6 +46,16 @@ DIR/heal-state.json; action records are appended to DIR/events.ndjson.
 A process that restart_process started and that dies stays a zombie until
 the stream shows its end (at most 10s), so that the sampler upstream reads
 its exit status; sre-heal tells it too, in a "child_exited" notice.
+
+restart_container, stop_container and start_container act only on the
+containers their rule names (container: NAME|ID-prefix, container_label:
+KEY=VALUE), through the Docker daemon DOCKER_HOST names (unix socket, or tcp
+with DOCKER_CERT_PATH/DOCKER_TLS_VERIFY). Before acting they keep the
+container's last log lines and its inspect in DIR (a "container_evidence"
+notice names the files); no evidence, no action, unless the rule says
+capture: best_effort. A container with a Docker restart policy is never
+restarted or started: Docker does that itself. A dry run prints the API call
+(POST /containers/NAME/restart?t=10) and asks the daemon nothing.
 
 Examples:
   sre-sample --pidfile /run/api.pid | sre-detect | sre-report | sre-heal --rules rules.yaml
@@ -177,6 +189,23 @@ func runs(r *heal.Rule) string {
 			s += " --user"
 		}
 		return s + " restart -- " + r.Unit
+	case "restart_container", "stop_container", "start_container":
+		op := strings.TrimSuffix(r.Action, "_container")
+		var t *int
+		if op != "start" {
+			t = docker.StopTimeout(r.StopTimeout)
+		}
+		if len(r.Containers) == 1 && r.ContainerLabel == "" {
+			return docker.Call(op, r.Containers[0], t)
+		}
+		var scope []string
+		if len(r.Containers) > 0 {
+			scope = append(scope, strings.Join(r.Containers, "|"))
+		}
+		if r.ContainerLabel != "" {
+			scope = append(scope, "label "+r.ContainerLabel)
+		}
+		return docker.Call(op, "{event's container}", t) + " if " + strings.Join(scope, " or ")
 	}
 	q := make([]string, len(r.Command))
 	for i, a := range r.Command {
@@ -192,20 +221,22 @@ type result struct {
 }
 
 type healer struct {
-	std      cli.IO
-	o        *Options
-	eng      *heal.Engine
-	out      *ndjson.Writer
-	dir      *report.Dir
-	host     string
-	state    string
-	environ  []string
-	results  chan result
-	started  chan heal.Decision
-	children *heal.Children
-	wg       sync.WaitGroup
-	warnedAr bool
-	warnedSt bool
+	docker    heal.ContainerAPI
+	dockerErr error
+	std       cli.IO
+	o         *Options
+	eng       *heal.Engine
+	out       *ndjson.Writer
+	dir       *report.Dir
+	host      string
+	state     string
+	environ   []string
+	results   chan result
+	started   chan heal.Decision
+	children  *heal.Children
+	wg        sync.WaitGroup
+	warnedAr  bool
+	warnedSt  bool
 }
 
 func filter(ctx context.Context, std cli.IO, o *Options, rules *heal.Rules) error {
@@ -224,6 +255,17 @@ func filter(ctx context.Context, std cli.IO, o *Options, rules *heal.Rules) erro
 		std: std, o: o, out: ndjson.NewWriter(std.Out), dir: dir, host: host, state: statePath,
 		environ: os.Environ(), results: make(chan result, 16), started: make(chan heal.Decision),
 		children: heal.NewChildren(heal.DefaultHold, o.ProcRoot),
+	}
+	if needsDocker(rules) {
+		if dc, err := docker.New(docker.EnvFrom(std.Getenv)); err != nil {
+			if o.Apply {
+				return cli.Usagef("%v: the rules' container actions need the Docker daemon", err)
+			}
+			h.dockerErr = err
+		} else {
+			h.docker = dc
+			defer dc.Close()
+		}
 	}
 	h.eng = &heal.Engine{
 		Rules: rules, State: state, Now: std.Now, Rand: rand.Float64,
@@ -321,6 +363,23 @@ func filter(ctx context.Context, std cli.IO, o *Options, rules *heal.Rules) erro
 	}
 }
 
+// needsDocker reports whether a rule acts on containers.
+func needsDocker(rs *heal.Rules) bool {
+	for _, r := range rs.Rules {
+		if slices.Contains(heal.ContainerActions(), r.Action) {
+			return true
+		}
+	}
+	return false
+}
+
+// job is d's job with what this sre-heal holds for it.
+func (h *healer) job(d heal.Decision, apply bool) *heal.Job {
+	j := d.Job(apply, h.environ, h.o.ProcRoot)
+	j.Docker, j.DockerErr, j.Dir = h.docker, h.dockerErr, h.o.Dir
+	return j
+}
+
 func (h *healer) outErr(err error) error {
 	if errors.Is(err, ndjson.ErrClosed) {
 		return nil
@@ -368,7 +427,7 @@ func (h *healer) handle(ctx context.Context, rec ndjson.Record) error {
 			continue
 		}
 		if !h.o.Apply {
-			o := heal.Do(ctx, d.Job(false, h.environ, h.o.ProcRoot))
+			o := heal.Do(ctx, h.job(d, false))
 			if o.Desc != "" {
 				fmt.Fprintf(h.std.Err, "%s: %s (rule %s, attempt %d, after %v)\n", tool, o.Desc, d.Rule.Name, d.Attempt, heal.Round(d.Delay))
 			}
@@ -403,7 +462,7 @@ func (h *healer) schedule(ctx context.Context, d heal.Decision) {
 			return
 		}
 		at := h.std.Now()
-		j := d.Job(true, h.environ, h.o.ProcRoot)
+		j := h.job(d, true)
 		j.Children = h.children
 		o := heal.Do(ctx, j)
 		h.results <- result{d: d, o: o, at: at}
@@ -418,7 +477,34 @@ func (h *healer) finished(r result) error {
 		}
 		fmt.Fprintf(h.std.Err, "%s: %s (rule %s, attempt %d, %s)\n", tool, msg, r.d.Rule.Name, r.d.Attempt, r.o.Result)
 	}
+	if len(r.o.Evidence) > 0 {
+		if err := h.evidence(r.d, r.o, r.at); err != nil {
+			return err
+		}
+	}
 	return h.emit(r.d, r.o, r.at)
+}
+
+// evidence tells, downstream and in the archive, the files a container
+// action kept before it acted: a "container_evidence" notice right before
+// the action record, with the same rule, event and attempt.
+func (h *healer) evidence(d heal.Decision, o heal.Outcome, at time.Time) error {
+	detail := map[string]any{"rule": d.Rule.Name, "action": d.Rule.Action, "attempt": d.Attempt, "files": o.Evidence}
+	if d.Event != nil {
+		detail["event_id"], detail["target"] = d.Event.ID, d.Event.Target
+	}
+	n := event.Notice{
+		Header: event.NewHeader(event.KindNotice, tool, h.host, at),
+		Code:   "container_evidence",
+		Msg:    fmt.Sprintf("kept before %s (rule %s, attempt %d): %s.", d.Rule.Action, d.Rule.Name, d.Attempt, strings.Join(o.Evidence, ", ")),
+		Detail: detail,
+	}
+	raw, err := json.Marshal(&n)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(h.std.Err, "%s: %s\n", tool, n.Msg)
+	return h.archive(raw)
 }
 
 func (h *healer) emit(d heal.Decision, o heal.Outcome, at time.Time) error {

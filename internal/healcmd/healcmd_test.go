@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -270,5 +271,61 @@ func TestChildExitsToldAtEndOfInput(t *testing.T) {
 		if n := strings.Count(out, `"code":"child_exited"`); n != 3 || started != 3 {
 			t.Fatalf("round %d: %d actions, %d child_exited notices, want 3 and 3:\n%s\n%s", round, started, n, out, errOut)
 		}
+	}
+}
+
+const containerRules = `rules:
+  - name: web
+    on: [crash]
+    action: restart_container
+    container: web
+    max_retries: 2
+`
+
+// A dry run of a container rule plans the exact API call and asks no
+// daemon (DOCKER_HOST names none here); --check shows the same call.
+func TestContainerDryRun(t *testing.T) {
+	dir := t.TempDir()
+	rp := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rp, []byte(containerRules), 0o600)
+	ts := time.Now().UTC().Format(event.TimeLayout)
+	in := `{"v":1,"kind":"event","ts":"` + ts + `","host":"h","src":"sre-detect","id":"e1","type":"crash","severity":"critical","target":"web","msg":"m"}` + "\n"
+	out, errs, err := run(t, dir, in, "--rules", rp, "--allow-unreported")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := eventtest.ValidateStream([]byte(out)); err != nil || n != 2 {
+		t.Fatalf("%d records: %v\n%s", n, err, out)
+	}
+	var a event.Action
+	if err := json.Unmarshal([]byte(strings.Split(strings.TrimSpace(out), "\n")[1]), &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.Result != event.ResultPlanned || strings.Join(a.Argv, " ") != "POST /containers/web/restart?t=10" {
+		t.Errorf("record %+v", a)
+	}
+	if !strings.Contains(errs, "sre-heal: would call POST /containers/web/restart?t=10, after keeping its last 100 log lines and inspect in "+filepath.Join(dir, "reports")) {
+		t.Errorf("stderr %q", errs)
+	}
+	out, _, err = run(t, dir, "", "--check", rp)
+	if err != nil || !strings.Contains(out, "POST /containers/web/restart?t=10") {
+		t.Errorf("--check: %v\n%s", err, out)
+	}
+}
+
+// With --apply, container rules need a daemon the client can address: a
+// DOCKER_HOST it cannot use is a usage error naming it, before any input.
+func TestContainerApplyBadDockerHost(t *testing.T) {
+	dir := t.TempDir()
+	rp := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rp, []byte(containerRules), 0o600)
+	var out, errb bytes.Buffer
+	std := cli.IO{In: strings.NewReader(""), Out: &out, Err: &errb, Now: time.Now,
+		Getenv: func(k string) string { return map[string]string{"DOCKER_HOST": "bogus"}[k] }}
+	err := Run(context.Background(), std, []string{"--dir", filepath.Join(dir, "reports"), "--rules", rp, "--apply"})
+	var ec interface{ ExitCode() int }
+	if err == nil || !errors.As(err, &ec) || ec.ExitCode() != 2 || !strings.Contains(err.Error(), `DOCKER_HOST "bogus"`) ||
+		!strings.Contains(err.Error(), "container actions need the Docker daemon") {
+		t.Errorf("err = %v, want a usage error naming DOCKER_HOST", err)
 	}
 }

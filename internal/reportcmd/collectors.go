@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/localsre/sre-agent/internal/cli"
+	"github.com/localsre/sre-agent/internal/docker"
 	"github.com/localsre/sre-agent/internal/forensics"
 	"github.com/localsre/sre-agent/internal/logtail"
 )
@@ -49,13 +50,16 @@ func collectors(ctx context.Context, std cli.IO, o *Options) (first, slow []fore
 		}
 	}
 
-	docker := o.DockerSock
-	if docker == "" {
-		if docker, err = forensics.DockerSocket(std.Getenv("DOCKER_HOST")); err != nil {
-			// A TCP or SSH daemon is not ours to reach: reports say so.
-			fmt.Fprintf(std.Err, "%s: DOCKER_HOST: %v: reports will have no Docker section (give --docker-socket)\n", tool, err)
-			docker = ""
-		}
+	env := docker.EnvFrom(std.Getenv)
+	if o.DockerSock != "" {
+		env.Host = "unix://" + o.DockerSock
+	}
+	var dockerAPI forensics.DockerAPI
+	if dc, err := docker.New(env); err != nil {
+		// A daemon we cannot address does not stop the stream: reports say so.
+		fmt.Fprintf(std.Err, "%s: %v: reports will have no Docker section (give --docker-socket)\n", tool, err)
+	} else {
+		dockerAPI = dc
 	}
 	kubectl, _ := exec.LookPath("kubectl")
 	tools := forensics.NewToolsCollector(exec.LookPath)
@@ -68,7 +72,7 @@ func collectors(ctx context.Context, std cli.IO, o *Options) (first, slow []fore
 		{Name: "journal", Order: 20, Collector: logtail.NewJournalCollector(o.Journal, "journalctl")},
 		{Name: "host", Order: 30, Collector: forensics.NewHostCollector("/proc", o.Disks)},
 		{Name: "kernel", Order: 40, Collector: forensics.NewKernelCollector("/proc")},
-		{Name: "docker", Order: 50, Collector: forensics.NewDockerCollector(docker)},
+		{Name: "docker", Order: 50, Collector: forensics.NewDockerCollector(dockerAPI)},
 		{Name: "kubernetes", Order: 60, Collector: forensics.NewKubernetesCollector(kubectl)},
 		{Name: "tools", Order: 70, Collector: tools},
 	}

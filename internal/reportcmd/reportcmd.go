@@ -95,7 +95,7 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 	fs.IntVar(&o.LogLines, "log-lines", 100, "log lines kept per file")
 	fs.StringArrayVar(&o.Journal, "journal-unit", nil, "add `UNIT`'s journal lines (journalctl -u) to reports (repeatable)")
 	fs.DurationVar(&o.Timeout, "collector-timeout", 2*time.Second, "longest wait for each evidence collector")
-	fs.StringVar(&o.DockerSock, "docker-socket", "", "Docker Engine socket (default: DOCKER_HOST's unix socket, else /var/run/docker.sock)")
+	fs.StringVar(&o.DockerSock, "docker-socket", "", "Docker Engine unix socket (default: the daemon DOCKER_HOST names, unix or tcp with DOCKER_CERT_PATH, else /var/run/docker.sock)")
 	fs.StringArrayVar(&o.Disks, "disk", []string{"/"}, "disk usage of the filesystem holding `PATH` in reports (repeatable)")
 	fs.BoolVar(&o.Launch, "launch", false, "after a crash report, open the fitting operator tool on the terminal (only with a controlling terminal)")
 	fs.BoolVar(&o.Strict, "strict", false, "exit 1 if any input line was skipped")

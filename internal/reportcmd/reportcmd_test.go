@@ -80,16 +80,26 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// A DOCKER_HOST that is not a unix socket does not stop the stream.
-func TestDockerHostTCP(t *testing.T) {
-	dir := t.TempDir()
+// A DOCKER_HOST or DOCKER_CERT_PATH the client cannot use does not stop
+// the stream: one line on stderr names it. (A tcp:// host is one the
+// client reaches, so it is no longer such a value.)
+func TestDockerHostUnusable(t *testing.T) {
 	in := `{"v":1,"kind":"event","ts":"2026-11-27T03:41:11.000000000Z","host":"h","src":"sre-detect","id":"e1","type":"crash","severity":"critical","target":"t","msg":"t crashed"}` + "\n"
-	code, stdout, stderr := run(t, map[string]string{"DOCKER_HOST": "tcp://10.0.0.1:2375"}, in, "--dir", dir)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	if !strings.Contains(stderr, "DOCKER_HOST") || !strings.Contains(stdout, `"report":`) {
-		t.Errorf("stdout %q\nstderr %q", stdout, stderr)
+	for _, tt := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"DOCKER_HOST": "unix://"}, "DOCKER_HOST"},
+		{map[string]string{"DOCKER_HOST": "bogus"}, "DOCKER_HOST"},
+		{map[string]string{"DOCKER_HOST": "tcp://10.0.0.1:2376", "DOCKER_CERT_PATH": "/nonexistent"}, "DOCKER_CERT_PATH"},
+	} {
+		code, stdout, stderr := run(t, tt.env, in, "--dir", t.TempDir())
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", tt.env, code, stderr)
+		}
+		if strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tt.want) || !strings.Contains(stdout, `"report":`) {
+			t.Errorf("%v: stdout %q\nstderr %q", tt.env, stdout, stderr)
+		}
 	}
 }
 
