@@ -321,6 +321,9 @@ type Action struct {
 	PID         int      `json:"pid,omitempty"`
 	Result      string   `json:"result"`
 	Error       string   `json:"error,omitempty"`
+	// Evidence names the files kept before the action (a container's
+	// logs and inspect), in the report directory.
+	Evidence []string `json:"evidence,omitempty"`
 }
 
 // Validate checks an action's own rules.

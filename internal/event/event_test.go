@@ -414,6 +414,7 @@ func fullRecords() []struct {
 			DryRun: true, Attempt: 2, MaxAttempts: 3, DelayS: 1.5,
 			Argv: []string{"/usr/bin/systemctl", "restart", "nginx.service"}, PID: 4242,
 			Result: event.ResultFailed, Error: "exit status 1",
+			Evidence: []string{"sre_reports/20261127T034109Z_api_restart_container_1_abc_logs.log"},
 		}},
 		{"score", &event.Score{
 			Header: event.NewHeader(event.KindScore, "sre-score", "web1", ts0),

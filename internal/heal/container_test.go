@@ -163,10 +163,17 @@ func TestRestartContainerApply(t *testing.T) {
 			insp = string(b)
 		}
 	}
-	lines := strings.Split(strings.TrimSpace(logs), "\n")
-	last := lines[len(lines)-1]
+	// Docker stamps each stream's lines as it reads them, so the order of
+	// lines across stdout and stderr is not the order they were written
+	// in: the last stdout line is the one to look for.
+	var last string
+	for _, l := range strings.Split(strings.TrimSpace(logs), "\n") {
+		if strings.Contains(l, " stdout ") {
+			last = l
+		}
+	}
 	if !strings.HasSuffix(last, " stdout last-before-restart") || !strings.Contains(logs, " stderr oops\n") {
-		t.Errorf("log file:\n%s\nwant its last line ending in 'stdout last-before-restart', and the stderr line", logs)
+		t.Errorf("log file:\n%s\nwant its last stdout line ending in 'stdout last-before-restart', and the stderr line", logs)
 	}
 	if ts, _, _ := strings.Cut(last, " "); ts == "" {
 		t.Errorf("no timestamp in %q", last)

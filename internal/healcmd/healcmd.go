@@ -51,8 +51,8 @@ restart_container, stop_container and start_container act only on the
 containers their rule names (container: NAME|ID-prefix, container_label:
 KEY=VALUE), through the Docker daemon DOCKER_HOST names (unix socket, or tcp
 with DOCKER_CERT_PATH/DOCKER_TLS_VERIFY). Before acting they keep the
-container's last log lines and its inspect in DIR (a "container_evidence"
-notice names the files); no evidence, no action, unless the rule says
+container's last log lines and its inspect in DIR (the action record's
+"evidence" names the files); no evidence, no action, unless the rule says
 capture: best_effort. A container with a Docker restart policy is never
 restarted or started: Docker does that itself. A dry run prints the API call
 (POST /containers/NAME/restart?t=10) and asks the daemon nothing.
@@ -478,33 +478,9 @@ func (h *healer) finished(r result) error {
 		fmt.Fprintf(h.std.Err, "%s: %s (rule %s, attempt %d, %s)\n", tool, msg, r.d.Rule.Name, r.d.Attempt, r.o.Result)
 	}
 	if len(r.o.Evidence) > 0 {
-		if err := h.evidence(r.d, r.o, r.at); err != nil {
-			return err
-		}
+		fmt.Fprintf(h.std.Err, "%s: kept before %s (rule %s, attempt %d): %s\n", tool, r.d.Rule.Action, r.d.Rule.Name, r.d.Attempt, strings.Join(r.o.Evidence, ", "))
 	}
 	return h.emit(r.d, r.o, r.at)
-}
-
-// evidence tells, downstream and in the archive, the files a container
-// action kept before it acted: a "container_evidence" notice right before
-// the action record, with the same rule, event and attempt.
-func (h *healer) evidence(d heal.Decision, o heal.Outcome, at time.Time) error {
-	detail := map[string]any{"rule": d.Rule.Name, "action": d.Rule.Action, "attempt": d.Attempt, "files": o.Evidence}
-	if d.Event != nil {
-		detail["event_id"], detail["target"] = d.Event.ID, d.Event.Target
-	}
-	n := event.Notice{
-		Header: event.NewHeader(event.KindNotice, tool, h.host, at),
-		Code:   "container_evidence",
-		Msg:    fmt.Sprintf("kept before %s (rule %s, attempt %d): %s.", d.Rule.Action, d.Rule.Name, d.Attempt, strings.Join(o.Evidence, ", ")),
-		Detail: detail,
-	}
-	raw, err := json.Marshal(&n)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(h.std.Err, "%s: %s\n", tool, n.Msg)
-	return h.archive(raw)
 }
 
 func (h *healer) emit(d heal.Decision, o heal.Outcome, at time.Time) error {
@@ -520,6 +496,7 @@ func (h *healer) emit(d heal.Decision, o heal.Outcome, at time.Time) error {
 		PID:         o.PID,
 		Result:      o.Result,
 		Error:       o.Err,
+		Evidence:    o.Evidence,
 	}
 	if d.Event != nil {
 		a.EventID, a.Target = d.Event.ID, d.Event.Target
