@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,31 +12,9 @@ import (
 	"time"
 
 	"github.com/localsre/sre-agent/internal/docker"
+	"github.com/localsre/sre-agent/internal/docker/dockertest"
 	"github.com/localsre/sre-agent/internal/event"
 )
-
-// realDockerImage is the image scripts/dockerd-test.sh imports.
-const realDockerImage = "sre-busybox:local"
-
-// needDaemon skips a test that needs a real Docker daemon, saying why; in
-// CI (CI=true) it fails instead, because CI starts one and must not skip.
-func needDaemon(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...) + `; start one with: eval "$(scripts/dockerd-test.sh)"`
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
-// dockerCLI runs the docker CLI against DOCKER_HOST with a timeout.
-func dockerCLI(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput()
-	return strings.TrimSpace(string(out)), err
-}
 
 // cgroupContainerRe is internal/sampler's form of a container id in a
 // cgroup path (docker's cgroupfs /docker/ID, systemd's docker-ID.scope,
@@ -75,28 +52,8 @@ func containerOf(t *testing.T, pid int) string {
 // and its address, or skips (fails under CI) when none answers.
 func realDocker(t *testing.T) (*docker.Client, string) {
 	t.Helper()
-	host := os.Getenv("DOCKER_HOST")
-	if host == "" {
-		needDaemon(t, "DOCKER_HOST is not set")
-	}
-	api, err := docker.New(docker.EnvFrom(os.Getenv))
-	if err != nil {
-		needDaemon(t, "%v", err)
-	}
-	socket := api.Host()
-	if _, err := exec.LookPath("docker"); err != nil {
-		needDaemon(t, "no docker CLI on PATH")
-	}
-	if out, err := dockerCLI(t, "version", "--format", "{{.Server.Version}}"); err != nil {
-		needDaemon(t, "the daemon on %s does not answer: %v: %s", socket, err, out)
-	} else {
-		t.Logf("dockerd %s on %s", out, socket)
-	}
-	if out, err := dockerCLI(t, "image", "inspect", "--format", "{{.Id}}", realDockerImage); err != nil {
-		needDaemon(t, "no image %s: %v: %s", realDockerImage, err, out)
-	}
-
-	return api, socket
+	api := dockertest.Client(t)
+	return api, api.Host()
 }
 
 // TestDockerCollectorRealDaemon runs a container on a real dockerd, kills
@@ -107,16 +64,16 @@ func TestDockerCollectorRealDaemon(t *testing.T) {
 	api, _ := realDocker(t)
 	name := fmt.Sprintf("sre-test-%d-%d", os.Getpid(), time.Now().UnixNano()%1_000_000)
 	t.Cleanup(func() {
-		if out, err := dockerCLI(t, "rm", "-f", name); err != nil {
+		if out, err := dockertest.CLI("rm", "-f", name); err != nil {
 			t.Logf("docker rm -f %s: %v: %s", name, err, out)
 		}
 	})
-	id, err := dockerCLI(t, "run", "-d", "--name", name, realDockerImage, "sh", "-c",
+	id, err := dockertest.CLI("run", "-d", "--name", name, dockertest.Image, "sh", "-c",
 		"echo hello-from-container; i=0; while true; do echo line $i; i=$((i+1)); sleep 0.1; done")
 	if err != nil {
 		t.Fatalf("docker run: %v: %s", err, id)
 	}
-	out, err := dockerCLI(t, "inspect", "-f", "{{.State.Pid}}", name)
+	out, err := dockertest.CLI("inspect", "-f", "{{.State.Pid}}", name)
 	if err != nil {
 		t.Fatalf("docker inspect: %v: %s", err, out)
 	}
@@ -135,7 +92,7 @@ func TestDockerCollectorRealDaemon(t *testing.T) {
 	// Alive: wait for a few lines, and see it running.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		logs, _ := dockerCLI(t, "logs", name)
+		logs, _ := dockertest.CLI("logs", name)
 		if strings.Contains(logs, "line 2") {
 			break
 		}
@@ -157,7 +114,7 @@ func TestDockerCollectorRealDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	for deadline = time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		st, _ := dockerCLI(t, "inspect", "-f", "{{.State.Status}}", name)
+		st, _ := dockertest.CLI("inspect", "-f", "{{.State.Status}}", name)
 		if st == "exited" {
 			break
 		}
@@ -185,8 +142,8 @@ func TestDockerCollectorRealDaemon(t *testing.T) {
 			t.Errorf("%s = %q, want %q", key, got, want)
 		}
 	}
-	if got := fieldValue(s, "Image"); !strings.HasPrefix(got, realDockerImage+" (") {
-		t.Errorf("Image = %q, want %s (its id)", got, realDockerImage)
+	if got := fieldValue(s, "Image"); !strings.HasPrefix(got, dockertest.Image+" (") {
+		t.Errorf("Image = %q, want %s (its id)", got, dockertest.Image)
 	}
 	if !findLine(s.Lines, " hello-from-container") || !findLine(s.Lines, " line 2") {
 		t.Errorf("log lines lack hello-from-container or line 2: %q", s.Lines)
@@ -208,12 +165,12 @@ func TestDockerCollectorRealDaemon(t *testing.T) {
 func TestDockerCollectorGoneContainer(t *testing.T) {
 	api, _ := realDocker(t)
 	c := NewDockerCollector(api)
-	id, err := dockerCLI(t, "run", "-d", "--rm", realDockerImage, "sh", "-c", "echo bye; exit 3")
+	id, err := dockertest.CLI("run", "-d", "--rm", dockertest.Image, "sh", "-c", "echo bye; exit 3")
 	if err != nil {
 		t.Fatalf("docker run: %v: %s", err, id)
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := dockerCLI(t, "inspect", id); err != nil {
+		if _, err := dockertest.CLI("inspect", id); err != nil {
 			break // removed
 		}
 		if time.Now().After(deadline) {
@@ -231,12 +188,12 @@ func TestDockerCollectorGoneContainer(t *testing.T) {
 	}
 
 	name := fmt.Sprintf("sre-nolog-%d-%d", os.Getpid(), time.Now().UnixNano()%1_000_000)
-	t.Cleanup(func() { dockerCLI(t, "rm", "-f", name) })
-	id, err = dockerCLI(t, "run", "-d", "--name", name, "--log-driver", "none", realDockerImage, "sh", "-c", "echo unseen; exit 4")
+	t.Cleanup(func() { dockertest.CLI("rm", "-f", name) })
+	id, err = dockertest.CLI("run", "-d", "--name", name, "--log-driver", "none", dockertest.Image, "sh", "-c", "echo unseen; exit 4")
 	if err != nil {
 		t.Fatalf("docker run: %v: %s", err, id)
 	}
-	if out, err := dockerCLI(t, "wait", name); err != nil || out != "4" {
+	if out, err := dockertest.CLI("wait", name); err != nil || out != "4" {
 		t.Fatalf("docker wait: %v: %s", err, out)
 	}
 	s, err = c.Collect(context.Background(), dockerIncident(id, "docker"))

@@ -3,98 +3,15 @@ package heal
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/localsre/sre-agent/internal/docker"
+	"github.com/localsre/sre-agent/internal/docker/dockertest"
 	"github.com/localsre/sre-agent/internal/event"
 )
-
-// needDaemon skips a test that needs a real Docker daemon, saying why; in
-// CI (CI=true) it fails instead, because CI starts one and must not skip.
-func needDaemon(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...) + `; start one with: eval "$(scripts/dockerd-test.sh)"`
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
-const busybox = "sre-busybox:local"
-
-// realDocker is the project's client for the daemon on DOCKER_HOST.
-func realDocker(t *testing.T) *docker.Client {
-	t.Helper()
-	if os.Getenv("DOCKER_HOST") == "" {
-		needDaemon(t, "DOCKER_HOST is not set")
-	}
-	if _, err := exec.LookPath("docker"); err != nil {
-		needDaemon(t, "no docker CLI on PATH")
-	}
-	c, err := docker.New(docker.EnvFrom(os.Getenv))
-	if err != nil {
-		needDaemon(t, "%v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx); err != nil {
-		needDaemon(t, "the daemon does not answer: %v", err)
-	}
-	if out, err := dockerCmd("image", "inspect", busybox); err != nil {
-		needDaemon(t, "no image %s: %v: %s", busybox, err, out)
-	}
-	return c
-}
-
-func dockerCmd(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput()
-	return strings.TrimSpace(string(out)), err
-}
-
-// container runs a busybox container named uniquely, removed at the end.
-func container(t *testing.T, prefix string, runArgs []string, script string) string {
-	t.Helper()
-	name := fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), time.Now().UnixNano()%1_000_000_000)
-	t.Cleanup(func() { dockerCmd("rm", "-f", name) })
-	args := append([]string{"run", "-d", "--name", name}, runArgs...)
-	args = append(args, busybox, "sh", "-c", script)
-	if out, err := dockerCmd(args...); err != nil {
-		t.Fatalf("docker %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return name
-}
-
-func inspectField(t *testing.T, name, format string) string {
-	t.Helper()
-	out, err := dockerCmd("inspect", "-f", format, name)
-	if err != nil {
-		t.Fatalf("docker inspect %s: %v: %s", name, err, out)
-	}
-	return out
-}
-
-// waitState waits for the container's State.Status.
-func waitState(t *testing.T, name, want string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if got := inspectField(t, name, "{{.State.Status}}"); got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not %s after 20 s", name, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func containerJob(t *testing.T, c ContainerAPI, action, name string, apply bool, extra string) *Job {
 	t.Helper()
@@ -122,16 +39,16 @@ func dirFiles(t *testing.T, dir string) []string {
 // A container that exited 3 is restarted with --apply, after its logs and
 // inspect are kept: the log file holds the last line it wrote before.
 func TestRestartContainerApply(t *testing.T) {
-	c := realDocker(t)
+	c := dockertest.Client(t)
 	// The first run writes its last line and exits 3; the restarted one
 	// (the same container, so /tmp/ran is still there) stays up.
-	name := container(t, "sre-heal-restart", nil,
+	name := dockertest.Run(t, "sre-heal-restart", nil,
 		`echo started; if [ ! -f /tmp/ran ]; then touch /tmp/ran; echo oops >&2; echo last-before-restart; exit 3; fi; exec sleep 1000`)
-	waitState(t, name, "exited")
-	if code := inspectField(t, name, "{{.State.ExitCode}}"); code != "3" {
+	dockertest.WaitState(t, name, "exited")
+	if code := dockertest.Inspect(t, name, "{{.State.ExitCode}}"); code != "3" {
 		t.Fatalf("exit code %s", code)
 	}
-	started := inspectField(t, name, "{{.State.StartedAt}}")
+	started := dockertest.Inspect(t, name, "{{.State.StartedAt}}")
 	j := containerJob(t, c, "restart_container", name, true, "")
 	o := Do(context.Background(), j)
 	if o.Result != event.ResultOK || o.Err != "" {
@@ -140,8 +57,8 @@ func TestRestartContainerApply(t *testing.T) {
 	if want := []string{"POST", "/containers/" + name + "/restart?t=1"}; strings.Join(o.Argv, " ") != strings.Join(want, " ") {
 		t.Errorf("argv %q, want %q", o.Argv, want)
 	}
-	waitState(t, name, "running")
-	if now := inspectField(t, name, "{{.State.StartedAt}}"); now == started {
+	dockertest.WaitState(t, name, "running")
+	if now := dockertest.Inspect(t, name, "{{.State.StartedAt}}"); now == started {
 		t.Errorf("StartedAt %s unchanged", now)
 	}
 	if len(o.Evidence) != 2 {
@@ -192,16 +109,16 @@ func TestRestartContainerApply(t *testing.T) {
 
 // A dry run calls nothing, writes nothing, and says the exact API call.
 func TestRestartContainerDryRun(t *testing.T) {
-	c := realDocker(t)
-	name := container(t, "sre-heal-dry", nil, "exit 3")
-	waitState(t, name, "exited")
-	started := inspectField(t, name, "{{.State.StartedAt}}")
+	c := dockertest.Client(t)
+	name := dockertest.Run(t, "sre-heal-dry", nil, "exit 3")
+	dockertest.WaitState(t, name, "exited")
+	started := dockertest.Inspect(t, name, "{{.State.StartedAt}}")
 	j := containerJob(t, c, "restart_container", name, false, "")
 	o := Do(context.Background(), j)
 	if o.Result != event.ResultPlanned || !strings.Contains(o.Desc, "would call POST /containers/"+name+"/restart?t=1") {
 		t.Errorf("outcome %+v", o)
 	}
-	if got := inspectField(t, name, "{{.State.Status}} {{.State.StartedAt}}"); got != "exited "+started {
+	if got := dockertest.Inspect(t, name, "{{.State.Status}} {{.State.StartedAt}}"); got != "exited "+started {
 		t.Errorf("dry run touched the container: %s", got)
 	}
 	if f := dirFiles(t, j.Dir); len(f) != 0 {
@@ -212,12 +129,12 @@ func TestRestartContainerDryRun(t *testing.T) {
 // A container that Docker restarts itself is never restarted by a rule:
 // the record says why. Nothing is captured either.
 func TestRestartContainerRefusesRestartPolicy(t *testing.T) {
-	c := realDocker(t)
+	c := dockertest.Client(t)
 	for _, policy := range []string{"always", "unless-stopped", "on-failure:3"} {
 		t.Run(policy, func(t *testing.T) {
-			name := container(t, "sre-heal-policy", []string{"--restart=" + policy}, "exec sleep 1000")
-			waitState(t, name, "running")
-			before := inspectField(t, name, "{{.State.StartedAt}} {{.RestartCount}}")
+			name := dockertest.Run(t, "sre-heal-policy", []string{"--restart=" + policy}, "exec sleep 1000")
+			dockertest.WaitState(t, name, "running")
+			before := dockertest.Inspect(t, name, "{{.State.StartedAt}} {{.RestartCount}}")
 			for _, action := range []string{"restart_container", "start_container"} {
 				j := containerJob(t, c, "restart_container", name, true, "")
 				j.Rule.Action = action // the same rule as start_container
@@ -230,7 +147,7 @@ func TestRestartContainerRefusesRestartPolicy(t *testing.T) {
 					t.Errorf("%s: wrote %q", action, f)
 				}
 			}
-			if after := inspectField(t, name, "{{.State.StartedAt}} {{.RestartCount}}"); after != before {
+			if after := dockertest.Inspect(t, name, "{{.State.StartedAt}} {{.RestartCount}}"); after != before {
 				t.Errorf("container touched: %s, was %s", after, before)
 			}
 		})
@@ -240,17 +157,17 @@ func TestRestartContainerRefusesRestartPolicy(t *testing.T) {
 // When the evidence cannot be kept (a log driver that keeps nothing), the
 // container is not touched, unless the rule says capture: best_effort.
 func TestRestartContainerCaptureFails(t *testing.T) {
-	c := realDocker(t)
-	name := container(t, "sre-heal-nolog", []string{"--log-driver", "none"}, "exit 3")
-	waitState(t, name, "exited")
-	started := inspectField(t, name, "{{.State.StartedAt}}")
+	c := dockertest.Client(t)
+	name := dockertest.Run(t, "sre-heal-nolog", []string{"--log-driver", "none"}, "exit 3")
+	dockertest.WaitState(t, name, "exited")
+	started := dockertest.Inspect(t, name, "{{.State.StartedAt}}")
 
 	j := containerJob(t, c, "restart_container", name, true, "")
 	o := Do(context.Background(), j)
 	if o.Result != event.ResultFailed || !strings.Contains(o.Err, "evidence not kept, so the container was not touched") || !strings.Contains(o.Err, "logs: ") {
 		t.Errorf("outcome %+v, want failed for the evidence", o)
 	}
-	if got := inspectField(t, name, "{{.State.Status}} {{.State.StartedAt}}"); got != "exited "+started {
+	if got := dockertest.Inspect(t, name, "{{.State.Status}} {{.State.StartedAt}}"); got != "exited "+started {
 		t.Errorf("container touched: %s", got)
 	}
 	if len(o.Evidence) != 1 || !strings.HasSuffix(o.Evidence[0], "_inspect.json") {
@@ -262,7 +179,7 @@ func TestRestartContainerCaptureFails(t *testing.T) {
 	if o.Result != event.ResultOK || !strings.Contains(o.Err, "evidence not fully kept (capture: best_effort)") {
 		t.Errorf("best_effort outcome %+v, want ok with the capture failure said", o)
 	}
-	if got := inspectField(t, name, "{{.State.StartedAt}}"); got == started {
+	if got := dockertest.Inspect(t, name, "{{.State.StartedAt}}"); got == started {
 		t.Errorf("best_effort: not restarted")
 	}
 }
@@ -270,23 +187,23 @@ func TestRestartContainerCaptureFails(t *testing.T) {
 // Stop and start with a stop timeout; a container outside the rule's
 // scope, or one that does not exist, is never touched.
 func TestStopStartContainerScope(t *testing.T) {
-	c := realDocker(t)
-	name := container(t, "sre-heal-ss", []string{"--label", "sre.heal=yes"}, "exec sleep 1000")
-	other := container(t, "sre-heal-other", nil, "exec sleep 1000")
-	waitState(t, name, "running")
-	waitState(t, other, "running")
+	c := dockertest.Client(t)
+	name := dockertest.Run(t, "sre-heal-ss", []string{"--label", "sre.heal=yes"}, "exec sleep 1000")
+	other := dockertest.Run(t, "sre-heal-other", nil, "exec sleep 1000")
+	dockertest.WaitState(t, name, "running")
+	dockertest.WaitState(t, other, "running")
 
 	j := containerJob(t, c, "stop_container", name, true, "")
 	if o := Do(context.Background(), j); o.Result != event.ResultOK || strings.Join(o.Argv, " ") != "POST /containers/"+name+"/stop?t=1" {
 		t.Fatalf("stop: %+v", o)
 	}
-	waitState(t, name, "exited")
+	dockertest.WaitState(t, name, "exited")
 	j = containerJob(t, c, "restart_container", name, true, "")
 	j.Rule.Action = "start_container"
 	if o := Do(context.Background(), j); o.Result != event.ResultOK || strings.Join(o.Argv, " ") != "POST /containers/"+name+"/start" {
 		t.Fatalf("start: %+v", o)
 	}
-	waitState(t, name, "running")
+	dockertest.WaitState(t, name, "running")
 
 	// A label rule: the event's target is looked up, then must carry it.
 	rs, err := Parse("r.yaml", []byte("rules:\n  - name: l\n    on: [crash]\n    action: stop_container\n    container_label: sre.heal=yes\n    max_retries: 2\n"))
@@ -306,23 +223,23 @@ func TestStopStartContainerScope(t *testing.T) {
 		}
 	}
 	// A rule that names one container does not act for an event about another.
-	otherID := inspectField(t, other, "{{.Id}}")
+	otherID := dockertest.Inspect(t, other, "{{.Id}}")
 	j = containerJob(t, c, "stop_container", name, true, "")
 	j.Event.Process = &event.Process{PID: 1, ContainerID: otherID}
 	if o := Do(context.Background(), j); o.Result != event.ResultSkipped || !strings.Contains(o.Err, "the event is about container "+otherID[:12]+", not "+name) {
 		t.Errorf("event about another container: %+v", o)
 	}
-	if got := inspectField(t, name, "{{.State.Status}}"); got != "running" {
+	if got := dockertest.Inspect(t, name, "{{.State.Status}}"); got != "running" {
 		t.Errorf("the rule's container was touched for another's event: %s", got)
 	}
-	if got := inspectField(t, other, "{{.State.Status}}"); got != "running" {
+	if got := dockertest.Inspect(t, other, "{{.State.Status}}"); got != "running" {
 		t.Errorf("a container outside the scope was touched: %s", got)
 	}
 	j = &Job{Rule: rs.Rules[0], Apply: true, Attempt: 1, Docker: c, Dir: t.TempDir(), Event: &event.Event{ID: "e", Target: name}}
 	if o := Do(context.Background(), j); o.Result != event.ResultOK {
 		t.Errorf("label scope: %+v", o)
 	}
-	waitState(t, name, "exited")
+	dockertest.WaitState(t, name, "exited")
 }
 
 // Without a daemon client the action fails and says why.
