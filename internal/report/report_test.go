@@ -400,3 +400,32 @@ func TestOpenRemovesStaleTemp(t *testing.T) {
 		t.Errorf("stale temp file still there: %v", err)
 	}
 }
+
+// TestGivenUpRecordsBounded: with the archive unwritable for good, the
+// records kept to write again are bounded (MaxQueued), and so are those
+// named at the end (MaxDroppedNamed): the rest are counted, not listed.
+func TestGivenUpRecordsBounded(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "reports")
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, ArchiveName), 0o755); err != nil { // an archive that cannot be opened
+		t.Fatal(err)
+	}
+	const extra = 7
+	n := MaxQueued + MaxDroppedNamed + extra
+	for i := range n {
+		line := fmt.Sprintf(`{"v":1,"kind":"event","id":"e%d"}`, i)
+		if err := d.AppendArchive([]byte(line), false); err == nil {
+			t.Fatalf("record %d: archived in a directory", i)
+		}
+	}
+	labels, more := d.Unwritten()
+	if len(labels) != MaxQueued+MaxDroppedNamed || more != extra {
+		t.Fatalf("%d named and %d more, want %d and %d", len(labels), more, MaxQueued+MaxDroppedNamed, extra)
+	}
+	if want := fmt.Sprintf("e%d", MaxQueued); !strings.Contains(labels[MaxQueued], want) {
+		t.Errorf("first record given up named %q, want it to name %s", labels[MaxQueued], want)
+	}
+}

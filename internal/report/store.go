@@ -43,7 +43,8 @@ type Dir struct {
 	// record waits behind them so the archive keeps the stream's order.
 	queue      []queued
 	queueBytes int
-	dropped    []string // records given up because the queue was full
+	dropped    []string // records given up because the queue was full (at most MaxDroppedNamed)
+	moreDrops  int      // and how many more
 }
 
 type queued struct {
@@ -55,6 +56,9 @@ type queued struct {
 const (
 	MaxQueued      = 10000
 	MaxQueuedBytes = 16 << 20
+	// MaxDroppedNamed bounds the records given up that Unwritten names one
+	// by one; it counts the rest.
+	MaxDroppedNamed = 1000
 )
 
 // LockName is the lock file every writer of a directory takes (flock).
@@ -367,7 +371,11 @@ func (d *Dir) appendLocked(line []byte, sync bool) error {
 func (d *Dir) enqueue(buf []byte, sync bool) error {
 	if len(d.queue) >= MaxQueued || d.queueBytes+len(buf) > MaxQueuedBytes {
 		label := RecordLabel(buf)
-		d.dropped = append(d.dropped, label)
+		if len(d.dropped) < MaxDroppedNamed {
+			d.dropped = append(d.dropped, label)
+		} else {
+			d.moreDrops++
+		}
 		return fmt.Errorf("archive: %d records already wait to be written: %s is lost", len(d.queue), label)
 	}
 	d.queue = append(d.queue, queued{buf, sync})
@@ -441,15 +449,15 @@ func (d *Dir) Flush() (int, error) {
 }
 
 // Unwritten names the records not in the archive: those waiting, then
-// those given up because too many waited.
-func (d *Dir) Unwritten() []string {
+// those given up because too many waited (the first MaxDroppedNamed of
+// them); more is how many more were given up, unnamed.
+func (d *Dir) Unwritten() (labels []string, more int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var out []string
 	for _, q := range d.queue {
-		out = append(out, RecordLabel(q.line))
+		labels = append(labels, RecordLabel(q.line))
 	}
-	return append(out, d.dropped...)
+	return append(labels, d.dropped...), d.moreDrops
 }
 
 // RecordLabel names a record for a person: its kind and id, or for a

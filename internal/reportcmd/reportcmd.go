@@ -172,9 +172,10 @@ type filterState struct {
 	stop   func()
 	launch *launcher
 
-	mu       sync.Mutex // guards retry and warnedAr: context reports are written in the background
-	retry    []*pending
-	warnedAr bool
+	mu        sync.Mutex // guards retry, lostEarly and warnedAr: context reports are written in the background
+	retry     []*pending
+	lostEarly int // reports given up at once, named when they were, because maxPending waited
+	warnedAr  bool
 
 	contexts sync.WaitGroup
 	running  atomic.Int32 // context reports being gathered or written
@@ -361,7 +362,7 @@ func (st *filterState) drain(wait time.Duration) int {
 		if err := st.retryPending(); err != nil && !errors.Is(err, ndjson.ErrClosed) {
 			fmt.Fprintf(st.std.Err, "%s: %v\n", tool, err)
 		}
-		if st.waiting() == 0 && st.running.Load() == 0 && len(st.dir.Unwritten()) == 0 || !time.Now().Before(deadline) {
+		if st.waiting() == 0 && st.running.Load() == 0 && st.unwritten() == 0 || !time.Now().Before(deadline) {
 			break
 		}
 		time.Sleep(every)
@@ -370,18 +371,25 @@ func (st *filterState) drain(wait time.Duration) int {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for _, p := range st.retry {
-		what := "report"
-		if p.context != nil {
-			what = "context report"
-		}
-		fmt.Fprintf(st.std.Err, "%s: lost: the %s of event %s (%s of %s): not written after %d tries\n", tool, what, p.ev.ID, p.ev.Type, p.ev.Target, p.tries)
+		fmt.Fprintf(st.std.Err, "%s: lost: the %s of event %s (%s of %s): not written after %d tries\n", tool, p.what(), p.ev.ID, p.ev.Type, p.ev.Target, p.tries)
 		lost++
 	}
-	for _, label := range st.dir.Unwritten() {
+	labels, more := st.dir.Unwritten()
+	for _, label := range labels {
 		fmt.Fprintf(st.std.Err, "%s: lost: %s: not in the archive\n", tool, label)
 		lost++
 	}
-	return lost
+	if more > 0 {
+		fmt.Fprintf(st.std.Err, "%s: lost: %d more records not in the archive (not named: over %d)\n", tool, more, report.MaxDroppedNamed)
+		lost += more
+	}
+	return lost + st.lostEarly
+}
+
+// unwritten counts the archive records not written.
+func (st *filterState) unwritten() int {
+	labels, more := st.dir.Unwritten()
+	return len(labels) + more
 }
 
 // reportAndPass writes the report of ev, decoded from raw, and passes raw
@@ -392,9 +400,7 @@ func (st *filterState) reportAndPass(ev *event.Event, raw []byte) error {
 	path, annotated, follow, err := st.write(ev, raw)
 	if err != nil {
 		fmt.Fprintf(st.std.Err, "%s: %v; the event passes on without a report, retrying every %v\n", tool, err, st.o.RetryEvery)
-		st.mu.Lock()
-		st.retry = append(st.retry, &pending{ev: ev, tries: 1})
-		st.mu.Unlock()
+		st.pend(&pending{ev: ev, tries: 1})
 		st.archive(raw, ev.Severity == event.SevCritical)
 		return st.out.WriteLine(raw)
 	}
@@ -489,9 +495,7 @@ func (st *filterState) gatherContext(ev *event.Event, inc *forensics.Incident, f
 	}
 	if err := st.writeContext(cr); err != nil {
 		fmt.Fprintf(st.std.Err, "%s: %v; retrying every %v\n", tool, err, st.o.RetryEvery)
-		st.mu.Lock()
-		st.retry = append(st.retry, &pending{ev: ev, context: cr, tries: 1})
-		st.mu.Unlock()
+		st.pend(&pending{ev: ev, context: cr, tries: 1})
 	}
 }
 
@@ -511,6 +515,31 @@ func (st *filterState) writeContext(cr *report.Report) error {
 		st.archived(archErr)
 	}
 	return err
+}
+
+// maxPending bounds the reports kept in memory to be written again: each
+// holds its event, history included. One past it is given up at once, and
+// named.
+const maxPending = 1000
+
+// pend keeps p to be written again, or names it lost when maxPending wait.
+func (st *filterState) pend(p *pending) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.retry) < maxPending {
+		st.retry = append(st.retry, p)
+		return
+	}
+	fmt.Fprintf(st.std.Err, "%s: lost: the %s of event %s (%s of %s): %d reports already wait to be written\n",
+		tool, p.what(), p.ev.ID, p.ev.Type, p.ev.Target, len(st.retry))
+	st.lostEarly++
+}
+
+func (p *pending) what() string {
+	if p.context != nil {
+		return "context report"
+	}
+	return "report"
 }
 
 func (st *filterState) waiting() int {

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/localsre/sre-agent/internal/cli"
+	"github.com/localsre/sre-agent/internal/event"
 )
 
 func run(t *testing.T, env map[string]string, stdin string, args ...string) (int, string, string) {
@@ -345,4 +346,22 @@ func atoi(t *testing.T, s string) int {
 		t.Fatalf("nice printed %q", s)
 	}
 	return n
+}
+
+// TestPendingReportsBounded: reports kept in memory to write again are
+// bounded; one past the bound is named lost at once and counted in the
+// end's total.
+func TestPendingReportsBounded(t *testing.T) {
+	var errb bytes.Buffer
+	st := &filterState{std: cli.IO{Err: &errb}, dir: nil}
+	ev := &event.Event{ID: "e", Type: "crash", Target: "api"}
+	for range maxPending + 2 {
+		st.pend(&pending{ev: ev, tries: 1})
+	}
+	if len(st.retry) != maxPending || st.lostEarly != 2 {
+		t.Fatalf("%d kept, %d lost at once; want %d and 2", len(st.retry), st.lostEarly, maxPending)
+	}
+	if got := strings.Count(errb.String(), "sre-report: lost: the report of event e (crash of api): 1000 reports already wait to be written\n"); got != 2 {
+		t.Errorf("stderr names %d losses, want 2:\n%s", got, errb.String())
+	}
 }
