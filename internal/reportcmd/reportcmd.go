@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -176,6 +177,10 @@ type filterState struct {
 	retry     []*pending
 	lostEarly int // reports given up at once, named when they were, because maxPending waited
 	warnedAr  bool
+	// gathering holds the events whose context report is being gathered
+	// or waits for its turn (maxContextRuns at a time), so that one still
+	// there when sre-report ends is named.
+	gathering map[*event.Event]bool
 
 	contexts sync.WaitGroup
 	running  atomic.Int32 // context reports being gathered or written
@@ -374,6 +379,15 @@ func (st *filterState) drain(wait time.Duration) int {
 		fmt.Fprintf(st.std.Err, "%s: lost: the %s of event %s (%s of %s): not written after %d tries\n", tool, p.what(), p.ev.ID, p.ev.Type, p.ev.Target, p.tries)
 		lost++
 	}
+	still := make([]*event.Event, 0, len(st.gathering))
+	for ev := range st.gathering {
+		still = append(still, ev)
+	}
+	slices.SortFunc(still, func(a, b *event.Event) int { return strings.Compare(a.ID, b.ID) })
+	for _, ev := range still {
+		fmt.Fprintf(st.std.Err, "%s: lost: the context report of event %s (%s of %s): still being gathered when sre-report ended\n", tool, ev.ID, ev.Type, ev.Target)
+		lost++
+	}
 	labels, more := st.dir.Unwritten()
 	for _, label := range labels {
 		fmt.Fprintf(st.std.Err, "%s: lost: %s: not in the archive\n", tool, label)
@@ -473,6 +487,12 @@ func (st *filterState) write(ev *event.Event, raw []byte) (path string, annotate
 		// Counted now, so drain waits for it even before it starts.
 		st.contexts.Add(1)
 		st.running.Add(1)
+		st.mu.Lock()
+		if st.gathering == nil {
+			st.gathering = map[*event.Event]bool{}
+		}
+		st.gathering[ev] = true
+		st.mu.Unlock()
 		follow = func() { go st.gatherContext(ev, inc, r, path, sum) }
 	}
 	return path, annotated, follow, nil
@@ -485,6 +505,11 @@ func (st *filterState) write(ev *event.Event, raw []byte) (path string, annotate
 func (st *filterState) gatherContext(ev *event.Event, inc *forensics.Incident, first *report.Report, path, sum string) {
 	defer st.contexts.Done()
 	defer st.running.Add(-1)
+	defer func() {
+		st.mu.Lock()
+		delete(st.gathering, ev)
+		st.mu.Unlock()
+	}()
 	st.ctxRuns <- struct{}{}
 	results := forensics.Run(context.Background(), st.slow, inc, st.o.Timeout)
 	<-st.ctxRuns

@@ -19,6 +19,7 @@ import (
 
 	"github.com/localsre/sre-agent/internal/cli"
 	"github.com/localsre/sre-agent/internal/event"
+	"github.com/localsre/sre-agent/internal/report"
 )
 
 func run(t *testing.T, env map[string]string, stdin string, args ...string) (int, string, string) {
@@ -363,5 +364,28 @@ func TestPendingReportsBounded(t *testing.T) {
 	}
 	if got := strings.Count(errb.String(), "sre-report: lost: the report of event e (crash of api): 1000 reports already wait to be written\n"); got != 2 {
 		t.Errorf("stderr names %d losses, want 2:\n%s", got, errb.String())
+	}
+}
+
+// TestDrainNamesContextsStillGathered: a context report still being
+// gathered (or waiting its turn) when sre-report ends is named lost and
+// counted, never dropped in silence.
+func TestDrainNamesContextsStillGathered(t *testing.T) {
+	dir, err := report.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	st := &filterState{std: cli.IO{Err: &errb}, dir: dir, o: &Options{Timeout: 10 * time.Millisecond, RetryEvery: 10 * time.Millisecond}}
+	ev := &event.Event{ID: "e1", Type: "crash", Target: "api"}
+	// As write does for a report whose context follows; nothing ends it.
+	st.contexts.Add(1)
+	st.running.Add(1)
+	st.gathering = map[*event.Event]bool{ev: true}
+	if lost := st.drain(0); lost != 1 {
+		t.Errorf("drain: %d lost, want 1", lost)
+	}
+	if want := "sre-report: lost: the context report of event e1 (crash of api): still being gathered when sre-report ended\n"; !strings.Contains(errb.String(), want) {
+		t.Errorf("stderr %q, want %q", errb.String(), want)
 	}
 }
