@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -427,5 +428,38 @@ func TestGivenUpRecordsBounded(t *testing.T) {
 	}
 	if want := fmt.Sprintf("e%d", MaxQueued); !strings.Contains(labels[MaxQueued], want) {
 		t.Errorf("first record given up named %q, want it to name %s", labels[MaxQueued], want)
+	}
+}
+
+// TestTakenNameNamesItsOwnContext: a report whose name is taken is
+// written as NAME-2.txt, and the context report it names (in its
+// Context-Report header and for the writer) is NAME-2_context.txt, not
+// the context report of the report that had the name first.
+func TestTakenNameNamesItsOwnContext(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := fixtureEvent()
+	name := FileName(ev.TS.Time, ev.Target, ev.Type, "00000001")
+	var paths []string
+	for range 2 {
+		r := &Report{Event: ev, ShortID: "00000001", Name: name, ContextName: ContextName(name), WrittenAt: time.Unix(0, 0)}
+		p, _, err := d.WriteReport(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := ContextName(filepath.Base(p)); r.ContextName != want {
+			t.Errorf("%s: context name %s, want %s", p, r.ContextName, want)
+		}
+		b, _ := os.ReadFile(p)
+		if !regexp.MustCompile(`(?m)^Context-Report:\s+` + regexp.QuoteMeta(ContextName(filepath.Base(p))) + ` `).Match(b) {
+			t.Errorf("%s does not name its own context report:\n%.600s", p, b)
+		}
+		paths = append(paths, p)
+	}
+	if want := strings.TrimSuffix(name, ".txt") + "-2.txt"; filepath.Base(paths[1]) != want {
+		t.Errorf("second report %s, want %s", filepath.Base(paths[1]), want)
 	}
 }

@@ -257,6 +257,13 @@ func (d *Dir) Write(r *Report, record func(path, sum string) [][]byte) (path, su
 
 func (d *Dir) writeLocked(r *Report) (string, string, error) {
 	r.Prev = d.head
+	// The name is chosen before the report is rendered, under the lock
+	// every writer holds: a report that takes -2 (its name was taken)
+	// names its own context report, NAME-2_context.txt.
+	r.Name = d.freeName(r.Name)
+	if r.ContextName != "" {
+		r.ContextName = ContextName(r.Name)
+	}
 	data := Render(r)
 	sum := sha256.Sum256(data)
 	hexsum := hex.EncodeToString(sum[:])
@@ -315,6 +322,18 @@ func (d *Dir) writeLocked(r *Report) (string, string, error) {
 		return final, hexsum, fmt.Errorf("report %s: fsync directory: %w", r.Name, err)
 	}
 	return final, hexsum, nil
+}
+
+// freeName is name, or name-2.txt, -3 … when it is taken.
+func (d *Dir) freeName(name string) string {
+	free := name
+	for i := 2; i < 100; i++ {
+		if _, err := os.Lstat(filepath.Join(d.Path, free)); errors.Is(err, fs.ErrNotExist) {
+			return free
+		}
+		free = strings.TrimSuffix(name, ".txt") + fmt.Sprintf("-%d.txt", i)
+	}
+	return free
 }
 
 func syncDir(path string) error {
