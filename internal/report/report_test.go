@@ -463,3 +463,38 @@ func TestTakenNameNamesItsOwnContext(t *testing.T) {
 		t.Errorf("second report %s, want %s", filepath.Base(paths[1]), want)
 	}
 }
+
+// TestWriteFirstRecordsUnderTheLock: WriteFirst returns with the report
+// durable and its archive record written, so that verify (which holds the
+// lock) finds the report recorded before the caller has synced; sync then
+// makes the record durable.
+func TestWriteFirstRecordsUnderTheLock(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "reports")
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := fixtureEvent()
+	r := &Report{Event: ev, ShortID: "00000001", Name: FileName(ev.TS.Time, ev.Target, ev.Type, "00000001"), WrittenAt: time.Unix(0, 0)}
+	path, sum, sync, archErr, err := d.WriteFirst(r, func(path, sum string) [][]byte {
+		return [][]byte{[]byte(`{"v":1,"kind":"notice","ts":"2026-11-27T00:00:00.000000000Z","host":"h","src":"sre-report","code":"report_written","msg":"m","detail":{"name":"` +
+			filepath.Base(path) + `","sha256":"` + sum + `"}}`)}
+	})
+	if err != nil || archErr != nil {
+		t.Fatal(err, archErr)
+	}
+	v, err := Verify(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Problems) != 0 || v.Recorded != 1 {
+		t.Fatalf("before sync: verify finds %d recorded, problems %v; want the report recorded", v.Recorded, v.Problems)
+	}
+	if err := sync(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ArchiveName))
+	if err != nil || !strings.Contains(string(b), sum) || !strings.Contains(string(b), filepath.Base(path)) {
+		t.Fatalf("archive %q (%v): want the record of %s", b, err, path)
+	}
+}

@@ -228,6 +228,34 @@ func (d *Dir) WriteReport(r *Report) (string, string, error) {
 // written. archErr says so; those lines then wait in memory, in order, for
 // Flush.
 func (d *Dir) Write(r *Report, record func(path, sum string) [][]byte) (path, sum string, archErr, err error) {
+	return d.write(r, record, true)
+}
+
+// WriteFirst is Write for a stage that passes the report's event on at
+// once: the report is durable when it returns, and its archive lines are
+// written (a reader holding the lock sees them) but not yet made durable.
+// The caller passes the event on and then calls sync, which fsyncs the
+// archive: the journal commit of the archive record is not between a
+// failure and the next stage learning of it, the report's own are.
+func (d *Dir) WriteFirst(r *Report, record func(path, sum string) [][]byte) (path, sum string, sync func() error, archErr, err error) {
+	path, sum, archErr, err = d.write(r, record, false)
+	return path, sum, d.syncArchive, archErr, err
+}
+
+// syncArchive makes the archive's written records durable.
+func (d *Dir) syncArchive() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.archive == nil {
+		return nil
+	}
+	if err := d.archive.Sync(); err != nil {
+		return fmt.Errorf("archive: fsync: %w", unwrap(err))
+	}
+	return nil
+}
+
+func (d *Dir) write(r *Report, record func(path, sum string) [][]byte, durable bool) (path, sum string, archErr, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	unlock, err := d.flock()
@@ -247,7 +275,7 @@ func (d *Dir) Write(r *Report, record func(path, sum string) [][]byte) (path, su
 		// loses them together, as it would lose one.
 		lines := record(path, sum)
 		for i, line := range lines {
-			if e := d.appendLocked(line, i == len(lines)-1); e != nil && archErr == nil {
+			if e := d.appendLocked(line, durable && i == len(lines)-1); e != nil && archErr == nil {
 				archErr = e
 			}
 		}

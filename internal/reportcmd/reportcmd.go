@@ -411,7 +411,7 @@ func (st *filterState) unwritten() int {
 // field kept — those a user or a newer stage added too — so it is
 // annotated on its own bytes, never encoded again from ev.
 func (st *filterState) reportAndPass(ev *event.Event, raw []byte) error {
-	path, annotated, follow, err := st.write(ev, raw)
+	path, annotated, follow, sync, err := st.write(ev, raw)
 	if err != nil {
 		fmt.Fprintf(st.std.Err, "%s: %v; the event passes on without a report, retrying every %v\n", tool, err, st.o.RetryEvery)
 		st.pend(&pending{ev: ev, tries: 1})
@@ -423,8 +423,14 @@ func (st *filterState) reportAndPass(ev *event.Event, raw []byte) error {
 	// otherwise compete for the CPU with the write of the event, and with
 	// the next stage reading it.
 	defer follow()
-	if err := st.out.WriteLine(annotated); err != nil {
-		return err
+	// The report is durable; the archive's record of it is written, and
+	// made durable once the event has left (Dir.WriteFirst).
+	werr := st.out.WriteLine(annotated)
+	if err := sync(); err != nil {
+		fmt.Fprintf(st.std.Err, "%s: %v: the archive records of event %s may not be durable\n", tool, err, ev.ID)
+	}
+	if werr != nil {
+		return werr
 	}
 	st.launch.open(ev, path)
 	return nil
@@ -448,7 +454,7 @@ func annotate(raw []byte, path string) []byte {
 // annotated line, and follow, which starts gathering its context report
 // in the background: the caller calls it once it has said the report is
 // written.
-func (st *filterState) write(ev *event.Event, raw []byte) (path string, annotated []byte, follow func(), err error) {
+func (st *filterState) write(ev *event.Event, raw []byte) (path string, annotated []byte, follow func(), sync func() error, err error) {
 	now := st.std.Now()
 	inc := &forensics.Incident{Event: ev, Process: ev.Process, Target: ev.Target, At: ev.TS.Time, Now: now}
 	results := forensics.Run(context.Background(), st.first, inc, st.o.Timeout)
@@ -463,7 +469,7 @@ func (st *filterState) write(ev *event.Event, raw []byte) (path string, annotate
 	}
 	// The annotated event and the report_written notice go to the archive
 	// under the same hold of the directory's lock as the report itself.
-	path, sum, archErr, err := st.dir.Write(r, func(path, sum string) [][]byte {
+	path, sum, sync, archErr, err := st.dir.WriteFirst(r, func(path, sum string) [][]byte {
 		var lines [][]byte
 		if raw != nil {
 			annotated = annotate(raw, path)
@@ -479,7 +485,7 @@ func (st *filterState) write(ev *event.Event, raw []byte) (path string, annotate
 		return append(lines, nraw)
 	})
 	if err != nil {
-		return "", nil, nil, err
+		return "", nil, nil, nil, err
 	}
 	st.archived(archErr)
 	follow = func() {}
@@ -495,7 +501,7 @@ func (st *filterState) write(ev *event.Event, raw []byte) (path string, annotate
 		st.mu.Unlock()
 		follow = func() { go st.gatherContext(ev, inc, r, path, sum) }
 	}
-	return path, annotated, follow, nil
+	return path, annotated, follow, sync, nil
 }
 
 // gatherContext runs the slower collectors for a report just written and
@@ -597,11 +603,14 @@ func (st *filterState) retryPending() error {
 			}
 			continue
 		}
-		path, _, follow, err := st.write(p.ev, nil)
+		path, _, follow, sync, err := st.write(p.ev, nil)
 		if err != nil {
 			p.tries++
 			left = append(left, p)
 			continue
+		}
+		if err := sync(); err != nil {
+			fmt.Fprintf(st.std.Err, "%s: %v: the archive records of event %s may not be durable\n", tool, err, p.ev.ID)
 		}
 		fmt.Fprintf(st.std.Err, "%s: report for event %s written on try %d: %s\n", tool, p.ev.ID, p.tries+1, path)
 		n := event.Notice{
