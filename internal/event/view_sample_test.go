@@ -188,6 +188,12 @@ func TestSampleViewMatchesSample(t *testing.T) {
 				*x.Code = small(*x.Code)
 			}
 		}
+		if c := s.Container; c != nil {
+			c.RestartCount = small(c.RestartCount)
+			if c.ExitCode != nil {
+				*c.ExitCode = small(*c.ExitCode)
+			}
+		}
 		s.Up = s.Up && s.Process != nil && s.Exit == nil
 		line, err := s.AppendJSON(nil)
 		if err != nil {
@@ -238,6 +244,11 @@ func want(s *event.Sample, line []byte) event.SampleView {
 		v.HasExit = true
 		v.Exit = event.ExitView{PID: x.PID, Noticed: x.Noticed, Code: opt(x.Code), Signal: x.Signal,
 			UptimeS: event.Some(x.UptimeS), OOMKilled: opt(x.OOMKilled)}
+	}
+	if c := s.Container; c != nil {
+		v.HasContainer = true
+		v.Container = event.ContainerView{ID: c.ID, State: c.State, Health: c.Health, HealthOutput: c.HealthOutput,
+			RestartCount: c.RestartCount, ExitCode: opt(c.ExitCode), OOMKilled: opt(c.OOMKilled)}
 	}
 	return v
 }
