@@ -20,6 +20,7 @@ const (
 	ByPidfile             // the PID in Pidfile, re-read at every tick
 	ByUser                // every process of User
 	ByChild               // the child that launch mode started
+	ByContainer           // a Docker container's main process (Container: its name or id)
 )
 
 // Target is one selector as the user gave it.
@@ -30,6 +31,8 @@ type Target struct {
 	Match   *regexp.Regexp
 	PID     int
 	Pidfile string
+	// Container is a container's name or id (ByContainer).
+	Container string
 	// User, when set, narrows a name or match target to one user's
 	// processes; on its own (ByUser) it is the selector.
 	User *UserFilter

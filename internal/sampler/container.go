@@ -1,0 +1,373 @@
+package sampler
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/localsre/sre-agent/internal/docker"
+	"github.com/localsre/sre-agent/internal/event"
+	"github.com/localsre/sre-agent/internal/waitset"
+)
+
+// DockerAPI is what container targets need of the Docker daemon.
+type DockerAPI interface {
+	Inspect(ctx context.Context, nameOrID string) (docker.Container, error)
+	ListLabel(ctx context.Context, label string) ([]docker.Listed, error)
+	Follow(ctx context.Context, since time.Time, gone func(error), back func(time.Duration), fn func(docker.Event) error) error
+	Why(err error) string
+}
+
+var _ DockerAPI = (*docker.Client)(nil)
+
+// inspectTimeout bounds one question to the daemon.
+const inspectTimeout = 5 * time.Second
+
+// ctrState is what the sampler knows of one container target.
+type ctrState struct {
+	ref     string // what is inspected: the name or id given, or the id of a container found by label
+	byLabel bool   // found by --container-label: the target ends when the container is removed
+	id      string // the full id last seen
+	info    event.Container
+	known   bool // info holds an answer of the daemon
+	// The run last reported up: its main process and start.
+	up      bool
+	upPID   int
+	upStart time.Time
+	// Told by the daemon's events since that run started.
+	killSig int
+	oom     bool
+}
+
+// ctrMsg is one event of the follower for the sampler's loop; resync
+// asks for every container to be inspected again (the daemon is back).
+type ctrMsg struct {
+	ev     docker.Event
+	resync bool
+}
+
+// ctrQueue hands the follower's events to the sampler's loop in order.
+type ctrQueue struct {
+	mu   sync.Mutex
+	msgs []ctrMsg
+}
+
+func (q *ctrQueue) push(m ctrMsg, ws *waitset.Set) {
+	q.mu.Lock()
+	q.msgs = append(q.msgs, m)
+	q.mu.Unlock()
+	ws.Wake()
+}
+
+func (q *ctrQueue) take(buf []ctrMsg) []ctrMsg {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	buf = append(buf[:0], q.msgs...)
+	clear(q.msgs)
+	q.msgs = q.msgs[:0]
+	return buf
+}
+
+// hasContainers reports whether any target is a container, or labels may
+// bring some.
+func (s *Sampler) hasContainers() bool {
+	if len(s.cfg.ContainerLabels) > 0 {
+		return true
+	}
+	for _, t := range s.targets {
+		if t.Kind == ByContainer {
+			return true
+		}
+	}
+	return false
+}
+
+// startContainers resolves the container targets, lists the containers
+// the labels select, and follows the daemon's events from before that, so
+// nothing that happens meanwhile is missed. It returns a function that
+// stops the follower and waits for it.
+func (s *Sampler) startContainers(ctx context.Context, ws *waitset.Set) (stop func(), err error) {
+	api := s.cfg.Docker
+	if api == nil {
+		return nil, errors.New("container targets without a Docker client")
+	}
+	since := time.Now()
+	for _, t := range s.targets {
+		if t.Kind != ByContainer {
+			continue
+		}
+		t.ctr = &ctrState{ref: t.Container}
+		ct, err := s.inspect(ctx, t.Container)
+		switch {
+		case err == nil:
+			t.Label = ct.Name()
+		case docker.IsNotFound(err):
+			s.cfg.Warnf("container %s: no such container yet: sampled as down until it exists", t.Container)
+		default:
+			return nil, errors.New("Docker daemon: " + api.Why(err))
+		}
+	}
+	for _, l := range s.cfg.ContainerLabels {
+		cs, err := func() ([]docker.Listed, error) {
+			c, cancel := context.WithTimeout(ctx, inspectTimeout)
+			defer cancel()
+			return api.ListLabel(c, l)
+		}()
+		if err != nil {
+			return nil, errors.New("Docker daemon: " + api.Why(err))
+		}
+		for _, c := range cs {
+			s.addLabelTarget(c.ID, c.Name)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		gone := func(err error) {
+			s.cfg.Warnf("Docker daemon gone: %v; container events resume from where they stopped when it answers again", err)
+		}
+		back := func(d time.Duration) {
+			s.cfg.Warnf("Docker daemon back after %v: container events resume from where they stopped", d.Round(time.Millisecond))
+			s.ctrQ.push(ctrMsg{resync: true}, ws)
+		}
+		_ = api.Follow(ctx, since, gone, back, func(ev docker.Event) error {
+			s.ctrQ.push(ctrMsg{ev: ev}, ws)
+			return nil
+		})
+	}()
+	return func() { cancel(); <-done }, nil
+}
+
+// addLabelTarget makes a target of a container a label selected, once.
+func (s *Sampler) addLabelTarget(id, name string) {
+	for _, t := range s.targets {
+		if t.ctr != nil && (t.ctr.id == id || t.ctr.ref == id || t.ctr.ref == name) && !t.done {
+			return
+		}
+	}
+	if name == "" {
+		name = id
+	}
+	s.targets = append(s.targets, &targetState{
+		Target: Target{Label: name, Kind: ByContainer, Container: id},
+		ctr:    &ctrState{ref: id, id: id, byLabel: true},
+	})
+}
+
+func (s *Sampler) inspect(ctx context.Context, ref string) (docker.Container, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, inspectTimeout)
+	defer cancel()
+	return s.cfg.Docker.Inspect(ctx, ref)
+}
+
+// containerEvents handles the daemon's events that arrived: a death is
+// reported at once, a start, restart or health change sampled at once.
+func (s *Sampler) containerEvents(emit Emit) error {
+	s.ctrBuf = s.ctrQ.take(s.ctrBuf)
+	for _, m := range s.ctrBuf {
+		now := s.cfg.Now()
+		if m.resync {
+			for ti, t := range s.targets {
+				if t.Kind == ByContainer && !t.done {
+					if err := s.containerSample(ti, nil, now, emit); err != nil {
+						return err
+					}
+				}
+			}
+			continue
+		}
+		ev := m.ev
+		if ev.Action == "start" {
+			for _, l := range s.cfg.ContainerLabels {
+				if docker.HasLabel(ev.Attrs, l) {
+					s.addLabelTarget(ev.ID, ev.Name)
+				}
+			}
+		}
+		for ti, t := range s.targets {
+			c := t.ctr
+			if c == nil || t.done || !c.matches(ev) {
+				continue
+			}
+			switch {
+			case ev.Action == "kill":
+				if n, err := strconv.Atoi(ev.Attrs["signal"]); err == nil && n > 0 {
+					c.killSig = n
+				}
+			case ev.Action == "oom":
+				c.oom = true
+			default: // die, start, restart, health_status
+				if err := s.containerSample(ti, &ev, now, emit); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// matches reports whether an event is about this target's container.
+func (c *ctrState) matches(ev docker.Event) bool {
+	if c.id != "" && ev.ID == c.id {
+		return true
+	}
+	return ev.Name == c.ref || len(c.ref) >= 12 && strings.HasPrefix(ev.ID, c.ref)
+}
+
+// containerSample samples container target ti now: it asks the daemon,
+// reports the end of the run last reported up when that run is over, and
+// samples the container's main process when it runs. ev is the event
+// that prompted it, if any.
+func (s *Sampler) containerSample(ti int, ev *docker.Event, now time.Time, emit Emit) error {
+	t := s.targets[ti]
+	c := t.ctr
+	ct, err := s.inspect(s.ctx, c.ref)
+	var cur *docker.Container
+	switch {
+	case err == nil:
+		cur = &ct
+	case docker.IsNotFound(err):
+	default:
+		return s.containerAway(ti, err, now, emit)
+	}
+	ended, err := s.reconcile(ti, cur, ev, now, emit)
+	if err != nil {
+		return err
+	}
+	if cur == nil {
+		if c.byLabel {
+			t.done = true // removed: a container found by label ends with it
+			return nil
+		}
+		if ended {
+			return nil
+		}
+		smp := s.newSample(t.Label, now)
+		sys, sysUnav := s.readSystem(now, false)
+		smp.System = sys
+		smp.Unavailable = maps.Clone(sysUnav)
+		if smp.Unavailable == nil {
+			smp.Unavailable = map[string]string{}
+		}
+		smp.Unavailable["container"] = "no such container: " + c.ref
+		return emit(smp)
+	}
+	c.id, c.info, c.known = cur.ID, cur.Record(), true
+	if ended && !cur.Running() {
+		return nil // the exit sample said it
+	}
+	sys, sysUnav := s.readSystem(now, false)
+	if !cur.Running() {
+		smp := s.newSample(t.Label, now)
+		smp.Container, smp.System, smp.Unavailable = &c.info, sys, orNil(sysUnav)
+		return emit(smp)
+	}
+	pid := cur.State.Pid
+	st, err := s.statOf(pid)
+	if err != nil || !alive(st) {
+		// Its end is on its way from the daemon.
+		return nil
+	}
+	started, _ := cur.StartedAt()
+	c.up, c.upPID, c.upStart = true, pid, started
+	return s.sampleOne(ti, candidate{st: st}, 1, now, sys, sysUnav, emit)
+}
+
+// containerAway samples a container while the daemon does not answer: its
+// main process, as long as it runs, with the container as last seen.
+func (s *Sampler) containerAway(ti int, err error, now time.Time, emit Emit) error {
+	t := s.targets[ti]
+	c := t.ctr
+	why := s.cfg.Docker.Why(err)
+	if !c.up {
+		s.warnOnce(warnKey{"docker", t.Label}, "container %s: %s", t.Label, why)
+		return nil
+	}
+	p := s.byPID[c.upPID]
+	st, serr := s.statOf(c.upPID)
+	if serr != nil || !alive(st) || p == nil || p.id.StartTicks != st.StartTicks {
+		return nil // it ended: told when the daemon answers again
+	}
+	sys, sysUnav := s.readSystem(now, false)
+	unav := maps.Clone(sysUnav)
+	if unav == nil {
+		unav = map[string]string{}
+	}
+	unav["container.state"] = "Docker daemon: " + why
+	return s.sampleOne(ti, candidate{st: st}, 1, now, sys, unav, emit)
+}
+
+// reconcile reports the end of the run of target ti last reported up,
+// when cur (nil: the container is gone) shows it over. It reports whether
+// it did.
+func (s *Sampler) reconcile(ti int, cur *docker.Container, ev *docker.Event, now time.Time, emit Emit) (bool, error) {
+	c := s.targets[ti].ctr
+	if !c.up {
+		return false, nil
+	}
+	started := time.Time{}
+	if cur != nil {
+		started, _ = cur.StartedAt()
+		if cur.ID == c.id && cur.Running() && cur.State.Pid == c.upPID && started.Equal(c.upStart) {
+			return false, nil // the same run goes on
+		}
+	}
+	// The run is over. The daemon's account of its end holds only while
+	// no later run started (a restart resets it).
+	sameRun := cur != nil && cur.ID == c.id && started.Equal(c.upStart) && !cur.Running()
+	ex := &event.Exit{PID: c.upPID, Noticed: event.NoticedDockerInspect}
+	rec := c.info
+	if cur != nil && cur.ID == c.id {
+		rec = cur.Record()
+	} else if rec.State == "running" {
+		rec.State = "exited"
+	}
+	rec.Health, rec.HealthOutput = "", ""
+	end := now
+	if ev != nil && ev.Action == "die" && ev.ID == c.id && !ev.Time().Before(c.upStart) {
+		ex.Noticed = event.NoticedDockerEvent
+		if code, ok := ev.ExitCode(); ok {
+			ex.Code = &code
+		}
+		end = ev.Time()
+	} else if sameRun {
+		code := cur.State.ExitCode
+		ex.Code = &code
+	}
+	if sameRun {
+		if t, ok := cur.FinishedAt(); ok {
+			end = t
+		}
+	}
+	oom := c.oom || sameRun && cur.State.OOMKilled
+	if ex.Code != nil || oom {
+		ex.OOMKilled = &oom
+		rec.ExitCode, rec.OOMKilled = ex.Code, &oom
+	}
+	if c.killSig > 0 {
+		sig := unix.Signal(c.killSig)
+		ex.Signal, ex.SignalNum = unix.SignalName(sig), c.killSig
+		if ex.Signal == "" {
+			ex.Signal = "SIG" + strconv.Itoa(c.killSig)
+		}
+	}
+	if up := end.Sub(c.upStart).Seconds(); up > 0 && !c.upStart.IsZero() {
+		ex.UptimeS = float64(int64(up*1000)) / 1000
+	}
+	p := s.byPID[c.upPID]
+	if p == nil || !p.targets[ti] {
+		p = &proc{id: event.Identity{PID: c.upPID}, targets: map[int]bool{ti: true}, child: true}
+	}
+	c.up, c.killSig, c.oom = false, 0, false
+	return true, s.reportExit(p, ex, &rec, now, emit)
+}
