@@ -717,7 +717,7 @@ func TestSchemaNamesEveryField(t *testing.T) {
 		"sample": reflect.TypeFor[event.Sample](), "process": reflect.TypeFor[event.Process](),
 		"system": reflect.TypeFor[event.System](), "exit": reflect.TypeFor[event.Exit](),
 		"container": reflect.TypeFor[event.Container](),
-		"event": reflect.TypeFor[event.Event](), "action": reflect.TypeFor[event.Action](),
+		"event":     reflect.TypeFor[event.Event](), "action": reflect.TypeFor[event.Action](),
 		"score": reflect.TypeFor[event.Score](), "summary": reflect.TypeFor[event.Summary](),
 		"notice": reflect.TypeFor[event.Notice](), "stat": reflect.TypeFor[event.Stat](),
 	} {

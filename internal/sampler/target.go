@@ -14,13 +14,13 @@ type Kind int
 
 // Target kinds.
 const (
-	ByName    Kind = iota // comm, argv[0] basename or exe basename equals Name
-	ByMatch               // Match finds the full command line
-	ByPID                 // one PID, pinned to the identity first seen there
-	ByPidfile             // the PID in Pidfile, re-read at every tick
-	ByUser                // every process of User
-	ByChild               // the child that launch mode started
-	ByContainer           // a Docker container's main process (Container: its name or id)
+	ByName      Kind = iota // comm, argv[0] basename or exe basename equals Name
+	ByMatch                 // Match finds the full command line
+	ByPID                   // one PID, pinned to the identity first seen there
+	ByPidfile               // the PID in Pidfile, re-read at every tick
+	ByUser                  // every process of User
+	ByChild                 // the child that launch mode started
+	ByContainer             // a Docker container's main process (Container: its name or id)
 )
 
 // Target is one selector as the user gave it.
