@@ -378,6 +378,12 @@ func (e *Engine) tick(t *Target, s *Sample) error {
 	if !s.Up {
 		g.matches = 0
 		e.finish(t, s, true)
+		if pe := t.policy; pe != nil && s.HasContainer && s.Container.State != "restarting" {
+			// Docker's restart policy did not bring it back (it gave up,
+			// or someone stopped it meanwhile): the death is a crash.
+			t.policy = nil
+			e.policyCrash(t, pe, s)
+		}
 		if !t.everUp && !t.down {
 			t.down, t.downSince = true, t.firstSeen
 		}
@@ -550,6 +556,20 @@ func (e *Engine) end(t *Target, p *Proc, s *Sample, cause string, next *Proc) {
 		}
 	}
 	e.observe(o)
+}
+
+// policyCrash reports the death of a container's run that its restart
+// policy was to bring back and did not: a crash dated when it died, told by
+// the sample that shows it will not come back.
+func (e *Engine) policyCrash(t *Target, pe *policyEnd, s *Sample) {
+	at := *s
+	at.TS, at.HasExit, at.Exit, at.Container = pe.TS, true, pe.Exit, pe.Container
+	c := Crash{ID: e.id(pe.TS, t, "crash", "", pe.Proc.ID), TS: pe.TS, Proc: pe.Proc}
+	t.pending = append(t.pending, c)
+	if len(t.pending) > 64 {
+		t.pending = t.pending[1:]
+	}
+	e.observe(Obs{Kind: KindEnd, S: &at, T: t, P: pe.Proc, Cause: CauseExit, Crash: &c})
 }
 
 func (e *Engine) begin(t *Target, p *Proc, s *Sample, cause string, prev *Proc, c *Crash) {
