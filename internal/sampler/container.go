@@ -290,8 +290,20 @@ func (s *Sampler) containerAway(ti int, err error, now time.Time, emit Emit) err
 	c := t.ctr
 	why := s.cfg.Docker.Why(err)
 	if !c.up {
-		s.warnOnce(warnKey{"docker", t.Label}, "container %s: %s", t.Label, why)
-		return nil
+		// Down as last seen: no container starts without its daemon. The
+		// daemon's absence is told once, by the follower.
+		if !c.known {
+			return nil
+		}
+		smp := s.newSample(t.Label, now)
+		sys, sysUnav := s.readSystem(now, false)
+		smp.Container, smp.System = &c.info, sys
+		smp.Unavailable = maps.Clone(sysUnav)
+		if smp.Unavailable == nil {
+			smp.Unavailable = map[string]string{}
+		}
+		smp.Unavailable["container.state"] = "Docker daemon: " + why
+		return emit(smp)
 	}
 	p := s.byPID[c.upPID]
 	st, serr := s.statOf(c.upPID)
