@@ -32,6 +32,9 @@ func (d *crash) Observe(o *Obs) {
 		if x.UptimeS.OK {
 			uptime = x.UptimeS.V
 		}
+		if x.Code.OK && x.Signal != "" {
+			detail["exit_code"] = x.Code.V // a container's: Docker's code, and the signal it sent
+		}
 		switch {
 		case x.Signal != "":
 			detail["signal"] = x.Signal

@@ -123,6 +123,7 @@ type Sampler struct {
 	// from the follower, and Run's context for questions to the daemon.
 	ctrQ   ctrQueue
 	ctrBuf []ctrMsg
+	ctrOn  bool // container targets are followed: the queue is read
 	ctx    context.Context
 }
 
@@ -267,6 +268,7 @@ func (s *Sampler) Run(ctx context.Context, emit Emit) error {
 			return err
 		}
 		defer stop()
+		s.ctrOn = true
 	}
 	s.pidfds = false
 	if !s.cfg.NoPidfd && s.cfg.ProcRoot == "/proc" {
@@ -302,10 +304,12 @@ func (s *Sampler) Run(ctx context.Context, emit Emit) error {
 					return err
 				}
 			}
-			if wu.Woken {
+			if wu.Woken && s.ctrOn {
 				if err := s.containerEvents(emit); err != nil {
 					return err
 				}
+			}
+			if wu.Woken {
 				select {
 				case ce := <-s.child:
 					if err := s.childEnded(ce, emit); err != nil {
@@ -458,6 +462,14 @@ func (s *Sampler) startOf(ticks uint64) time.Time {
 
 // tick samples every target once.
 func (s *Sampler) tick(emit Emit) error {
+	if s.ctrOn {
+		// The daemon's word on a death, if it is in, before a tick's
+		// question finds the container dead without it (and before the
+		// tick's time, which its samples must not precede).
+		if err := s.containerEvents(emit); err != nil {
+			return err
+		}
+	}
 	s.refreshBoot(time.Now())
 	now := s.cfg.Now()
 	var scan []candidate
