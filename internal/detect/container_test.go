@@ -15,6 +15,7 @@ import (
 // process pid (0: none), the container's state, health and restart count,
 // and extra fields (an exit, the container's exit code).
 type ctrLine struct {
+	min      int // minute of the hour
 	sec      string
 	up       bool
 	pid      int
@@ -28,8 +29,8 @@ type ctrLine struct {
 
 func (l ctrLine) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `{"v":1,"kind":"sample","ts":"2026-01-01T00:00:%sZ","host":"h","src":"sre-sample","target":"web","seq":1,"up":%t,"matches":%d`,
-		l.sec, l.up, map[bool]int{true: 1}[l.up])
+	fmt.Fprintf(&b, `{"v":1,"kind":"sample","ts":"2026-01-01T00:%02d:%sZ","host":"h","src":"sre-sample","target":"web","seq":1,"up":%t,"matches":%d`,
+		l.min, l.sec, l.up, map[bool]int{true: 1}[l.up])
 	if l.pid > 0 {
 		fmt.Fprintf(&b, `,"process":{"pid":%d,"ppid":1,"start":"2026-01-01T00:00:00Z","start_ticks":%d,"name":"sh","state":"S","cpu_time_s":0,"rss_bytes":1000000,"vms_bytes":2000000,"threads":1}`, l.pid, l.pid*10)
 	}
@@ -215,4 +216,62 @@ func mustTime(s string) time.Time {
 		panic(err)
 	}
 	return t
+}
+
+// A crash loop is flapping once per loop, counting restarts by Docker's
+// policy as deaths; a quiet window arms it again.
+func TestFlapping(t *testing.T) {
+	died := func(pid, restarts int) ctrLine {
+		return ctrLine{pid: pid, state: "restarting", restarts: restarts,
+			exit: fmt.Sprintf(`{"pid":%d,"noticed":"docker_event","code":4,"uptime_s":1}`, pid)}
+	}
+	up := func(pid, restarts int) ctrLine { return ctrLine{up: true, pid: pid, state: "running", restarts: restarts} }
+	var lines []ctrLine
+	at := func(m, sec int, l ctrLine) {
+		l.min, l.sec = m, fmt.Sprintf("%02d", sec)
+		lines = append(lines, l)
+	}
+	at(0, 1, up(42, 0))
+	for i := range 4 { // four deaths in 20 s
+		at(0, 2+5*i, died(42+i, i+1))
+		at(0, 3+5*i, up(43+i, i+1))
+	}
+	for i := range 2 { // two more half an hour later: not a loop yet
+		at(30, 2+5*i, died(46+i, 5+i))
+		at(30, 3+5*i, up(47+i, 5+i))
+	}
+	at(30, 20, died(48, 7)) // the third in the window
+	at(30, 21, up(49, 7))
+	evs := runContainer(t, lines)
+	want := []string{"started", "restarted", "restarted", "flapping", "restarted", "restarted",
+		"restarted", "restarted", "flapping", "restarted"}
+	if d := cmp.Diff(want, types(evs)); d != "" {
+		t.Fatalf("events (-want +got):\n%s", d)
+	}
+	f := evs[3]
+	if f.Severity != event.SevCritical || f.Detail["deaths"] != 3 || f.Detail["exit_code"] != 4 || f.Detail["restart_count"] != 3 ||
+		!strings.Contains(f.Msg, "restart policy") {
+		t.Errorf("flapping %q %+v", f.Msg, f.Detail)
+	}
+}
+
+func TestFlapConfig(t *testing.T) {
+	for _, tt := range []struct {
+		count  int
+		window time.Duration
+		err    string
+	}{
+		{3, time.Minute, ""},
+		{0, 0, ""},
+		{1, time.Minute, "--flap-count 1: must be 0 (off) or at least 2"},
+		{-2, time.Minute, "--flap-count -2"},
+		{3, 0, "--flap-window 0s: must be positive"},
+	} {
+		c := Defaults()
+		c.FlapCount, c.FlapWindow = tt.count, tt.window
+		err := c.Check()
+		if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("count %d window %v: %v, want %q", tt.count, tt.window, err, tt.err)
+		}
+	}
 }

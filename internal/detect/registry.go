@@ -28,6 +28,7 @@ var registry = []entry{
 	{"recovered", "the target is up again after a crash", newRecovered},
 	{"restarted", "a new process replaced the old one between two ticks, or Docker's restart policy restarted a container", newRestarted},
 	{"unhealthy", "a container's health check turned unhealthy", newUnhealthy},
+	{"flapping", "--flap-count deaths within --flap-window: a crash loop", newFlapping},
 	{"absent", "no process for --absent-after", newAbsent},
 	{"memory", "process RSS, host available memory, memory pressure", newMemory},
 	{"leak", "RSS growing steadily over --leak-window", newLeak},
