@@ -225,7 +225,9 @@ func TestFlapping(t *testing.T) {
 		return ctrLine{pid: pid, state: "restarting", restarts: restarts,
 			exit: fmt.Sprintf(`{"pid":%d,"noticed":"docker_event","code":4,"uptime_s":1}`, pid)}
 	}
-	up := func(pid, restarts int) ctrLine { return ctrLine{up: true, pid: pid, state: "running", restarts: restarts} }
+	up := func(pid, restarts int) ctrLine {
+		return ctrLine{up: true, pid: pid, state: "running", restarts: restarts}
+	}
 	var lines []ctrLine
 	at := func(m, sec int, l ctrLine) {
 		l.min, l.sec = m, fmt.Sprintf("%02d", sec)
