@@ -43,7 +43,20 @@ type ctrState struct {
 	// Told by the daemon's events since that run started.
 	killSig int
 	oom     bool
+	// endSeen is when a tick found that run over before the daemon's die
+	// event came: the event is on its way (the daemon tells a death as it
+	// records it), so the end waits for it until the next tick.
+	endSeen time.Time
 }
+
+// How containerSample was prompted.
+type prompt int
+
+const (
+	byTick   prompt = iota // a tick
+	byEvent                // an event of the daemon
+	byResync               // the daemon is back: its events while away are lost
+)
 
 // ctrMsg is one event of the follower for the sampler's loop; resync
 // asks for every container to be inspected again (the daemon is back).
@@ -131,9 +144,11 @@ func (s *Sampler) startContainers(ctx context.Context, ws *waitset.Set) (stop fu
 	go func() {
 		defer close(done)
 		gone := func(err error) {
+			s.ctrGone.Store(true)
 			s.cfg.Warnf("Docker daemon gone: %v; container events resume from where they stopped when it answers again", err)
 		}
 		back := func(d time.Duration) {
+			s.ctrGone.Store(false)
 			s.cfg.Warnf("Docker daemon back after %v: container events resume from where they stopped", d.Round(time.Millisecond))
 			s.ctrQ.push(ctrMsg{resync: true}, ws)
 		}
@@ -179,7 +194,7 @@ func (s *Sampler) containerEvents(emit Emit) error {
 		if m.resync {
 			for ti, t := range s.targets {
 				if t.Kind == ByContainer && !t.done {
-					if err := s.containerSample(ti, nil, now, emit); err != nil {
+					if err := s.containerSample(ti, nil, byResync, now, emit); err != nil {
 						return err
 					}
 				}
@@ -207,7 +222,7 @@ func (s *Sampler) containerEvents(emit Emit) error {
 			case ev.Action == "oom":
 				c.oom = true
 			default: // die, start, restart, health_status
-				if err := s.containerSample(ti, &ev, now, emit); err != nil {
+				if err := s.containerSample(ti, &ev, byEvent, now, emit); err != nil {
 					return err
 				}
 			}
@@ -228,7 +243,7 @@ func (c *ctrState) matches(ev docker.Event) bool {
 // reports the end of the run last reported up when that run is over, and
 // samples the container's main process when it runs. ev is the event
 // that prompted it, if any.
-func (s *Sampler) containerSample(ti int, ev *docker.Event, now time.Time, emit Emit) error {
+func (s *Sampler) containerSample(ti int, ev *docker.Event, why prompt, now time.Time, emit Emit) error {
 	t := s.targets[ti]
 	c := t.ctr
 	ct, err := s.inspect(s.ctx, c.ref)
@@ -239,6 +254,13 @@ func (s *Sampler) containerSample(ti int, ev *docker.Event, now time.Time, emit 
 	case docker.IsNotFound(err):
 	default:
 		return s.containerAway(ti, err, now, emit)
+	}
+	if why == byTick && c.up && c.endSeen.IsZero() && !s.ctrGone.Load() && c.over(cur) {
+		// Its die event, with Docker's exit code, is on its way: the
+		// death waits for it until the next tick, and this tick says
+		// nothing of the container.
+		c.endSeen = now
+		return nil
 	}
 	ended, err := s.reconcile(ti, cur, ev, now, emit)
 	if err != nil {
@@ -319,20 +341,27 @@ func (s *Sampler) containerAway(ti int, err error, now time.Time, emit Emit) err
 	return s.sampleOne(ti, candidate{st: st}, 1, now, sys, unav, emit)
 }
 
+// over reports whether cur (nil: the container is gone) shows the run last
+// reported up over.
+func (c *ctrState) over(cur *docker.Container) bool {
+	if cur == nil {
+		return true
+	}
+	started, _ := cur.StartedAt()
+	return cur.ID != c.id || !cur.Running() || cur.State.Pid != c.upPID || !started.Equal(c.upStart)
+}
+
 // reconcile reports the end of the run of target ti last reported up,
 // when cur (nil: the container is gone) shows it over. It reports whether
 // it did.
 func (s *Sampler) reconcile(ti int, cur *docker.Container, ev *docker.Event, now time.Time, emit Emit) (bool, error) {
 	c := s.targets[ti].ctr
-	if !c.up {
-		return false, nil
+	if !c.up || !c.over(cur) {
+		return false, nil // none reported up, or the same run goes on
 	}
 	started := time.Time{}
 	if cur != nil {
 		started, _ = cur.StartedAt()
-		if cur.ID == c.id && cur.Running() && cur.State.Pid == c.upPID && started.Equal(c.upStart) {
-			return false, nil // the same run goes on
-		}
 	}
 	// The run is over. The daemon's account of its end holds only while
 	// no later run started (a restart resets it).
@@ -380,6 +409,6 @@ func (s *Sampler) reconcile(ti int, cur *docker.Container, ev *docker.Event, now
 	if p == nil || !p.targets[ti] {
 		p = &proc{id: event.Identity{PID: c.upPID}, targets: map[int]bool{ti: true}, child: true}
 	}
-	c.up, c.killSig, c.oom = false, 0, false
+	c.up, c.killSig, c.oom, c.endSeen = false, 0, false, time.Time{}
 	return true, s.reportExit(p, ex, &rec, now, emit)
 }

@@ -124,7 +124,9 @@ type Sampler struct {
 	ctrQ   ctrQueue
 	ctrBuf []ctrMsg
 	ctrOn  bool // container targets are followed: the queue is read
-	ctx    context.Context
+	// ctrGone: the daemon's event stream is broken (the follower said so).
+	ctrGone atomic.Bool
+	ctx     context.Context
 }
 
 type targetState struct {
@@ -500,7 +502,7 @@ func (s *Sampler) tick(emit Emit) error {
 			delete(s.warned, warnKey{"pidfile", t.Pidfile})
 			cands = s.selectPID(t, pid)
 		case ByContainer:
-			if err := s.containerSample(ti, nil, now, emit); err != nil {
+			if err := s.containerSample(ti, nil, byTick, now, emit); err != nil {
 				return err
 			}
 			continue
