@@ -132,3 +132,19 @@ func TestContainerNoDaemon(t *testing.T) {
 		t.Errorf("stdout %q, want nothing", out.String())
 	}
 }
+
+// A DOCKER_HOST the client cannot use is a usage error naming it.
+func TestContainerBadDockerHost(t *testing.T) {
+	var out, errb bytes.Buffer
+	std := cli.IO{In: strings.NewReader(""), Out: &out, Err: &errb, Now: time.Now,
+		Getenv: func(k string) string {
+			if k == "DOCKER_HOST" {
+				return "bogus"
+			}
+			return ""
+		}}
+	err := Run(context.Background(), std, []string{"--container", "web", "--count", "1"})
+	if code := cli.ExitCode(err); code != cli.ExitUsage || !strings.Contains(err.Error(), `DOCKER_HOST "bogus"`) {
+		t.Fatalf("exit %d, error %v; want %d naming DOCKER_HOST", code, err, cli.ExitUsage)
+	}
+}

@@ -119,7 +119,8 @@ func (s *Sampler) startContainers(ctx context.Context, ws *waitset.Set) (stop fu
 		ct, err := s.inspect(ctx, t.Container)
 		switch {
 		case err == nil:
-			t.Label = ct.Name()
+			t.Label = ct.Name() // an id given is named as the daemon names it
+			t.ctr.id = ct.ID
 		case docker.IsNotFound(err):
 			s.cfg.Warnf("container %s: no such container yet: sampled as down until it exists", t.Container)
 		default:
