@@ -145,9 +145,10 @@ func (c *Client) ListLabel(ctx context.Context, label string) ([]Listed, error) 
 }
 
 // Follow runs a Follower of the daemon's container events from since (zero:
-// now): gone and back are told once each way when the daemon goes away
-// and answers again.
-func (c *Client) Follow(ctx context.Context, since time.Time, gone func(error), back func(time.Duration), fn func(Event) error) error {
-	f := &Follower{Client: c, Since: since, Gone: gone, Back: back}
+// now), narrowed by filters (see Follower.Filters; nil: every container):
+// gone and back are told once each way when the daemon goes away and
+// answers again.
+func (c *Client) Follow(ctx context.Context, since time.Time, filters map[string][]string, gone func(error), back func(time.Duration), fn func(Event) error) error {
+	f := &Follower{Client: c, Since: since, Filters: filters, Gone: gone, Back: back}
 	return f.Run(ctx, fn)
 }

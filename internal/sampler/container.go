@@ -20,7 +20,7 @@ import (
 type DockerAPI interface {
 	Inspect(ctx context.Context, nameOrID string) (docker.Container, error)
 	ListLabel(ctx context.Context, label string) ([]docker.Listed, error)
-	Follow(ctx context.Context, since time.Time, gone func(error), back func(time.Duration), fn func(docker.Event) error) error
+	Follow(ctx context.Context, since time.Time, filters map[string][]string, gone func(error), back func(time.Duration), fn func(docker.Event) error) error
 	Why(err error) string
 }
 
@@ -28,6 +28,10 @@ var _ DockerAPI = (*docker.Client)(nil)
 
 // inspectTimeout bounds one question to the daemon.
 const inspectTimeout = 5 * time.Second
+
+// runtimeInitWait bounds, in milliseconds, the wait for a container's
+// runtime init to become its command.
+const runtimeInitWait = 100
 
 // ctrState is what the sampler knows of one container target.
 type ctrState struct {
@@ -153,12 +157,33 @@ func (s *Sampler) startContainers(ctx context.Context, ws *waitset.Set) (stop fu
 			s.cfg.Warnf("Docker daemon back after %v: container events resume from where they stopped", d.Round(time.Millisecond))
 			s.ctrQ.push(ctrMsg{resync: true}, ws)
 		}
-		_ = api.Follow(ctx, since, gone, back, func(ev docker.Event) error {
+		_ = api.Follow(ctx, since, s.eventFilters(), gone, back, func(ev docker.Event) error {
 			s.ctrQ.push(ctrMsg{ev: ev}, ws)
 			return nil
 		})
 	}()
 	return func() { cancel(); <-done }, nil
+}
+
+// eventFilters narrows the daemon's events to the containers watched, when
+// the daemon's filters can say which: names and ids alone (a name matches
+// its prefix there, so a name is checked again here), or one label (the
+// daemon's label filters all hold at once). Otherwise every container's
+// events come, and those of others are passed over here.
+func (s *Sampler) eventFilters() map[string][]string {
+	var refs []string
+	for _, t := range s.targets {
+		if t.Kind == ByContainer {
+			refs = append(refs, t.Container)
+		}
+	}
+	switch labels := s.cfg.ContainerLabels; {
+	case len(labels) == 0 && len(refs) > 0:
+		return map[string][]string{"container": refs}
+	case len(labels) == 1 && len(refs) == 0:
+		return map[string][]string{"label": labels}
+	}
+	return nil
 }
 
 // addLabelTarget makes a target of a container a label selected, once.
@@ -297,8 +322,17 @@ func (s *Sampler) containerSample(ti int, ev *docker.Event, why prompt, now time
 	}
 	pid := cur.State.Pid
 	st, err := s.statOf(pid)
-	if err != nil || !alive(st) {
-		// Its end is on its way from the daemon.
+	// Just started, the main process may still be the runtime's init
+	// (runc:[2:INIT], a Go program), a few threads and megabytes, not yet
+	// the container's command it becomes within milliseconds: that is no
+	// reading of the container's process.
+	for wait := 0; err == nil && strings.HasPrefix(st.Comm, "runc:") && wait < runtimeInitWait; wait++ {
+		time.Sleep(time.Millisecond)
+		st, err = s.readStat(pid)
+	}
+	if err != nil || !alive(st) || strings.HasPrefix(st.Comm, "runc:") {
+		// Its end is on its way from the daemon, or its command is not
+		// there yet: the next tick samples it.
 		return nil
 	}
 	started, _ := cur.StartedAt()
