@@ -405,7 +405,9 @@ func (s *Sampler) reconcile(ti int, cur *docker.Container, ev *docker.Event, now
 	rec := c.info
 	if cur != nil && cur.ID == c.id {
 		rec = cur.Record()
-	} else if rec.State == "running" {
+	} else {
+		// Removed, or replaced by another of its name: as Docker last
+		// had it, its run over.
 		rec.State = "exited"
 	}
 	rec.Health, rec.HealthOutput = "", ""
