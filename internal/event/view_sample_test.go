@@ -60,6 +60,8 @@ func FuzzParseSample(f *testing.F) {
 		`{"ts":"2026-02-30T00:00:00Z","target":"t","up":false}`,
 		`{"ts":"2026-01-01T00:00:00.5Z","target":"t","up":true,"process":null}`,
 		`{"target":"x","up":true,"ts":"2026-01-01T00:00:00Z","process":{"pid":1,"start_ticks":1,"rss_bytes":-1,"threads":1}}`,
+		`{"ts":"2026-01-01T00:00:00Z","target":"web","up":false,"container":{"id":"0991c5b74a51","name":"web","state":"restarting","health":"unhealthy","health_output":"no \"x\"","restart_count":2,"exit_code":137,"oom_killed":true},"exit":{"pid":3,"noticed":"docker_event","code":137,"oom_killed":true,"uptime_s":1}}`,
+		`{"ts":"2026-01-01T00:00:00Z","target":"web","up":false,"container":{"name":"web"}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -85,6 +87,10 @@ func FuzzParseSample(f *testing.F) {
 		}
 		if x := want.Exit; x != nil && s.HasExit && (s.Exit.PID != x.PID || s.Exit.Signal != x.Signal || s.Exit.Noticed != x.Noticed) {
 			t.Fatalf("%s:\nexit %+v, encoding/json %+v", line, s.Exit, x)
+		}
+		if c := want.Container; c != nil && s.HasContainer && (s.Container.ID != c.ID || s.Container.State != c.State ||
+			s.Container.Health != c.Health || s.Container.HealthOutput != c.HealthOutput || s.Container.RestartCount != c.RestartCount) {
+			t.Fatalf("%s:\ncontainer %+v, encoding/json %+v", line, s.Container, c)
 		}
 	})
 }
