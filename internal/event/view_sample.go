@@ -354,7 +354,10 @@ func parseContainer(l *lex, s *SampleView, in *Interner) error {
 			l.skip()
 		}
 	}
-	if l.bad || !id || c.ID == "" {
+	switch {
+	case l.bad:
+		return badSample("container: malformed")
+	case !id || c.ID == "":
 		return badSample("container.id: missing")
 	}
 	s.HasContainer = true

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -358,4 +359,44 @@ func FuzzReadSample(f *testing.F) {
 		f.Add([]byte(l))
 	}
 	f.Fuzz(func(t *testing.T, line []byte) { checkReadSample(t, line) })
+}
+
+// A sample's container: what a detector reads, and what makes it unusable.
+func TestParseSampleContainer(t *testing.T) {
+	const head = `{"v":1,"kind":"sample","ts":"2026-01-01T00:00:00Z","target":"web","up":false,`
+	tests := []struct {
+		name, line string
+		want       event.ContainerView
+		err        string
+	}{
+		{name: "a death", line: head + `"container":{"id":"0991c5b74a51","name":"web","state":"exited","restart_count":2,"exit_code":137,"oom_killed":true}}`,
+			want: event.ContainerView{ID: "0991c5b74a51", State: "exited", RestartCount: 2, ExitCode: event.Some(137), OOMKilled: event.Some(true)}},
+		{name: "unhealthy", line: head + `"container":{"id":"0991c5b74a51","state":"running","health":"unhealthy","health_output":"a\nb"}}`,
+			want: event.ContainerView{ID: "0991c5b74a51", State: "running", Health: "unhealthy", HealthOutput: "a\nb"}},
+		{name: "null", line: head + `"container":null}`},
+		{name: "no id", line: head + `"container":{"name":"web","state":"running"}}`, err: "container.id: missing"},
+		{name: "not an object", line: head + `"container":"web"}`, err: "container: not an object"},
+		{name: "a state of another kind", line: head + `"container":{"id":"0991c5b74a51","state":5}}`, err: "container: malformed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v event.SampleView
+			err := event.ParseSample([]byte(tt.line), &v, nil)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.HasContainer != (tt.want.ID != "") {
+				t.Errorf("HasContainer %t", v.HasContainer)
+			}
+			if d := cmp.Diff(tt.want, v.Container); d != "" {
+				t.Errorf("container (-want +got):\n%s", d)
+			}
+		})
+	}
 }
