@@ -3,6 +3,7 @@ package sampler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"strconv"
 	"strings"
@@ -62,10 +63,12 @@ const (
 	byResync               // the daemon is back: its events while away are lost
 )
 
-// ctrMsg is one event of the follower for the sampler's loop; resync
-// asks for every container to be inspected again (the daemon is back).
+// ctrMsg is one event of the follower for the sampler's loop; or a line
+// for stderr (warn), and resync asks for every container to be inspected
+// again (the daemon is back).
 type ctrMsg struct {
 	ev     docker.Event
+	warn   string
 	resync bool
 }
 
@@ -144,20 +147,22 @@ func (s *Sampler) startContainers(ctx context.Context, ws *waitset.Set) (stop fu
 			s.addLabelTarget(c.ID, c.Name)
 		}
 	}
+	filters := s.eventFilters()
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		// What the follower tells goes through the queue: the sampler's
+		// loop alone writes, and in order with the samples.
 		gone := func(err error) {
 			s.ctrGone.Store(true)
-			s.cfg.Warnf("Docker daemon gone: %v; container events resume from where they stopped when it answers again", err)
+			s.ctrQ.push(ctrMsg{warn: fmt.Sprintf("Docker daemon gone: %v; container events resume from where they stopped when it answers again", err)}, ws)
 		}
 		back := func(d time.Duration) {
 			s.ctrGone.Store(false)
-			s.cfg.Warnf("Docker daemon back after %v: container events resume from where they stopped", d.Round(time.Millisecond))
-			s.ctrQ.push(ctrMsg{resync: true}, ws)
+			s.ctrQ.push(ctrMsg{warn: fmt.Sprintf("Docker daemon back after %v: container events resume from where they stopped", d.Round(time.Millisecond)), resync: true}, ws)
 		}
-		_ = api.Follow(ctx, since, s.eventFilters(), gone, back, func(ev docker.Event) error {
+		_ = api.Follow(ctx, since, filters, gone, back, func(ev docker.Event) error {
 			s.ctrQ.push(ctrMsg{ev: ev}, ws)
 			return nil
 		})
@@ -217,6 +222,9 @@ func (s *Sampler) containerEvents(emit Emit) error {
 	s.ctrBuf = s.ctrQ.take(s.ctrBuf)
 	for _, m := range s.ctrBuf {
 		now := s.cfg.Now()
+		if m.warn != "" {
+			s.cfg.Warnf("%s", m.warn)
+		}
 		if m.resync {
 			for ti, t := range s.targets {
 				if t.Kind == ByContainer && !t.done {
@@ -225,6 +233,8 @@ func (s *Sampler) containerEvents(emit Emit) error {
 					}
 				}
 			}
+		}
+		if m.warn != "" || m.resync {
 			continue
 		}
 		ev := m.ev
