@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -139,14 +140,20 @@ func (o *Options) check() error {
 			return cli.Usagef("--exclude-tree %d: not a process ID above 1", pid)
 		}
 	}
-	for _, c := range o.Containers {
+	for i, c := range o.Containers {
 		if !docker.ValidName(c) {
 			return cli.Usagef("--container %q: not a container name or id ([a-zA-Z0-9][a-zA-Z0-9_.-]*)", c)
 		}
+		if slices.Contains(o.Containers[:i], c) {
+			return cli.Usagef("--container %s: given twice", c)
+		}
 	}
-	for _, l := range o.ContainerLabels {
+	for i, l := range o.ContainerLabels {
 		if err := docker.CheckLabel(l); err != nil {
 			return cli.Usagef("--container-label: %v", err)
+		}
+		if slices.Contains(o.ContainerLabels[:i], l) {
+			return cli.Usagef("--container-label %s: given twice", l)
 		}
 	}
 	selectors := len(o.Names) + len(o.Matches) + len(o.PIDs) + len(o.Pidfiles) + len(o.Containers) + len(o.ContainerLabels)

@@ -73,6 +73,8 @@ func TestBadInput(t *testing.T) {
 		{"container label without key", []string{"--container-label", "=shop"}, `--container-label: label "=shop": no KEY`},
 		{"container label with a newline", []string{"--container-label", "a=b\nc"}, `--container-label: label "a=b\nc": control character`},
 		{"launch with a container", []string{"--container", "web", "--", "true"}, "launch mode (-- CMD) takes no other target"},
+		{"container twice", []string{"--container", "web", "--container", "web"}, "--container web: given twice"},
+		{"container label twice", []string{"--container-label", "a=b", "--container-label", "a=b"}, "--container-label a=b: given twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

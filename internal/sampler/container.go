@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"strconv"
 	"strings"
@@ -339,6 +340,9 @@ func (s *Sampler) containerSample(ti int, ev *docker.Event, why prompt, now time
 	for wait := 0; err == nil && strings.HasPrefix(st.Comm, "runc:") && wait < runtimeInitWait; wait++ {
 		time.Sleep(time.Millisecond)
 		st, err = s.readStat(pid)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.warnOnce(warnKey{"container-pid", t.Label}, "container %s: its main process, pid %d, cannot be read here (%s): sampled when it can be", t.Label, pid, reasonOf(err))
 	}
 	if err != nil || !alive(st) || strings.HasPrefix(st.Comm, "runc:") {
 		// Its end is on its way from the daemon, or its command is not
