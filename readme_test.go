@@ -12,31 +12,38 @@ import (
 
 // readmeBlock is one ```sh block of README.md.
 type readmeBlock struct {
-	line int    // of its first command line
-	run  bool   // marked <!-- README test: run -->: run as written
-	text string // the block's lines
+	line int  // of its first command line
+	run  bool // marked <!-- README test: run -->: run as written
+	// docker: marked <!-- README test: run, docker -->: run as written
+	// against the Docker daemon of DOCKER_HOST (IMAGE: its busybox),
+	// alone after the other blocks run before it; skipped without a
+	// daemon, except in CI.
+	docker bool
+	text   string // the block's lines
 }
 
 func readmeBlocks(t *testing.T, readme string) []readmeBlock {
 	t.Helper()
 	var out []readmeBlock
 	var cur *readmeBlock
-	marked := false
+	marked, dock := false, false
 	sc := bufio.NewScanner(strings.NewReader(readme))
 	for n := 1; sc.Scan(); n++ {
 		l := sc.Text()
 		switch {
 		case cur == nil && strings.TrimSpace(l) == "<!-- README test: run -->":
 			marked = true
+		case cur == nil && strings.TrimSpace(l) == "<!-- README test: run, docker -->":
+			marked, dock = true, true
 		case cur == nil && l == "```sh":
-			cur = &readmeBlock{line: n + 1, run: marked}
+			cur = &readmeBlock{line: n + 1, run: marked, docker: dock}
 		case cur != nil && l == "```":
 			out = append(out, *cur)
-			cur, marked = nil, false
+			cur, marked, dock = nil, false, false
 		case cur != nil:
 			cur.text += l + "\n"
 		case strings.TrimSpace(l) != "":
-			marked = false // the mark is for the block right after it
+			marked, dock = false, false // the mark is for the block right after it
 		}
 	}
 	if cur != nil {
@@ -157,6 +164,32 @@ func TestReadme(t *testing.T) {
 			continue
 		}
 		ran++
+		script := setup.String() + blk.text
+		if blk.docker {
+			if exec.Command("docker", "version").Run() != nil {
+				if os.Getenv("CI") == "true" {
+					t.Errorf("README.md:%d: CI must run this block, but no Docker daemon answers on DOCKER_HOST", blk.line)
+				} else {
+					t.Logf("README.md:%d: skipped: no Docker daemon answers on DOCKER_HOST", blk.line)
+				}
+				continue
+			}
+			env := env
+			if os.Getenv("IMAGE") == "" {
+				env = append(env, "IMAGE=sre-busybox:local") // scripts/dockerd-test.sh's busybox
+			}
+			cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+			cmd.Dir, cmd.Env = clone, env
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Errorf("README.md:%d: the block fails as written: %v\n%s\n%s", blk.line, err, blk.text, out)
+			} else if !strings.Contains(string(out), `"oom":true`) && strings.Contains(blk.text, "oom") {
+				t.Errorf("README.md:%d: the block does not print what the README says:\n%s", blk.line, out)
+			} else {
+				t.Logf("README.md:%d:\n%s", blk.line, out)
+			}
+			continue
+		}
 		setup.WriteString(blk.text)
 		cmd := exec.Command("bash", "-euo", "pipefail", "-c", setup.String())
 		cmd.Dir, cmd.Env = clone, env

@@ -97,20 +97,21 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"spawn":           cmdSpawn,
-			"signal":          cmdSignal,
-			"waitproc":        cmdWaitproc,
-			"waitlines":       cmdWaitlines,
-			"waituntil":       cmdWaituntil,
-			"validate":        cmdValidate,
-			"ecsvalidate":     cmdECSValidate,
-			"exitwithin":      cmdExitWithin,
-			"defer-umount":    cmdDeferUmount,
-			"defer-rmdir":     cmdDeferRmdir,
-			"defer-docker-rm": cmdDeferDockerRm,
-			"memcg":           cmdMemcg,
-			"freeport":        cmdFreeport,
-			"promquery":       cmdPromquery,
+			"spawn":              cmdSpawn,
+			"signal":             cmdSignal,
+			"waitproc":           cmdWaitproc,
+			"waitlines":          cmdWaitlines,
+			"waituntil":          cmdWaituntil,
+			"validate":           cmdValidate,
+			"ecsvalidate":        cmdECSValidate,
+			"exitwithin":         cmdExitWithin,
+			"defer-umount":       cmdDeferUmount,
+			"defer-rmdir":        cmdDeferRmdir,
+			"defer-docker-rm":    cmdDeferDockerRm,
+			"defer-dockerd-stop": cmdDeferDockerdStop,
+			"memcg":              cmdMemcg,
+			"freeport":           cmdFreeport,
+			"promquery":          cmdPromquery,
 		},
 	})
 }
@@ -470,6 +471,21 @@ func cmdDeferDockerRm(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	id := strings.TrimSpace(ts.ReadFile(args[0]))
 	ts.Defer(func() { _ = exec.Command("docker", "rm", "-f", id).Run() })
+}
+
+// defer-dockerd-stop FILE: stop the private daemon of scripts/dockerd-test.sh
+// whose directory is in FILE when the script ends, however it ends.
+func cmdDeferDockerdStop(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: defer-dockerd-stop FILE")
+	}
+	dir := strings.TrimSpace(ts.ReadFile(args[0]))
+	script := filepath.Join(ts.Getenv("REPO"), "scripts", "dockerd-test.sh")
+	ts.Defer(func() {
+		if exec.Command(script, "stop", dir).Run() == nil && strings.HasPrefix(dir, os.TempDir()) {
+			_ = exec.Command("rm", "-rf", "--one-file-system", dir).Run()
+		}
+	})
 }
 
 // memcgRoot is where memory cgroups are made: the v1 memory hierarchy, or

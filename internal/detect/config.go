@@ -47,6 +47,11 @@ type Config struct {
 	CPUMax float64
 	CPUFor time.Duration
 
+	// FlapCount deaths of one target within FlapWindow are "flapping"; a
+	// zero count turns it off.
+	FlapCount  int
+	FlapWindow time.Duration
+
 	Whens []When
 
 	// Summary is the period of summary records; 0 turns them off.
@@ -88,6 +93,8 @@ func Defaults() Config {
 		FDsMax:       1000,
 		CPUMax:       90,
 		CPUFor:       time.Minute,
+		FlapCount:    3,
+		FlapWindow:   10 * time.Minute,
 		Summary:      time.Minute,
 	}
 }
@@ -146,6 +153,10 @@ func (c *Config) Check() error {
 		return fmt.Errorf("--fds-pct: at most 100%%")
 	case c.FDsMax < 0:
 		return fmt.Errorf("--fds-max %d: must not be negative", c.FDsMax)
+	case c.FlapCount < 0 || c.FlapCount == 1:
+		return fmt.Errorf("--flap-count %d: must be 0 (off) or at least 2", c.FlapCount)
+	case c.FlapCount > 0 && c.FlapWindow <= 0:
+		return fmt.Errorf("--flap-window %v: must be positive", c.FlapWindow)
 	}
 	seen := map[string]bool{}
 	for i := range c.Whens {

@@ -16,7 +16,7 @@ var _ Detector = (*crash)(nil)
 func newCrash(cfg *Config) Detector { return &crash{cfg} }
 
 func (d *crash) Observe(o *Obs) {
-	if o.Kind != KindEnd || o.Cause == CauseReplaced {
+	if o.Kind != KindEnd || o.Cause == CauseReplaced || o.Cause == CausePolicy {
 		return
 	}
 	p, s := o.P, o.S
@@ -31,6 +31,9 @@ func (d *crash) Observe(o *Obs) {
 		detail["noticed"] = x.Noticed
 		if x.UptimeS.OK {
 			uptime = x.UptimeS.V
+		}
+		if x.Code.OK && x.Signal != "" {
+			detail["exit_code"] = x.Code.V // a container's: Docker's code, and the signal it sent
 		}
 		switch {
 		case x.Signal != "":
@@ -71,6 +74,10 @@ func (d *crash) Observe(o *Obs) {
 	if killed {
 		detail["oom_killed"] = true
 	}
+	if s.HasContainer {
+		detail["container_id"] = s.Container.ID
+		detail["restart_count"] = s.Container.RestartCount
+	}
 	msg := fmt.Sprintf("%s %s", subject(o.T, p), how)
 	if uptime >= 0 {
 		msg += " after " + FormatDuration(uptime) + " up"
@@ -91,6 +98,13 @@ func (d *crash) Observe(o *Obs) {
 // verdict the score counts as an OOM kill of the target: the kernel named
 // it, or its own cgroup counted a kill as it died by SIGKILL.
 func oomEvidence(p *Proc, s *Sample) (confidence string, evidence []string, killed bool) {
+	if s.HasExit && s.HasContainer && s.Exit.OOMKilled.OK {
+		// Docker's own account: the kernel's OOM kill in its cgroup.
+		if !s.Exit.OOMKilled.V {
+			return "", nil, false
+		}
+		return "high", []string{"Docker says the OOM killer ended it (State.OOMKilled)"}, true
+	}
 	if s.HasExit && (s.Exit.Code.OK || s.Exit.Signal != "" && s.Exit.Signal != "SIGKILL") {
 		return "", nil, false // it exited, or another signal ended it
 	}

@@ -67,9 +67,13 @@ type Target struct {
 	downSince  time.Time
 	firstSeen  time.Time
 	pending    []Crash // crashes not yet answered by a recovery
-	ended      []event.Identity
-	group      group
-	slots      []any
+	// A container target: Docker's restart count as last seen, and the
+	// run its restart policy is bringing back (its exit sample's facts).
+	restarts opt[int]
+	policy   *policyEnd
+	ended    []event.Identity
+	group    group
+	slots    []any
 }
 
 // group is one tick of a target: the samples sharing a ts.
@@ -79,6 +83,15 @@ type group struct {
 	matches      int
 	seen         []event.Identity
 	fresh        []*Proc // new identities whose beginning is decided at the end of the tick
+}
+
+// policyEnd is a container's run that ended while Docker's restart policy
+// brings it back: no crash, and the next run is a restart.
+type policyEnd struct {
+	TS        time.Time
+	Proc      *Proc
+	Exit      event.ExitView
+	Container event.ContainerView
 }
 
 // Crash is a crash the target has not recovered from yet.
@@ -326,8 +339,25 @@ func (e *Engine) exit(t *Target, s *Sample) error {
 	if s.TS.Before(p.LastTS) {
 		return skip(SkipOutOfOrder, "exit of pid %d at %s is older than its last sample", s.Exit.PID, s.TS.Format(time.RFC3339Nano))
 	}
+	if policyRestart(t, s) {
+		t.policy = &policyEnd{TS: s.TS, Proc: p, Exit: s.Exit, Container: s.Container}
+		t.restarts = event.Some(s.Container.RestartCount)
+		e.end(t, p, s, CausePolicy, nil)
+		return e.err
+	}
 	e.end(t, p, s, CauseExit, nil)
 	return e.err
+}
+
+// policyRestart reports a container death that Docker's restart policy
+// answers: the daemon says it is restarting, or its restart count rose
+// (Docker counts the restart as it decides it, before the die event).
+func policyRestart(t *Target, s *Sample) bool {
+	if !s.HasContainer {
+		return false
+	}
+	c := &s.Container
+	return c.State == "restarting" || t.restarts.OK && c.RestartCount > t.restarts.V
 }
 
 func (e *Engine) tick(t *Target, s *Sample) error {
@@ -348,6 +378,12 @@ func (e *Engine) tick(t *Target, s *Sample) error {
 	if !s.Up {
 		g.matches = 0
 		e.finish(t, s, true)
+		if pe := t.policy; pe != nil && s.HasContainer && s.Container.State != "restarting" {
+			// Docker's restart policy did not bring it back (it gave up,
+			// or someone stopped it meanwhile): the death is a crash.
+			t.policy = nil
+			e.policyCrash(t, pe, s)
+		}
 		if !t.everUp && !t.down {
 			t.down, t.downSince = true, t.firstSeen
 		}
@@ -357,6 +393,10 @@ func (e *Engine) tick(t *Target, s *Sample) error {
 	id := s.ID()
 	if slices.Contains(t.ended, id) {
 		return skip(SkipStale, "sample of pid %d of %q after it ended", s.PID, s.Target)
+	}
+	restarts := t.restarts
+	if s.HasContainer {
+		t.restarts = event.Some(s.Container.RestartCount)
 	}
 	g.seen = append(g.seen, id)
 	p := t.up[id]
@@ -370,6 +410,13 @@ func (e *Engine) tick(t *Target, s *Sample) error {
 		case !t.everUp:
 			t.everUp = true
 			e.begin(t, p, s, CauseFirst, nil, nil)
+		case alone && t.policy != nil:
+			prev := t.policy.Proc
+			e.begin(t, p, s, CausePolicy, prev, nil)
+			t.policy = nil
+		case alone && s.HasContainer && restarts.OK && s.Container.RestartCount > restarts.V && len(t.pending) == 0:
+			// Docker restarted it between two samples, its death unseen.
+			e.begin(t, p, s, CausePolicy, nil, nil)
 		case alone:
 			e.begin(t, p, s, CauseAfterCrash, nil, e.answer(t))
 		case g.done: // more processes than the tick announced
@@ -493,7 +540,11 @@ func (e *Engine) end(t *Target, p *Proc, s *Sample, cause string, next *Proc) {
 		t.ended = slices.Delete(t.ended, 0, len(t.ended)-64)
 	}
 	o := Obs{Kind: KindEnd, S: s, T: t, P: p, Cause: cause, Other: next}
-	if cause != CauseReplaced {
+	if cause == CausePolicy {
+		if len(t.up) == 0 {
+			t.down, t.downSince = true, s.TS
+		}
+	} else if cause != CauseReplaced {
 		c := Crash{ID: e.id(s.TS, t, "crash", "", p.ID), TS: s.TS, Proc: p}
 		o.Crash = &c
 		t.pending = append(t.pending, c)
@@ -505,6 +556,20 @@ func (e *Engine) end(t *Target, p *Proc, s *Sample, cause string, next *Proc) {
 		}
 	}
 	e.observe(o)
+}
+
+// policyCrash reports the death of a container's run that its restart
+// policy was to bring back and did not: a crash dated when it died, told by
+// the sample that shows it will not come back.
+func (e *Engine) policyCrash(t *Target, pe *policyEnd, s *Sample) {
+	at := *s
+	at.TS, at.HasExit, at.Exit, at.Container = pe.TS, true, pe.Exit, pe.Container
+	c := Crash{ID: e.id(pe.TS, t, "crash", "", pe.Proc.ID), TS: pe.TS, Proc: pe.Proc}
+	t.pending = append(t.pending, c)
+	if len(t.pending) > 64 {
+		t.pending = t.pending[1:]
+	}
+	e.observe(Obs{Kind: KindEnd, S: &at, T: t, P: pe.Proc, Cause: CauseExit, Crash: &c})
 }
 
 func (e *Engine) begin(t *Target, p *Proc, s *Sample, cause string, prev *Proc, c *Crash) {

@@ -23,10 +23,12 @@ type entry struct {
 // life cycle first (a crash goes out before anything else its sample says),
 // then the conditions, then the host.
 var registry = []entry{
-	{"crash", "a process that was up is gone", newCrash},
+	{"crash", "a process (or a container's main process) that was up is gone", newCrash},
 	{"started", "first sight of a target", newStarted},
 	{"recovered", "the target is up again after a crash", newRecovered},
-	{"restarted", "a new process replaced the old one between two ticks", newRestarted},
+	{"restarted", "a new process replaced the old one between two ticks, or Docker's restart policy restarted a container", newRestarted},
+	{"unhealthy", "a container's health check turned unhealthy", newUnhealthy},
+	{"flapping", "--flap-count deaths within --flap-window: a crash loop", newFlapping},
 	{"absent", "no process for --absent-after", newAbsent},
 	{"memory", "process RSS, host available memory, memory pressure", newMemory},
 	{"leak", "RSS growing steadily over --leak-window", newLeak},
@@ -76,6 +78,9 @@ const (
 	CauseFirst      = "first"       // the target's first process
 	CauseAfterCrash = "after_crash" // back after a crash
 	CauseMember     = "member"      // one more process of a target already up
+	// CausePolicy: a container's run that Docker's restart policy ends
+	// and begins again (End: the run that died; Begin: the next run).
+	CausePolicy = "restart_policy"
 )
 
 // Obs is one observation handed to each detector in turn.

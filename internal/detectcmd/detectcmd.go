@@ -37,7 +37,8 @@ samples' own timestamps, so replaying a recorded stream gives the same
 events.
 
 Detectors (turn off with --disable NAME): crash, started, recovered,
-restarted, absent, memory, leak, threads, fds, cpu, oom, custom.
+restarted, unhealthy, flapping, absent, memory, leak, threads, fds, cpu,
+oom, custom.
 
 Examples:
   sre-sample nginx | sre-detect
@@ -81,6 +82,8 @@ func parse(std cli.IO, args []string) (*Options, error) {
 	durVar(fs, &c.FDsFor, "fds-for", "fds must stay high this long before fds_high")
 	floatPctVar(fs, &c.CPUMax, "cpu-max", "cpu_high at or above `PCT` of one core (150 = one and a half cores) (0: off)")
 	durVar(fs, &c.CPUFor, "cpu-for", "CPU must stay high this long before cpu_high")
+	fs.IntVar(&c.FlapCount, "flap-count", c.FlapCount, "flapping after `N` deaths of a target (crashes, restarts by a container's restart policy) within --flap-window (0: off)")
+	durVar(fs, &c.FlapWindow, "flap-window", "the window of --flap-count")
 	var whens, whenFor, whenSev []string
 	fs.StringArrayVar(&whens, "when", nil, "custom condition `NAME=JQ` over each sample, true when the output is not false/null (repeatable)")
 	fs.StringArrayVar(&whenFor, "when-for", nil, "condition NAME must hold this long: `NAME=DURATION` (repeatable)")

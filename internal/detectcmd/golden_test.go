@@ -241,6 +241,7 @@ func TestDisable(t *testing.T) {
 		"absent": {"absent"}, "memory": {"memory_high", "memory_ok"}, "leak": {"leak_suspected"},
 		"threads": {"threads_changed"}, "fds": {"fds_high", "fds_ok"}, "cpu": {"cpu_high", "cpu_ok"},
 		"oom": {"oom_kill", detect.NoticeHostOOMKill}, "custom": {"custom", "custom_ok"},
+		"unhealthy": {"unhealthy"}, "flapping": {"flapping"},
 	}
 	cases, _ := filepath.Glob(filepath.Join(goldenDir, "*.args"))
 	for _, c := range cases {

@@ -44,6 +44,10 @@ func (s *Sample) AppendJSON(dst []byte) ([]byte, error) {
 			return dst[:start], fmt.Errorf("process.%w", err)
 		}
 	}
+	if s.Container != nil {
+		b = append(b, `,"container":`...)
+		b = appendContainer(b, s.Container)
+	}
 	if s.System != nil {
 		b = append(b, `,"system":`...)
 		if b, err = appendSystem(b, s.System); err != nil {
@@ -191,6 +195,33 @@ func appendDisk(b []byte, d *Disk) ([]byte, error) {
 		return b, fmt.Errorf("used_pct: %w", err)
 	}
 	return append(b, '}'), nil
+}
+
+func appendContainer(b []byte, c *Container) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, c.ID)
+	b = append(b, `,"name":`...)
+	b = appendString(b, c.Name)
+	b = appendOptString(b, `,"image":`, c.Image)
+	b = appendOptString(b, `,"compose_project":`, c.ComposeProject)
+	b = appendOptString(b, `,"compose_service":`, c.ComposeService)
+	b = append(b, `,"state":`...)
+	b = appendString(b, c.State)
+	b = appendOptString(b, `,"health":`, c.Health)
+	b = appendOptString(b, `,"health_output":`, c.HealthOutput)
+	b = append(b, `,"restart_count":`...)
+	b = strconv.AppendInt(b, int64(c.RestartCount), 10)
+	if c.StartedAt != nil {
+		b = append(b, `,"started_at":`...)
+		b = appendTime(b, *c.StartedAt)
+	}
+	b = appendOptUint(b, `,"memory_limit_bytes":`, c.MemoryLimitBytes)
+	b = appendOptInt(b, `,"exit_code":`, c.ExitCode)
+	if c.OOMKilled != nil {
+		b = append(b, `,"oom_killed":`...)
+		b = strconv.AppendBool(b, *c.OOMKilled)
+	}
+	return append(b, '}')
 }
 
 func appendExit(b []byte, e *Exit) ([]byte, error) {

@@ -327,6 +327,15 @@ func (f *filler) fill(v reflect.Value, path string) {
 		v.Set(reflect.ValueOf(f.time()))
 		return
 	}
+	if typ.Kind() == reflect.Pointer && typ.Elem() == timeType {
+		if r.IntN(4) == 0 {
+			v.SetZero()
+			return
+		}
+		t := f.time()
+		v.Set(reflect.ValueOf(&t))
+		return
+	}
 	if typ.Implements(marshalerType) || reflect.PointerTo(typ).Implements(marshalerType) {
 		f.t.Fatalf("%s: %s has its own MarshalJSON; AppendJSON and this filler must learn it", path, typ)
 	}

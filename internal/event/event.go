@@ -213,7 +213,43 @@ const (
 	NoticedZombie = "zombie"
 	NoticedGone   = "gone"
 	NoticedReused = "reused"
+	// NoticedDockerEvent: a container's death, told by the Docker
+	// daemon's die event as it happened.
+	NoticedDockerEvent = "docker_event"
+	// NoticedDockerInspect: a container's death found by inspecting it
+	// (the daemon was away when it died, or its event is still on its way).
+	NoticedDockerInspect = "docker_inspect"
 )
+
+// Container is what the Docker daemon says of a container target: its
+// identity, state and limits, and on a death how it ended. Times and
+// counts are Docker's own.
+type Container struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Image string `json:"image,omitempty"`
+	// ComposeProject and ComposeService are its com.docker.compose.project
+	// and com.docker.compose.service labels.
+	ComposeProject string `json:"compose_project,omitempty"`
+	ComposeService string `json:"compose_service,omitempty"`
+	// State is Docker's: created, running, paused, restarting, removing,
+	// exited or dead.
+	State string `json:"state"`
+	// Health is the health check's status (starting, healthy, unhealthy),
+	// absent without a health check.
+	Health string `json:"health,omitempty"`
+	// HealthOutput is the last health check's output while unhealthy.
+	HealthOutput string `json:"health_output,omitempty"`
+	// RestartCount is how often Docker's restart policy restarted it.
+	RestartCount int   `json:"restart_count"`
+	StartedAt    *Time `json:"started_at,omitempty"`
+	// MemoryLimitBytes is its memory limit (docker run --memory), when set.
+	MemoryLimitBytes *uint64 `json:"memory_limit_bytes,omitempty"`
+	// ExitCode and OOMKilled are Docker's account of its last end, given
+	// on the sample that reports a death.
+	ExitCode  *int  `json:"exit_code,omitempty"`
+	OOMKilled *bool `json:"oom_killed,omitempty"`
+}
 
 // Sample is one observation of one process (or of its absence) and the host.
 type Sample struct {
@@ -224,8 +260,11 @@ type Sample struct {
 	// Matches is how many processes the target matched at this tick.
 	Matches int      `json:"matches"`
 	Process *Process `json:"process,omitempty"`
-	System  *System  `json:"system,omitempty"`
-	Exit    *Exit    `json:"exit,omitempty"`
+	// Container is the container a container target watches; its main
+	// process is Process.
+	Container *Container `json:"container,omitempty"`
+	System    *System    `json:"system,omitempty"`
+	Exit      *Exit      `json:"exit,omitempty"`
 	// Unavailable maps a field path (process.fds) to why it is absent.
 	Unavailable map[string]string `json:"unavailable,omitempty"`
 }

@@ -394,6 +394,13 @@ func fullRecords() []struct {
 			Header: event.NewHeader(event.KindSample, "sre-sample", "web1", ts0),
 			Target: "nginx", Seq: 42, Up: false, Matches: 1,
 			Process: fullProcess(), System: fullSystem(),
+			Container: &event.Container{
+				ID: "0991c5b74a5116d52e45bf1f709d59a3092db172b64ea23bc788ca8f2746f106", Name: "web",
+				Image: "nginx:1.27", ComposeProject: "shop", ComposeService: "web", State: "exited",
+				Health: "unhealthy", HealthOutput: "curl: (7) Failed to connect", RestartCount: 2,
+				StartedAt: ptr(event.At(ts0.Add(-time.Hour))), MemoryLimitBytes: ptr(uint64(16 << 20)),
+				ExitCode: ptr(137), OOMKilled: ptr(true),
+			},
 			Exit: &event.Exit{
 				PID: 4242, Noticed: event.NoticedPidfd, Code: ptr(0), Signal: "SIGKILL", SignalNum: 9,
 				CoreDump: true, UptimeS: 3600.5, OOMKilled: ptr(true),
@@ -709,7 +716,8 @@ func TestSchemaNamesEveryField(t *testing.T) {
 	for def, typ := range map[string]reflect.Type{
 		"sample": reflect.TypeFor[event.Sample](), "process": reflect.TypeFor[event.Process](),
 		"system": reflect.TypeFor[event.System](), "exit": reflect.TypeFor[event.Exit](),
-		"event": reflect.TypeFor[event.Event](), "action": reflect.TypeFor[event.Action](),
+		"container": reflect.TypeFor[event.Container](),
+		"event":     reflect.TypeFor[event.Event](), "action": reflect.TypeFor[event.Action](),
 		"score": reflect.TypeFor[event.Score](), "summary": reflect.TypeFor[event.Summary](),
 		"notice": reflect.TypeFor[event.Notice](), "stat": reflect.TypeFor[event.Stat](),
 	} {

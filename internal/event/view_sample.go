@@ -44,6 +44,9 @@ type SampleView struct {
 	HasExit bool
 	Exit    ExitView
 
+	HasContainer bool
+	Container    ContainerView
+
 	// checked reports that reading the line also proved it valid JSON, with
 	// its "v" and "kind" keys each once and unescaped and no other key that
 	// encoding/json could take for them: all that ReadHead checks of a line,
@@ -61,6 +64,17 @@ type ExitView struct {
 	// OOMKilled: the kernel's log named it the OOM killer's victim (V), or
 	// was read and did not (!V); absent when nobody looked.
 	OOMKilled Opt[bool]
+}
+
+// ContainerView is what a sample says of a container target.
+type ContainerView struct {
+	ID           string
+	State        string
+	Health       string
+	HealthOutput string
+	RestartCount int
+	ExitCode     Opt[int]
+	OOMKilled    Opt[bool]
 }
 
 // Opt is a field that may be absent: absent is not zero (DESIGN §3).
@@ -199,6 +213,13 @@ func parseSample(raw []byte, s *SampleView, in *Interner) error {
 			if err := parseProcess(&l, s, in); err != nil {
 				return err
 			}
+		case "container":
+			if l.null() {
+				continue
+			}
+			if err := parseContainer(&l, s, in); err != nil {
+				return err
+			}
 		case "system":
 			if l.null() {
 				continue
@@ -301,6 +322,45 @@ func parseProcess(l *lex, s *SampleView, in *Interner) error {
 		return badSample("process.threads: missing")
 	}
 	s.HasProc = true
+	return nil
+}
+
+func parseContainer(l *lex, s *SampleView, in *Interner) error {
+	var id bool
+	if !l.open() {
+		return badSample("container: not an object")
+	}
+	c := &s.Container
+	for first := true; l.more(first); first = false {
+		k, _ := l.key()
+		switch string(k) {
+		case "id":
+			c.ID, id = in.get(l.text()), true
+		case "state":
+			c.State = in.get(l.text())
+		case "health":
+			c.Health = in.get(l.text())
+		case "health_output":
+			c.HealthOutput = string(l.text())
+		case "restart_count":
+			c.RestartCount, _ = l.int()
+		case "exit_code":
+			c.ExitCode = l.optInt()
+		case "oom_killed":
+			if !l.null() {
+				c.OOMKilled = Some(l.boolean())
+			}
+		default:
+			l.skip()
+		}
+	}
+	switch {
+	case l.bad:
+		return badSample("container: malformed")
+	case !id || c.ID == "":
+		return badSample("container.id: missing")
+	}
+	s.HasContainer = true
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -39,6 +40,8 @@ func FuzzParseSample(f *testing.F) {
 		`{"ts":"2026-02-30T00:00:00Z","target":"t","up":false}`,
 		`{"ts":"2026-01-01T00:00:00.5Z","target":"t","up":true,"process":null}`,
 		`{"target":"x","up":true,"ts":"2026-01-01T00:00:00Z","process":{"pid":1,"start_ticks":1,"rss_bytes":-1,"threads":1}}`,
+		`{"ts":"2026-01-01T00:00:00Z","target":"web","up":false,"container":{"id":"0991c5b74a51","name":"web","state":"restarting","health":"unhealthy","health_output":"no \"x\"","restart_count":2,"exit_code":137,"oom_killed":true},"exit":{"pid":3,"noticed":"docker_event","code":137,"oom_killed":true,"uptime_s":1}}`,
+		`{"ts":"2026-01-01T00:00:00Z","target":"web","up":false,"container":{"name":"web"}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -64,6 +67,10 @@ func FuzzParseSample(f *testing.F) {
 		}
 		if x := want.Exit; x != nil && s.HasExit && (s.Exit.PID != x.PID || s.Exit.Signal != x.Signal || s.Exit.Noticed != x.Noticed) {
 			t.Fatalf("%s:\nexit %+v, encoding/json %+v", line, s.Exit, x)
+		}
+		if c := want.Container; c != nil && s.HasContainer && (s.Container.ID != c.ID || s.Container.State != c.State ||
+			s.Container.Health != c.Health || s.Container.HealthOutput != c.HealthOutput || s.Container.RestartCount != c.RestartCount) {
+			t.Fatalf("%s:\ncontainer %+v, encoding/json %+v", line, s.Container, c)
 		}
 	})
 }
@@ -167,6 +174,12 @@ func TestSampleViewMatchesSample(t *testing.T) {
 				*x.Code = small(*x.Code)
 			}
 		}
+		if c := s.Container; c != nil {
+			c.RestartCount = small(c.RestartCount)
+			if c.ExitCode != nil {
+				*c.ExitCode = small(*c.ExitCode)
+			}
+		}
 		s.Up = s.Up && s.Process != nil && s.Exit == nil
 		line, err := s.AppendJSON(nil)
 		if err != nil {
@@ -217,6 +230,11 @@ func want(s *event.Sample, line []byte) event.SampleView {
 		v.HasExit = true
 		v.Exit = event.ExitView{PID: x.PID, Noticed: x.Noticed, Code: opt(x.Code), Signal: x.Signal,
 			UptimeS: event.Some(x.UptimeS), OOMKilled: opt(x.OOMKilled)}
+	}
+	if c := s.Container; c != nil {
+		v.HasContainer = true
+		v.Container = event.ContainerView{ID: c.ID, State: c.State, Health: c.Health, HealthOutput: c.HealthOutput,
+			RestartCount: c.RestartCount, ExitCode: opt(c.ExitCode), OOMKilled: opt(c.OOMKilled)}
 	}
 	return v
 }
@@ -320,4 +338,44 @@ func FuzzReadSample(f *testing.F) {
 		f.Add([]byte(l))
 	}
 	f.Fuzz(func(t *testing.T, line []byte) { checkReadSample(t, line) })
+}
+
+// A sample's container: what a detector reads, and what makes it unusable.
+func TestParseSampleContainer(t *testing.T) {
+	const head = `{"v":1,"kind":"sample","ts":"2026-01-01T00:00:00Z","target":"web","up":false,`
+	tests := []struct {
+		name, line string
+		want       event.ContainerView
+		err        string
+	}{
+		{name: "a death", line: head + `"container":{"id":"0991c5b74a51","name":"web","state":"exited","restart_count":2,"exit_code":137,"oom_killed":true}}`,
+			want: event.ContainerView{ID: "0991c5b74a51", State: "exited", RestartCount: 2, ExitCode: event.Some(137), OOMKilled: event.Some(true)}},
+		{name: "unhealthy", line: head + `"container":{"id":"0991c5b74a51","state":"running","health":"unhealthy","health_output":"a\nb"}}`,
+			want: event.ContainerView{ID: "0991c5b74a51", State: "running", Health: "unhealthy", HealthOutput: "a\nb"}},
+		{name: "null", line: head + `"container":null}`},
+		{name: "no id", line: head + `"container":{"name":"web","state":"running"}}`, err: "container.id: missing"},
+		{name: "not an object", line: head + `"container":"web"}`, err: "container: not an object"},
+		{name: "a state of another kind", line: head + `"container":{"id":"0991c5b74a51","state":5}}`, err: "container: malformed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v event.SampleView
+			err := event.ParseSample([]byte(tt.line), &v, nil)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.HasContainer != (tt.want.ID != "") {
+				t.Errorf("HasContainer %t", v.HasContainer)
+			}
+			if d := cmp.Diff(tt.want, v.Container); d != "" {
+				t.Errorf("container (-want +got):\n%s", d)
+			}
+		})
+	}
 }

@@ -10,11 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/localsre/sre-agent/internal/cli"
+	"github.com/localsre/sre-agent/internal/docker"
 	"github.com/localsre/sre-agent/internal/event"
 	"github.com/localsre/sre-agent/internal/ndjson"
 	"github.com/localsre/sre-agent/internal/sampler"
@@ -28,11 +30,18 @@ Usage:
   sre-sample [flags] NAME...               processes whose name is NAME
   sre-sample [flags] --match REGEX         processes whose command line matches
   sre-sample [flags] --pid N | --pidfile FILE | --user USER
+  sre-sample [flags] --container NAME|ID | --container-label KEY=VALUE
   sre-sample [flags] -- CMD [ARGS...]      start CMD, sample it, exit with its status
 
 Every tick prints one "sample" record per matching process (or one with
 "up": false when none matches). When a watched process dies, its "up": false
 record with "exit" is printed at once, not at the next tick.
+
+A container target samples the container's main process and says what
+Docker says of it ("container": state, health, restart count, exit code,
+OOM kill). Its death, start and health changes are followed through the
+daemon's events (DOCKER_HOST, default the local socket) and sampled the
+moment Docker reports them.
 
 Examples:
   sre-sample nginx                          # every nginx process, once a second
@@ -41,30 +50,34 @@ Examples:
   sre-sample --pid 4242 --count 1 | jq .process.rss_bytes
   sre-sample --user www-data --disk / --disk /var
   sre-sample --child-log app.log -- ./app --port 8080
+  sre-sample --container web | sre-detect   # a container's deaths, OOM kills, health
+  sre-sample --container-label com.docker.compose.project=shop
 `
 
 // Options are sre-sample's flags.
 type Options struct {
-	Names     []string
-	Matches   []string
-	PIDs      []string
-	Pidfiles  []string
-	User      string
-	Exclude   []int
-	One       bool
-	Interval  time.Duration
-	Count     int
-	Duration  time.Duration
-	Disks     []string
-	ProcRoot  string
-	SysRoot   string
-	Kmsg      string
-	ChildLog  string
-	Label     string
-	NoPidfd   bool
-	ExitPoll  time.Duration
-	Version   bool
-	LaunchCmd []string
+	Names           []string
+	Matches         []string
+	PIDs            []string
+	Pidfiles        []string
+	User            string
+	Containers      []string
+	ContainerLabels []string
+	Exclude         []int
+	One             bool
+	Interval        time.Duration
+	Count           int
+	Duration        time.Duration
+	Disks           []string
+	ProcRoot        string
+	SysRoot         string
+	Kmsg            string
+	ChildLog        string
+	Label           string
+	NoPidfd         bool
+	ExitPoll        time.Duration
+	Version         bool
+	LaunchCmd       []string
 }
 
 // MinInterval is the shortest tick allowed.
@@ -76,6 +89,8 @@ func parse(std cli.IO, args []string) (*Options, error) {
 	fs.StringArrayVar(&o.Matches, "match", nil, "sample processes whose full command line matches `REGEX` (repeatable)")
 	fs.StringArrayVar(&o.PIDs, "pid", nil, "sample the process with PID `N`, and only that process: a reused PID is not it (repeatable)")
 	fs.StringArrayVar(&o.Pidfiles, "pidfile", nil, "sample the process whose PID is in `FILE`, re-read at every tick (repeatable)")
+	fs.StringArrayVar(&o.Containers, "container", nil, "sample the Docker container `NAME|ID`, its main process and its deaths as Docker tells them (repeatable)")
+	fs.StringArrayVar(&o.ContainerLabels, "container-label", nil, "sample every running Docker container with label `KEY=VALUE` (or KEY), and each that starts later (repeatable)")
 	fs.StringVar(&o.User, "user", "", "sample the processes of `USER` (name or uid); with NAME or --match, only theirs")
 	fs.IntSliceVar(&o.Exclude, "exclude-tree", nil, "never select process `PID`, its descendants or the commands that launched it (sudo, timeout) by NAME, --match or --user (repeatable)")
 	fs.BoolVar(&o.One, "one", false, "refuse a target that matches several processes and list them")
@@ -125,7 +140,23 @@ func (o *Options) check() error {
 			return cli.Usagef("--exclude-tree %d: not a process ID above 1", pid)
 		}
 	}
-	selectors := len(o.Names) + len(o.Matches) + len(o.PIDs) + len(o.Pidfiles)
+	for i, c := range o.Containers {
+		if !docker.ValidName(c) {
+			return cli.Usagef("--container %q: not a container name or id ([a-zA-Z0-9][a-zA-Z0-9_.-]*)", c)
+		}
+		if slices.Contains(o.Containers[:i], c) {
+			return cli.Usagef("--container %s: given twice", c)
+		}
+	}
+	for i, l := range o.ContainerLabels {
+		if err := docker.CheckLabel(l); err != nil {
+			return cli.Usagef("--container-label: %v", err)
+		}
+		if slices.Contains(o.ContainerLabels[:i], l) {
+			return cli.Usagef("--container-label %s: given twice", l)
+		}
+	}
+	selectors := len(o.Names) + len(o.Matches) + len(o.PIDs) + len(o.Pidfiles) + len(o.Containers) + len(o.ContainerLabels)
 	if o.LaunchCmd != nil {
 		if selectors > 0 || o.User != "" {
 			return cli.Usagef("launch mode (-- CMD) takes no other target")
@@ -138,7 +169,7 @@ func (o *Options) check() error {
 			return cli.Usagef("--child-log: only in launch mode (-- CMD)")
 		}
 		if selectors == 0 && o.User == "" {
-			return cli.Usagef("no target: give a process NAME, --match REGEX, --pid N, --pidfile FILE, --user USER or -- CMD")
+			return cli.Usagef("no target: give a process NAME, --match REGEX, --pid N, --pidfile FILE, --user USER, --container NAME, --container-label KEY=VALUE or -- CMD")
 		}
 	}
 	for _, n := range o.Names {
@@ -210,6 +241,9 @@ func (o *Options) targets() ([]sampler.Target, error) {
 		}
 		ts = append(ts, sampler.Target{Label: f, Kind: sampler.ByPidfile, Pidfile: f})
 	}
+	for _, c := range o.Containers {
+		ts = append(ts, sampler.Target{Label: c, Kind: sampler.ByContainer, Container: c})
+	}
 	if user != nil && len(o.Names)+len(o.Matches) == 0 {
 		ts = append(ts, sampler.Target{Label: "user:" + o.User, Kind: sampler.ByUser, User: user})
 	}
@@ -252,6 +286,15 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 		return launch(ctx, std, o, cfg, emit)
 	}
 	cfg.Targets = targets
+	if len(o.Containers)+len(o.ContainerLabels) > 0 {
+		// Only a user who watches a container pays for a client.
+		dc, err := docker.New(docker.EnvFrom(std.Getenv))
+		if err != nil {
+			return cli.Usagef("%v", err)
+		}
+		defer dc.Close()
+		cfg.Docker, cfg.ContainerLabels = dc, o.ContainerLabels
+	}
 	s, err := sampler.New(cfg)
 	if err != nil {
 		return cli.Usagef("%v", err)

@@ -67,6 +67,14 @@ func TestBadInput(t *testing.T) {
 		{"target outside launch mode", []string{"--target", "x", "nginx"}, "--target: only in launch mode"},
 		{"child-log outside launch mode", []string{"--child-log", "x.log", "nginx"}, "--child-log: only in launch mode"},
 		{"unwritable child log", []string{"--child-log", "/no/such/dir/x.log", "--", "true"}, "--child-log /no/such/dir/x.log: no such file or directory"},
+		{"container name like a flag", []string{"--container", "-x"}, `--container "-x": not a container name or id`},
+		{"container name empty", []string{"--container", ""}, `--container "": not a container name or id`},
+		{"container name a path", []string{"--container", "../web"}, `--container "../web": not a container name or id`},
+		{"container label without key", []string{"--container-label", "=shop"}, `--container-label: label "=shop": no KEY`},
+		{"container label with a newline", []string{"--container-label", "a=b\nc"}, `--container-label: label "a=b\nc": control character`},
+		{"launch with a container", []string{"--container", "web", "--", "true"}, "launch mode (-- CMD) takes no other target"},
+		{"container twice", []string{"--container", "web", "--container", "web"}, "--container web: given twice"},
+		{"container label twice", []string{"--container-label", "a=b", "--container-label", "a=b"}, "--container-label a=b: given twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,5 +108,45 @@ func TestHelpAndVersion(t *testing.T) {
 	code, stdout, _ = run(t, "--version")
 	if code != 0 || !strings.HasPrefix(stdout, "sre-sample ") {
 		t.Errorf("--version: exit %d, %q", code, stdout)
+	}
+}
+
+// A daemon that does not answer at the start is one line naming it, exit 1.
+func TestContainerNoDaemon(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	var out, errb bytes.Buffer
+	std := cli.IO{In: strings.NewReader(""), Out: &out, Err: &errb, Now: time.Now,
+		Getenv: func(k string) string {
+			if k == "DOCKER_HOST" {
+				return "unix://" + sock
+			}
+			return ""
+		}}
+	err := Run(context.Background(), std, []string{"--container", "web", "--count", "1"})
+	if code := cli.ExitCode(err); code != cli.ExitFailure {
+		t.Fatalf("exit %d, want %d: %v", code, cli.ExitFailure, err)
+	}
+	want := "Docker daemon: socket " + sock + " absent (no Docker daemon on this host)"
+	if err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	if out.Len() > 0 {
+		t.Errorf("stdout %q, want nothing", out.String())
+	}
+}
+
+// A DOCKER_HOST the client cannot use is a usage error naming it.
+func TestContainerBadDockerHost(t *testing.T) {
+	var out, errb bytes.Buffer
+	std := cli.IO{In: strings.NewReader(""), Out: &out, Err: &errb, Now: time.Now,
+		Getenv: func(k string) string {
+			if k == "DOCKER_HOST" {
+				return "bogus"
+			}
+			return ""
+		}}
+	err := Run(context.Background(), std, []string{"--container", "web", "--count", "1"})
+	if code := cli.ExitCode(err); code != cli.ExitUsage || !strings.Contains(err.Error(), `DOCKER_HOST "bogus"`) {
+		t.Fatalf("exit %d, error %v; want %d naming DOCKER_HOST", code, err, cli.ExitUsage)
 	}
 }

@@ -276,7 +276,9 @@ func (s *Sampler) forget(p *proc) {
 // sampleOne emits the up sample of one candidate of target ti.
 func (s *Sampler) sampleOne(ti int, c candidate, matches int, now time.Time, sys *event.System, sysUnav map[string]string, emit Emit) error {
 	t := s.targets[ti]
-	p := s.discover(ti, c, t.Kind == ByChild)
+	// A child's end comes from its wait status, a container's from the
+	// daemon: neither is watched for its exit here.
+	p := s.discover(ti, c, t.Kind == ByChild || t.Kind == ByContainer)
 	pr := s.processFrom(p, c.st, now)
 	unav := s.unav
 	clear(unav)
@@ -314,6 +316,9 @@ func (s *Sampler) sampleOne(ti int, c candidate, matches int, now time.Time, sys
 	}
 	smp := s.newSample(t.Label, now)
 	smp.Up, smp.Matches, smp.Process, smp.System = true, matches, pr, sys
+	if t.ctr != nil && t.ctr.known {
+		smp.Container = &t.ctr.info
+	}
 	if len(unav) > 0 {
 		smp.Unavailable = unav
 	}
@@ -423,10 +428,12 @@ func (s *Sampler) exited(id event.Identity, noticed string, now time.Time, emit 
 		return nil
 	}
 	ex := s.exitOf(p, noticed, now)
-	return s.reportExit(p, ex, now, emit)
+	return s.reportExit(p, ex, nil, now, emit)
 }
 
-func (s *Sampler) reportExit(p *proc, ex *event.Exit, now time.Time, emit Emit) error {
+// reportExit emits the death of p to every target watching it; ct is the
+// container whose main process it was, if any.
+func (s *Sampler) reportExit(p *proc, ex *event.Exit, ct *event.Container, now time.Time, emit Emit) error {
 	// The cgroup's OOM counters as of the death, read while its file is
 	// still kept: a kill in the cgroup between the last tick and now shows.
 	if p.last != nil && p.oomOK && p.memPath != "" {
@@ -442,7 +449,7 @@ func (s *Sampler) reportExit(p *proc, ex *event.Exit, now time.Time, emit Emit) 
 			continue
 		}
 		smp := s.newSample(s.targets[ti].Label, now)
-		smp.Process, smp.Exit, smp.System = p.last, ex, sys
+		smp.Process, smp.Exit, smp.System, smp.Container = p.last, ex, sys, ct
 		smp.Matches = s.countWatchedBy(ti)
 		smp.Unavailable = orNil(sysUnav)
 		if why != "" {
@@ -521,5 +528,5 @@ func (s *Sampler) childEnded(ce childExit, emit Emit) error {
 			ex.UptimeS = float64(int64(up*1000)) / 1000
 		}
 	}
-	return s.reportExit(p, ex, ce.at, emit)
+	return s.reportExit(p, ex, nil, ce.at, emit)
 }

@@ -55,7 +55,13 @@ type Config struct {
 	// host's OOM kill counter rose since the process's last sample, to
 	// tell whether the OOM killer named it (Exit.OOMKilled); "" never reads it.
 	Kmsg string
-	Now  func() time.Time
+	// Docker is the daemon container targets ask; needed only with a
+	// ByContainer target or ContainerLabels.
+	Docker DockerAPI
+	// ContainerLabels select containers by label (KEY or KEY=VALUE): each
+	// running one, and each that starts later, is a target of its own.
+	ContainerLabels []string
+	Now             func() time.Time
 	// Warnf prints a warning line on the tool's stderr.
 	Warnf func(format string, args ...any)
 }
@@ -112,13 +118,23 @@ type Sampler struct {
 	ids     []event.Identity        // watchedBy's answer
 	cands   []candidate             // selectPID's answer
 	live    map[event.Identity]bool // a target's candidates at this tick
+
+	// Container targets (container.go): the daemon's events on their way
+	// from the follower, and Run's context for questions to the daemon.
+	ctrQ   ctrQueue
+	ctrBuf []ctrMsg
+	ctrOn  bool // container targets are followed: the queue is read
+	// ctrGone: the daemon's event stream is broken (the follower said so).
+	ctrGone atomic.Bool
+	ctx     context.Context
 }
 
 type targetState struct {
 	Target
 	pinned    *event.Identity // ByPID: the identity first seen at the PID
 	lastCount int
-	done      bool // ByChild: the child has ended
+	done      bool      // ByChild: the child has ended; ByContainer by label: removed
+	ctr       *ctrState // ByContainer
 }
 
 // proc is one watched process identity.
@@ -189,7 +205,7 @@ func New(cfg Config) (*Sampler, error) {
 	if cfg.Warnf == nil {
 		cfg.Warnf = func(string, ...any) {}
 	}
-	if len(cfg.Targets) == 0 {
+	if len(cfg.Targets) == 0 && len(cfg.ContainerLabels) == 0 {
 		return nil, errors.New("no target")
 	}
 	s := &Sampler{
@@ -247,6 +263,15 @@ func (s *Sampler) Run(ctx context.Context, emit Emit) error {
 	}()
 	ws.Wake() // a child that ended before this point is seen at the first wait
 	defer context.AfterFunc(ctx, ws.Wake)()
+	s.ctx = ctx
+	if s.hasContainers() {
+		stop, err := s.startContainers(ctx, ws)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		s.ctrOn = true
+	}
 	s.pidfds = false
 	if !s.cfg.NoPidfd && s.cfg.ProcRoot == "/proc" {
 		if err := waitset.ProbePidfd(); err != nil {
@@ -278,6 +303,11 @@ func (s *Sampler) Run(ctx context.Context, emit Emit) error {
 			// Deaths first: never lose one to a cancellation.
 			for _, id := range wu.Dead {
 				if err := s.exited(id, event.NoticedPidfd, s.cfg.Now(), emit); err != nil {
+					return err
+				}
+			}
+			if wu.Woken && s.ctrOn {
+				if err := s.containerEvents(emit); err != nil {
 					return err
 				}
 			}
@@ -434,6 +464,14 @@ func (s *Sampler) startOf(ticks uint64) time.Time {
 
 // tick samples every target once.
 func (s *Sampler) tick(emit Emit) error {
+	if s.ctrOn {
+		// The daemon's word on a death, if it is in, before a tick's
+		// question finds the container dead without it (and before the
+		// tick's time, which its samples must not precede).
+		if err := s.containerEvents(emit); err != nil {
+			return err
+		}
+	}
 	s.refreshBoot(time.Now())
 	now := s.cfg.Now()
 	var scan []candidate
@@ -463,6 +501,11 @@ func (s *Sampler) tick(emit Emit) error {
 			}
 			delete(s.warned, warnKey{"pidfile", t.Pidfile})
 			cands = s.selectPID(t, pid)
+		case ByContainer:
+			if err := s.containerSample(ti, nil, byTick, now, emit); err != nil {
+				return err
+			}
+			continue
 		case ByChild:
 			st, err := s.statOf(t.PID)
 			if err == nil && alive(st) {

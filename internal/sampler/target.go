@@ -14,12 +14,13 @@ type Kind int
 
 // Target kinds.
 const (
-	ByName    Kind = iota // comm, argv[0] basename or exe basename equals Name
-	ByMatch               // Match finds the full command line
-	ByPID                 // one PID, pinned to the identity first seen there
-	ByPidfile             // the PID in Pidfile, re-read at every tick
-	ByUser                // every process of User
-	ByChild               // the child that launch mode started
+	ByName      Kind = iota // comm, argv[0] basename or exe basename equals Name
+	ByMatch                 // Match finds the full command line
+	ByPID                   // one PID, pinned to the identity first seen there
+	ByPidfile               // the PID in Pidfile, re-read at every tick
+	ByUser                  // every process of User
+	ByChild                 // the child that launch mode started
+	ByContainer             // a Docker container's main process (Container: its name or id)
 )
 
 // Target is one selector as the user gave it.
@@ -30,6 +31,8 @@ type Target struct {
 	Match   *regexp.Regexp
 	PID     int
 	Pidfile string
+	// Container is a container's name or id (ByContainer).
+	Container string
 	// User, when set, narrows a name or match target to one user's
 	// processes; on its own (ByUser) it is the selector.
 	User *UserFilter

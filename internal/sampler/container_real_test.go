@@ -1,0 +1,171 @@
+package sampler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/localsre/sre-agent/internal/docker"
+	"github.com/localsre/sre-agent/internal/event"
+)
+
+// realDocker returns a client for the daemon on DOCKER_HOST (scripts/
+// dockerd-test.sh), or skips; in CI (CI=true) it fails instead.
+func realDocker(t *testing.T) *docker.Client {
+	t.Helper()
+	need := func(format string, a ...any) {
+		t.Helper()
+		msg := fmt.Sprintf(format, a...) + `; start one with: eval "$(scripts/dockerd-test.sh)"`
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	if os.Getenv("DOCKER_HOST") == "" {
+		need("DOCKER_HOST is not set")
+	}
+	c, err := docker.New(docker.EnvFrom(os.Getenv))
+	if err != nil {
+		need("%v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx); err != nil {
+		need("the daemon does not answer: %v", err)
+	}
+	if out, err := exec.Command("docker", "image", "inspect", "sre-busybox:local").CombinedOutput(); err != nil {
+		need("no image sre-busybox:local: %v: %s", err, out)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func dockerRun(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("docker", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// samples runs a sampler of cfg and gathers its samples, decoded.
+type samples struct {
+	mu  sync.Mutex
+	got []event.Sample
+}
+
+func (s *samples) emit(smp *event.Sample) error {
+	line, err := smp.AppendJSON(nil)
+	if err != nil {
+		return err
+	}
+	var back event.Sample
+	if err := json.Unmarshal(line, &back); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.got = append(s.got, back)
+	s.mu.Unlock()
+	return nil
+}
+
+// wait returns the first sample that ok accepts, waiting up to 30 s.
+func (s *samples) wait(t *testing.T, what string, ok func(*event.Sample) bool) event.Sample {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s.mu.Lock()
+		for i := range s.got {
+			if ok(&s.got[i]) {
+				smp := s.got[i]
+				s.mu.Unlock()
+				return smp
+			}
+		}
+		n := len(s.got)
+		s.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after 30 s (%d samples)", what, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A container's start and death are sampled when the daemon tells them,
+// not at a tick: with an hour between ticks, only its events can bring
+// them. The container does not exist yet when sampling starts.
+func TestContainerEventsRealDaemon(t *testing.T) {
+	c := realDocker(t)
+	name := fmt.Sprintf("sre-sampler-%d", os.Getpid())
+	exec.Command("docker", "rm", "-f", name).Run()
+	t.Cleanup(func() { exec.Command("docker", "rm", "-f", name).Run() })
+
+	var got samples
+	var warns sync.Map
+	s, err := New(Config{
+		Interval: time.Hour, Host: "h", Self: os.Getpid(), Docker: c,
+		Targets: []Target{{Label: name, Kind: ByContainer, Container: name}},
+		Warnf:   func(f string, a ...any) { warns.Store(fmt.Sprintf(f, a...), true) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, got.emit) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	first := got.wait(t, "first sample", func(*event.Sample) bool { return true })
+	if first.Up || first.Unavailable["container"] != "no such container: "+name {
+		t.Errorf("first sample: up %t, unavailable %v; want down, no such container", first.Up, first.Unavailable)
+	}
+
+	id := dockerRun(t, "run", "-d", "--name", name, "--memory", "64m", "sre-busybox:local", "sh", "-c",
+		"while [ ! -f /tmp/go ]; do sleep 0.05; done; exit 3")
+	up := got.wait(t, "up sample", func(s *event.Sample) bool { return s.Up })
+	pid, _ := json.Marshal(dockerRun(t, "inspect", "-f", "{{.State.Pid}}", name))
+	if up.Target != name || up.Process == nil || fmt.Sprint(up.Process.PID) != strings.Trim(string(pid), `"`) {
+		t.Errorf("up sample of %q, process %+v; want %s's main process %s", up.Target, up.Process, name, pid)
+	}
+	ct := up.Container
+	if ct == nil || ct.ID != id || ct.Name != name || ct.Image != "sre-busybox:local" || ct.State != "running" ||
+		ct.MemoryLimitBytes == nil || *ct.MemoryLimitBytes != 64<<20 || ct.StartedAt == nil || ct.ExitCode != nil {
+		t.Errorf("up sample's container %+v", ct)
+	}
+
+	dockerRun(t, "exec", name, "sh", "-c", "echo > /tmp/go")
+	end := got.wait(t, "exit sample", func(s *event.Sample) bool { return s.Exit != nil })
+	x := end.Exit
+	if end.Up || x.Noticed != event.NoticedDockerEvent || x.Code == nil || *x.Code != 3 || x.PID != up.Process.PID ||
+		x.OOMKilled == nil || *x.OOMKilled || x.UptimeS <= 0 {
+		t.Errorf("exit %+v (up %t); want pid %d, docker_event, code 3, not OOM killed", x, end.Up, up.Process.PID)
+	}
+	if end.Container == nil || end.Container.State != "exited" || end.Container.ExitCode == nil || *end.Container.ExitCode != 3 {
+		t.Errorf("exit sample's container %+v", end.Container)
+	}
+	if end.Process == nil || end.Process.PID != up.Process.PID {
+		t.Errorf("exit sample's process %+v: want the last reading of pid %d", end.Process, up.Process.PID)
+	}
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	exits := 0
+	for _, s := range got.got {
+		if s.Exit != nil {
+			exits++
+		}
+	}
+	if exits != 1 {
+		t.Errorf("%d exit samples, want 1", exits)
+	}
+}
