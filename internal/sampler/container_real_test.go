@@ -12,47 +12,17 @@ import (
 	"time"
 
 	"github.com/localsre/sre-agent/internal/docker"
+	"github.com/localsre/sre-agent/internal/docker/dockertest"
 	"github.com/localsre/sre-agent/internal/event"
 )
 
-// realDocker returns a client for the daemon on DOCKER_HOST (scripts/
-// dockerd-test.sh), or skips; in CI (CI=true) it fails instead.
+// realDocker returns the project's client for the daemon on DOCKER_HOST
+// (scripts/dockerd-test.sh), or skips; in CI (CI=true) it fails instead.
 func realDocker(t *testing.T) *docker.Client {
 	t.Helper()
-	need := func(format string, a ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, a...) + `; start one with: eval "$(scripts/dockerd-test.sh)"`
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	if os.Getenv("DOCKER_HOST") == "" {
-		need("DOCKER_HOST is not set")
-	}
-	c, err := docker.New(docker.EnvFrom(os.Getenv))
-	if err != nil {
-		need("%v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx); err != nil {
-		need("the daemon does not answer: %v", err)
-	}
-	if out, err := exec.Command("docker", "image", "inspect", "sre-busybox:local").CombinedOutput(); err != nil {
-		need("no image sre-busybox:local: %v: %s", err, out)
-	}
+	c := dockertest.Client(t)
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-func dockerRun(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("docker", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("docker %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 // samples runs a sampler of cfg and gathers its samples, decoded.
@@ -131,10 +101,10 @@ func TestContainerEventsRealDaemon(t *testing.T) {
 		t.Errorf("first sample: up %t, unavailable %v; want down, no such container", first.Up, first.Unavailable)
 	}
 
-	id := dockerRun(t, "run", "-d", "--name", name, "--memory", "64m", "sre-busybox:local", "sh", "-c",
+	id := dockertest.MustCLI(t, "run", "-d", "--name", name, "--memory", "64m", "sre-busybox:local", "sh", "-c",
 		"while [ ! -f /tmp/go ]; do sleep 0.05; done; exit 3")
 	up := got.wait(t, "up sample", func(s *event.Sample) bool { return s.Up })
-	pid, _ := json.Marshal(dockerRun(t, "inspect", "-f", "{{.State.Pid}}", name))
+	pid, _ := json.Marshal(dockertest.MustCLI(t, "inspect", "-f", "{{.State.Pid}}", name))
 	if up.Target != name || up.Process == nil || fmt.Sprint(up.Process.PID) != strings.Trim(string(pid), `"`) {
 		t.Errorf("up sample of %q, process %+v; want %s's main process %s", up.Target, up.Process, name, pid)
 	}
@@ -144,7 +114,7 @@ func TestContainerEventsRealDaemon(t *testing.T) {
 		t.Errorf("up sample's container %+v", ct)
 	}
 
-	dockerRun(t, "exec", name, "sh", "-c", "echo > /tmp/go")
+	dockertest.MustCLI(t, "exec", name, "sh", "-c", "echo > /tmp/go")
 	end := got.wait(t, "exit sample", func(s *event.Sample) bool { return s.Exit != nil })
 	x := end.Exit
 	if end.Up || x.Noticed != event.NoticedDockerEvent || x.Code == nil || *x.Code != 3 || x.PID != up.Process.PID ||
