@@ -44,22 +44,41 @@ var _ Collector = (*dockerCollector)(nil)
 
 // NewDockerCollector returns the "Docker container" collector, which asks
 // the daemon through api; nil says no daemon is configured.
-func NewDockerCollector(api DockerAPI) Collector {
-	return &dockerCollector{api: api, tail: 50, maxLogBytes: 1 << 20, maxLine: 1024}
+func NewDockerCollector(api DockerAPI, tail int) Collector {
+	if tail < 1 {
+		tail = DefaultContainerLogLines
+	}
+	return &dockerCollector{api: api, tail: tail, maxLogBytes: 1 << 20, maxLine: 1024}
+}
+
+// DefaultContainerLogLines is how many of a container's last log lines a
+// report keeps unless told.
+const DefaultContainerLogLines = 100
+
+// ContainerOf is the Docker container an incident is about: the one its
+// process ran in, or, for a container that sre-sample watched as a target,
+// the one its event names (detail.container_id). "" when none.
+func ContainerOf(inc *Incident) string {
+	if p := inc.Process; p != nil && p.ContainerID != "" && (p.Runtime == "" || p.Runtime == "docker") {
+		return p.ContainerID
+	}
+	if inc.Event != nil {
+		if id, ok := inc.Event.Detail["container_id"].(string); ok {
+			return id
+		}
+	}
+	return ""
 }
 
 var containerIDRe = regexp.MustCompile(`^[0-9a-f]{12,64}$`)
 
 func (c *dockerCollector) Collect(ctx context.Context, inc *Incident) (Section, error) {
-	p := inc.Process
-	if p == nil || p.ContainerID == "" {
+	// A process of containerd, podman or CRI-O is not Docker's to tell.
+	id := ContainerOf(inc)
+	if id == "" {
 		return Section{}, ErrNotApplicable
 	}
-	if p.Runtime != "" && p.Runtime != "docker" {
-		return Section{}, ErrNotApplicable // containerd, podman, CRI-O: not Docker's to tell
-	}
 	s := Section{Title: "Docker container"}
-	id := p.ContainerID
 	if !containerIDRe.MatchString(id) {
 		s.Note("docker: container id %q is not 12 to 64 hex digits: not asked", truncate(id, 80))
 		return s, nil
@@ -94,7 +113,7 @@ func (c *dockerCollector) Collect(ctx context.Context, inc *Incident) (Section, 
 		// the container still shows the dead process as running, ask again
 		// for a moment, so the report has the exit code and OOMKilled.
 		st := ct.State
-		if st == nil || !st.Running || st.Pid != p.PID || inc.Event == nil || inc.Event.Type != "crash" {
+		if st == nil || !st.Running || inc.Process == nil || st.Pid != inc.Process.PID || inc.Event == nil || inc.Event.Type != "crash" {
 			break
 		}
 		select {
@@ -184,9 +203,27 @@ func inspectFields(ci *container.InspectResponse, s *Section) {
 	}
 	if st.Health != nil {
 		s.Addf("Health", "%s (failing streak %d)", st.Health.Status, st.Health.FailingStreak)
+		if n := len(st.Health.Log); n > 0 {
+			h := st.Health.Log[n-1]
+			s.Addf("Last health check", "exit %d: %s", h.ExitCode, truncate(strings.TrimSpace(h.Output), 300))
+		}
 	}
 	if hc.Memory > 0 {
 		s.Add("Memory limit", humanBytes(uint64(hc.Memory)))
+	}
+	if hc.NanoCPUs > 0 {
+		s.Addf("CPU limit", "%g CPUs", float64(hc.NanoCPUs)/1e9)
+	}
+	for i, m := range ci.Mounts {
+		if i == 8 {
+			s.Addf("Mounts", "… and %d more", len(ci.Mounts)-i)
+			break
+		}
+		mode := "ro"
+		if m.RW {
+			mode = "rw"
+		}
+		s.Addf("Mount", "%s -> %s (%s, %s)", truncate(m.Source, 120), truncate(m.Destination, 120), m.Type, mode)
 	}
 	if p, svc := cfg.Labels["com.docker.compose.project"], cfg.Labels["com.docker.compose.service"]; p != "" || svc != "" {
 		s.Addf("Compose", "project %s, service %s", p, svc)

@@ -87,7 +87,7 @@ func TestDockerCollectorRealDaemon(t *testing.T) {
 		t.Fatalf("cgroup names container %s, docker run said %s", cgID, id)
 	}
 	inc := &Incident{Target: "sh", Process: &event.Process{PID: pid, Name: "sh", ContainerID: cgID, Runtime: "docker"}}
-	c := NewDockerCollector(api)
+	c := NewDockerCollector(api, 0)
 
 	// Alive: wait for a few lines, and see it running.
 	deadline := time.Now().Add(10 * time.Second)
@@ -164,7 +164,7 @@ func TestDockerCollectorRealDaemon(t *testing.T) {
 // gives its inspect and says why there are no lines.
 func TestDockerCollectorGoneContainer(t *testing.T) {
 	api, _ := realDocker(t)
-	c := NewDockerCollector(api)
+	c := NewDockerCollector(api, 0)
 	id, err := dockertest.CLI("run", "-d", "--rm", dockertest.Image, "sh", "-c", "echo bye; exit 3")
 	if err != nil {
 		t.Fatalf("docker run: %v: %s", err, id)

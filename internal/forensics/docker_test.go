@@ -204,7 +204,7 @@ func dockerIncident(id, runtime string) *Incident {
 const someID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 func TestDockerCollectorNotApplicable(t *testing.T) {
-	c := NewDockerCollector(unixClient(t, "/nonexistent.sock"))
+	c := NewDockerCollector(unixClient(t, "/nonexistent.sock"), 0)
 	for _, inc := range []*Incident{
 		{},
 		{Process: &event.Process{PID: 1}},
@@ -247,7 +247,7 @@ func TestDockerCollectorWithoutDaemon(t *testing.T) {
 			if tt.socket != "" {
 				api = unixClient(t, tt.socket)
 			}
-			s, err := NewDockerCollector(api).Collect(context.Background(), dockerIncident(tt.id, tt.runtime))
+			s, err := NewDockerCollector(api, 0).Collect(context.Background(), dockerIncident(tt.id, tt.runtime))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -301,7 +301,7 @@ func TestDockerCollectorBadAnswers(t *testing.T) {
 	})}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
-	c := NewDockerCollector(unixClient(t, sock))
+	c := NewDockerCollector(unixClient(t, sock), 0)
 	for id, body := range inspect {
 		t.Run(body, func(t *testing.T) {
 			s, err := c.Collect(context.Background(), dockerIncident(id, "docker"))

@@ -27,7 +27,8 @@ import (
 // first is what is known at once (the log tail, kept in memory): it goes in
 // the report written the moment the event arrives. slow is the context that
 // asks the system (journal, /proc scan, dmesg, Docker, Kubernetes, tools):
-// it goes in the context report that follows, never holding the first up.
+// it goes in the context report that follows, never holding the first up —
+// except the Docker section of a container's own incident (split).
 func collectors(ctx context.Context, std cli.IO, o *Options) (first, slow []forensics.Entry, stop func(), err error) {
 	specs, err := logtail.ParseSpecs(o.Logs)
 	if err != nil {
@@ -72,7 +73,7 @@ func collectors(ctx context.Context, std cli.IO, o *Options) (first, slow []fore
 		{Name: "journal", Order: 20, Collector: logtail.NewJournalCollector(o.Journal, "journalctl")},
 		{Name: "host", Order: 30, Collector: forensics.NewHostCollector("/proc", o.Disks)},
 		{Name: "kernel", Order: 40, Collector: forensics.NewKernelCollector("/proc")},
-		{Name: "docker", Order: 50, Collector: forensics.NewDockerCollector(dockerAPI)},
+		{Name: "docker", Order: 50, Collector: forensics.NewDockerCollector(dockerAPI, o.ContainerLogLines)},
 		{Name: "kubernetes", Order: 60, Collector: forensics.NewKubernetesCollector(kubectl)},
 		{Name: "tools", Order: 70, Collector: tools},
 	}
@@ -95,6 +96,31 @@ func collectors(ctx context.Context, std cli.IO, o *Options) (first, slow []fore
 		}
 	}
 	return first, slow, stop, nil
+}
+
+// split is the collectors of the report written at once and of its context
+// report for one incident. A container's own incident (a container target's
+// crash, say) has its Docker section — inspect, and the last log lines of
+// both streams — in the first report: they are the evidence of what
+// happened, kept before anything (a restart policy, a heal rule, --rm) can
+// take them, and one inspect and one logs call cost milliseconds.
+func (st *filterState) split(inc *forensics.Incident) (first, slow []forensics.Entry) {
+	if inc.Event == nil || inc.Event.Detail["container_id"] == nil || forensics.ContainerOf(inc) == "" {
+		return st.first, st.slow
+	}
+	first = append(first, st.first...)
+	for _, e := range st.slow {
+		if e.Name == "docker" {
+			// At the first report's own priority, not the context's.
+			if y, ok := e.Collector.(yielding); ok {
+				e.Collector = y.Collector
+			}
+			first = append(first, e)
+		} else {
+			slow = append(slow, e)
+		}
+	}
+	return first, slow
 }
 
 // versioned is the tools collector's version cache.

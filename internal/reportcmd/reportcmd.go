@@ -58,20 +58,23 @@ var DefaultOn = []string{"crash", "oom_kill", "absent", "leak_suspected", "memor
 
 // Options are the filter's flags.
 type Options struct {
-	Dir        string
-	On         []string
-	Logs       []string
-	LogLines   int
-	Journal    []string
-	Timeout    time.Duration
-	DockerSock string
-	Strict     bool
-	MaxLine    int
-	Launch     bool
-	RetryEvery time.Duration
-	FlushWait  time.Duration
-	Version    bool
-	Disks      []string
+	Dir      string
+	On       []string
+	Logs     []string
+	LogLines int
+	// ContainerLogLines is how many of a container's last log lines a
+	// report keeps.
+	ContainerLogLines int
+	Journal           []string
+	Timeout           time.Duration
+	DockerSock        string
+	Strict            bool
+	MaxLine           int
+	Launch            bool
+	RetryEvery        time.Duration
+	FlushWait         time.Duration
+	Version           bool
+	Disks             []string
 }
 
 func dirDefault(std cli.IO) string {
@@ -94,6 +97,7 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 	fs.StringSliceVar(&o.On, "on", DefaultOn, "event `TYPES` that get a report (comma-separated)")
 	fs.StringArrayVar(&o.Logs, "log", nil, "follow application log `FILE` (or TARGET=FILE) from now on; its tail goes in reports (repeatable)")
 	fs.IntVar(&o.LogLines, "log-lines", 100, "log lines kept per file")
+	fs.IntVar(&o.ContainerLogLines, "container-log-lines", forensics.DefaultContainerLogLines, "a container's last log lines (both streams, with Docker's timestamps) kept in its report")
 	fs.StringArrayVar(&o.Journal, "journal-unit", nil, "add `UNIT`'s journal lines (journalctl -u) to reports (repeatable)")
 	fs.DurationVar(&o.Timeout, "collector-timeout", 2*time.Second, "longest wait for each evidence collector")
 	fs.StringVar(&o.DockerSock, "docker-socket", "", "Docker Engine unix socket (default: the daemon DOCKER_HOST names, unix or tcp with DOCKER_CERT_PATH, else /var/run/docker.sock)")
@@ -124,6 +128,8 @@ func (o *Options) check() error {
 	switch {
 	case o.LogLines < 1 || o.LogLines > 100000:
 		return cli.Usagef("--log-lines %d: must be between 1 and 100000", o.LogLines)
+	case o.ContainerLogLines < 1 || o.ContainerLogLines > 100000:
+		return cli.Usagef("--container-log-lines %d: must be between 1 and 100000", o.ContainerLogLines)
 	case o.Timeout <= 0:
 		return cli.Usagef("--collector-timeout %v: must be positive", o.Timeout)
 	case o.MaxLine < 1024:
@@ -457,14 +463,15 @@ func annotate(raw []byte, path string) []byte {
 func (st *filterState) write(ev *event.Event, raw []byte) (path string, annotated []byte, follow func(), sync func() error, err error) {
 	now := st.std.Now()
 	inc := &forensics.Incident{Event: ev, Process: ev.Process, Target: ev.Target, At: ev.TS.Time, Now: now}
-	results := forensics.Run(context.Background(), st.first, inc, st.o.Timeout)
+	first, slow := st.split(inc)
+	results := forensics.Run(context.Background(), first, inc, st.o.Timeout)
 	id := shortID(ev.ID)
 	r := &report.Report{
 		Event: ev, ShortID: id,
 		Name:      report.FileName(ev.TS.Time, ev.Target, ev.Type, id),
 		WrittenAt: now, Results: results,
 	}
-	if len(st.slow) > 0 {
+	if len(slow) > 0 {
 		r.ContextName = report.ContextName(r.Name)
 	}
 	// The annotated event and the report_written notice go to the archive
@@ -489,7 +496,7 @@ func (st *filterState) write(ev *event.Event, raw []byte) (path string, annotate
 	}
 	st.archived(archErr)
 	follow = func() {}
-	if len(st.slow) > 0 {
+	if len(slow) > 0 {
 		// Counted now, so drain waits for it even before it starts.
 		st.contexts.Add(1)
 		st.running.Add(1)
@@ -499,7 +506,7 @@ func (st *filterState) write(ev *event.Event, raw []byte) (path string, annotate
 		}
 		st.gathering[ev] = true
 		st.mu.Unlock()
-		follow = func() { go st.gatherContext(ev, inc, r, path, sum) }
+		follow = func() { go st.gatherContext(ev, inc, slow, r, path, sum) }
 	}
 	return path, annotated, follow, sync, nil
 }
@@ -508,7 +515,7 @@ func (st *filterState) write(ev *event.Event, raw []byte) (path string, annotate
 // writes their evidence as its context report, linked to it by name and
 // SHA-256 and chained like any report. It runs in the background: the first
 // report and its event never wait for it.
-func (st *filterState) gatherContext(ev *event.Event, inc *forensics.Incident, first *report.Report, path, sum string) {
+func (st *filterState) gatherContext(ev *event.Event, inc *forensics.Incident, slow []forensics.Entry, first *report.Report, path, sum string) {
 	defer st.contexts.Done()
 	defer st.running.Add(-1)
 	defer func() {
@@ -517,7 +524,7 @@ func (st *filterState) gatherContext(ev *event.Event, inc *forensics.Incident, f
 		st.mu.Unlock()
 	}()
 	st.ctxRuns <- struct{}{}
-	results := forensics.Run(context.Background(), st.slow, inc, st.o.Timeout)
+	results := forensics.Run(context.Background(), slow, inc, st.o.Timeout)
 	<-st.ctxRuns
 	cr := &report.Report{
 		Event: ev, ShortID: first.ShortID, Name: first.ContextName,
