@@ -49,6 +49,12 @@ func (l *launcher) pick(ev *event.Event, reportPath string) (string, []string) {
 			}
 		}
 	}
+	// A container sre-sample watches as a target (its process may be gone).
+	if _, ok := ev.Detail["container_id"].(string); ok {
+		if path, ok := has["lazydocker"]; ok {
+			return path, nil
+		}
+	}
 	for _, name := range []string{"htop", "btop"} {
 		if path, ok := has[name]; ok {
 			return path, nil

@@ -19,6 +19,7 @@ import (
 
 	"github.com/localsre/sre-agent/internal/cli"
 	"github.com/localsre/sre-agent/internal/event"
+	"github.com/localsre/sre-agent/internal/forensics"
 	"github.com/localsre/sre-agent/internal/report"
 )
 
@@ -387,5 +388,31 @@ func TestDrainNamesContextsStillGathered(t *testing.T) {
 	}
 	if want := "sre-report: lost: the context report of event e1 (crash of api): still being gathered when sre-report ended\n"; !strings.Contains(errb.String(), want) {
 		t.Errorf("stderr %q, want %q", errb.String(), want)
+	}
+}
+
+// TestLaunchPick: --launch opens the container's tool for a container's
+// own incident (a container target, whose event names it in detail), the
+// pod's for a pod, else a process viewer, else a pager on the report.
+func TestLaunchPick(t *testing.T) {
+	tools := []forensics.Tool{
+		{Name: "lazydocker", Path: "/t/lazydocker", Interactive: true},
+		{Name: "k9s", Path: "/t/k9s", Interactive: true},
+		{Name: "htop", Path: "/t/htop", Interactive: true},
+	}
+	l := &launcher{tools: tools}
+	for _, tt := range []struct {
+		name string
+		ev   *event.Event
+		want string
+	}{
+		{"container target", &event.Event{Type: "crash", Detail: map[string]any{"container_id": "0123456789ab"}}, "/t/lazydocker"},
+		{"process in a container", &event.Event{Type: "crash", Process: &event.Process{ContainerID: "0123456789ab", Runtime: "docker"}}, "/t/lazydocker"},
+		{"pod", &event.Event{Type: "crash", Process: &event.Process{PodUID: "u", Runtime: "kubepods"}}, "/t/k9s"},
+		{"host process", &event.Event{Type: "crash", Process: &event.Process{PID: 1}}, "/t/htop"},
+	} {
+		if got, _ := l.pick(tt.ev, "r.txt"); got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
+		}
 	}
 }
