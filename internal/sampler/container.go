@@ -75,15 +75,36 @@ type ctrMsg struct {
 
 // ctrQueue hands the follower's events to the sampler's loop in order.
 type ctrQueue struct {
-	mu   sync.Mutex
-	msgs []ctrMsg
+	mu     sync.Mutex
+	room   *sync.Cond // signalled when the loop takes, or on close
+	msgs   []ctrMsg
+	closed bool
 }
+
+// maxCtrQueue bounds the daemon's messages waiting for the sampler's loop.
+// When the loop cannot keep up (its stdout blocks), push waits: the
+// follower stops reading the daemon's stream, which holds the events (and
+// should it drop the connection, the follower resumes from the last event
+// it read), so none is lost and memory stays bounded.
+const maxCtrQueue = 4096
 
 func (q *ctrQueue) push(m ctrMsg, ws *waitset.Set) {
 	q.mu.Lock()
+	if q.room == nil {
+		q.room = sync.NewCond(&q.mu)
+	}
+	for len(q.msgs) >= maxCtrQueue && !q.closed {
+		q.room.Wait()
+	}
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
 	q.msgs = append(q.msgs, m)
 	q.mu.Unlock()
-	ws.Wake()
+	if ws != nil {
+		ws.Wake()
+	}
 }
 
 func (q *ctrQueue) take(buf []ctrMsg) []ctrMsg {
@@ -92,7 +113,20 @@ func (q *ctrQueue) take(buf []ctrMsg) []ctrMsg {
 	buf = append(buf[:0], q.msgs...)
 	clear(q.msgs)
 	q.msgs = q.msgs[:0]
+	if q.room != nil {
+		q.room.Broadcast()
+	}
 	return buf
+}
+
+// close ends every push waiting for room: the sampler is stopping.
+func (q *ctrQueue) close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	if q.room != nil {
+		q.room.Broadcast()
+	}
 }
 
 // hasContainers reports whether any target is a container, or labels may
@@ -168,7 +202,7 @@ func (s *Sampler) startContainers(ctx context.Context, ws *waitset.Set) (stop fu
 			return nil
 		})
 	}()
-	return func() { cancel(); <-done }, nil
+	return func() { cancel(); s.ctrQ.close(); <-done }, nil
 }
 
 // eventFilters narrows the daemon's events to the containers watched, when
