@@ -16,23 +16,34 @@ watcher that learns of deaths from Docker). Each round:
     clock (ns) as it arrives, and check it says exit code 3;
   - latency = arrival of the crash line - the die event's timeNano.
 
+The crash event carries its sample's `ts` (the time sre-sample made the record),
+which splits the latency into the sampler's part and the pipe + sre-detect.
+
+The bare subscriber also asks the Engine for the container's inspect the
+moment the die line reaches it (over DOCKER_HOST's unix socket), and keeps
+when the answer came: the floor of a watcher that asks the daemon about a
+death before telling it.
+
 Prints p50/p99/max for the pipeline and for the bare subscriber. Bar
 (issue 14): pipeline p99 <= 50 ms after Docker's event.
 
     bench/container_latency.py BIN_DIR ROUNDS WORKDIR IMAGE LABEL
 """
+import http.client
 import json
+import socket
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timezone
 
 bindir, rounds, work, image, label = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 TIMEOUT = 20  # s: ceiling for any one step on a loaded machine
 
-die_events = {}  # name -> (timeNano, arrival ns)
+die_events = {}  # name -> (timeNano, arrival ns, inspect answered ns or None)
 cond = threading.Condition()
 events = subprocess.Popen(
     ["docker", "events", "--format", "{{json .}}", "--filter", "type=container",
@@ -40,18 +51,54 @@ events = subprocess.Popen(
     stdout=subprocess.PIPE, bufsize=0)
 
 
+class UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=TIMEOUT)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(TIMEOUT)
+        self.sock.connect(self.unix_path)
+
+
+host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+sock_path = host[len("unix://"):] if host.startswith("unix://") else None
+
+
+def inspected(cid):
+    """The wall time (ns) at which the Engine answers GET /containers/ID/json, or None."""
+    if sock_path is None:
+        return None
+    c = UnixHTTP(sock_path)
+    try:
+        c.request("GET", "/containers/%s/json" % cid)
+        c.getresponse().read()
+        return time.time_ns()
+    finally:
+        c.close()
+
+
 def follow():
     for line in events.stdout:
         arrived = time.time_ns()
         ev = json.loads(line)
         name = ev.get("Actor", {}).get("Attributes", {}).get("name", "")
+        answered = inspected(ev.get("id", ""))  # what a watcher that asks the daemon at a die waits for
         with cond:
-            die_events.setdefault(name, (int(ev["timeNano"]), arrived))
+            die_events.setdefault(name, (int(ev["timeNano"]), arrived, answered))
             cond.notify_all()
 
 
 threading.Thread(target=follow, daemon=True).start()
 time.sleep(0.5)  # the subscription is made before the first container dies
+
+
+def ts_ns(ts):
+    """An RFC 3339 UTC time with up to 9 fractional digits, in ns since the epoch."""
+    whole, _, frac = ts.rstrip("Z").partition(".")
+    sec = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    return int(sec) * 10**9 + int((frac + "000000000")[:9])
 
 
 def pct(xs, p):
@@ -63,7 +110,7 @@ def log(msg):
     print("container_latency: " + msg, file=sys.stderr, flush=True)
 
 
-lat, floor, noticed = [], [], {}
+lat, floor, made, insp, noticed = [], [], [], [], {}
 prefix = "sre-bench-lat-%d-" % os.getpid()
 for r in range(rounds):
     name = prefix + str(r)
@@ -100,11 +147,15 @@ for r in range(rounds):
         with cond:
             if not cond.wait_for(lambda: name in die_events, TIMEOUT):
                 sys.exit("round %d: no die event from docker events for %s" % (r, name))
-            tn, sub = die_events[name]
+            tn, sub, answered = die_events[name]
         lat.append((arrived - tn) / 1e6)
         floor.append((sub - tn) / 1e6)
-        log("round %d/%d: crash line %.2f ms after Docker's die (docker events: %.2f ms)" % (
-            r + 1, rounds, lat[-1], floor[-1]))
+        made.append((ts_ns(ev["ts"]) - tn) / 1e6)
+        if answered is not None:
+            insp.append((answered - tn) / 1e6)
+        log("round %d/%d: crash line %.2f ms after Docker's die (its sample's ts %.2f ms; docker events: %.2f ms, "
+            "+ inspect: %s ms)" % (r + 1, rounds, lat[-1], made[-1], floor[-1],
+                                   "%.2f" % insp[-1] if answered is not None else "-"))
     finally:
         os.killpg(pipe.pid, signal.SIGTERM)  # the pipeline's own process group
         pipe.wait()
@@ -116,6 +167,9 @@ print("# container exit 3 -> crash event, ms after Docker's die event (timeNano)
     len(lat), open("/proc/loadavg").read().split()[:3]))
 print("what\tp50_ms\tp99_ms\tmax_ms")
 print("sre-sample --container --interval 1s | sre-detect\t%.2f\t%.2f\t%.2f" % (pct(lat, 50), pct(lat, 99), max(lat)))
+print("  of which: the sample's ts (sre-sample made the record)\t%.2f\t%.2f\t%.2f" % (pct(made, 50), pct(made, 99), max(made)))
 print("docker events (bare subscriber)\t%.2f\t%.2f\t%.2f" % (pct(floor, 50), pct(floor, 99), max(floor)))
+if insp:
+    print("  + GET /containers/ID/json at the die, answered\t%.2f\t%.2f\t%.2f" % (pct(insp, 50), pct(insp, 99), max(insp)))
 print("noticed\t" + " ".join("%s:%d" % kv for kv in sorted(noticed.items())))
 print("bar p99 <= 50 ms\t%s" % ("PASS" if pct(lat, 99) <= 50 else "FAIL"))
