@@ -164,7 +164,7 @@ events.terminate()
 events.wait()
 
 print("# container exit 3 -> crash event, ms after Docker's die event (timeNano), %d deaths; load %s" % (
-    len(lat), open("/proc/loadavg").read().split()[:3]))
+    len(lat), " ".join(open("/proc/loadavg").read().split()[:3])))
 print("what\tp50_ms\tp99_ms\tmax_ms")
 print("sre-sample --container --interval 1s | sre-detect\t%.2f\t%.2f\t%.2f" % (pct(lat, 50), pct(lat, 99), max(lat)))
 print("  of which: the sample's ts (sre-sample made the record)\t%.2f\t%.2f\t%.2f" % (pct(made, 50), pct(made, 99), max(made)))
