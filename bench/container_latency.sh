@@ -17,7 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 N=${1:-20}
 IMAGE=${IMAGE:-sre-busybox:local}
 LABEL=sre-bench=latency
-((N >= 1)) || die "N must be at least 1"
+if ! [[ $N =~ ^[0-9]+$ ]] || ((N < 1)); then die "N must be at least 1"; fi
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || die "no Docker daemon answers at ${DOCKER_HOST:-the default socket}"
 docker image inspect "$IMAGE" >/dev/null 2>&1 || die "image $IMAGE: not there (IMAGE=…)"
 build_chain
