@@ -35,6 +35,20 @@ bench/detect_kill_latency.sh
 echo; echo "## sre-report: crash -> report fsync'd (bench/report_latency.sh)"
 bench/report_latency.sh
 
+## containers (a Docker daemon: DOCKER_HOST, or scripts/dockerd-test.sh for a private one)
+if ! command -v docker >/dev/null || ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+	echo; echo "## containers: skipped: no Docker daemon answers at ${DOCKER_HOST:-the default socket} (eval \"\$(scripts/dockerd-test.sh)\" starts a private one)"
+elif ! docker image inspect "${IMAGE:-sre-busybox:local}" >/dev/null 2>&1; then
+	echo; echo "## containers: skipped: no image ${IMAGE:-sre-busybox:local} (IMAGE=… names one with a busybox sh; scripts/dockerd-test.sh imports sre-busybox:local)"
+else
+	echo; echo "## containers: death -> crash event (bench/container_latency.sh)"
+	bench/container_latency.sh
+	echo; echo "## containers: death -> running again, restart_container against --restart=always (bench/container_heal.sh)"
+	bench/container_heal.sh
+	echo; echo "## containers: CPU of watching 20 containers against 20 processes (bench/container_cpu.sh; CONTAINER_CPU_DURATION=600)"
+	DURATION=${CONTAINER_CPU_DURATION:-600} bench/container_cpu.sh
+fi
+
 ## sre-score
 echo; echo "## sre-score: a 1M-event archive (bench/score_1m.sh)"
 bench/score_1m.sh
