@@ -14,8 +14,10 @@ import (
 
 // FollowActions are the container events a follower asks for: a death
 // (die, with exitCode; oom; kill, with signal), a health check's verdict,
-// and a start or restart.
-var FollowActions = []string{"die", "oom", "kill", "health_status", "start", "restart"}
+// a start or restart, and the changes a running container's state and
+// limits see otherwise (pause, unpause, update): a watcher that asks the
+// daemon only at its events misses none of them.
+var FollowActions = []string{"die", "oom", "kill", "health_status", "start", "restart", "pause", "unpause", "update"}
 
 // Event is one container event of the daemon.
 type Event struct {

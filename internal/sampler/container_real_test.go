@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,5 +138,63 @@ func TestContainerEventsRealDaemon(t *testing.T) {
 	}
 	if exits != 1 {
 		t.Errorf("%d exit samples, want 1", exits)
+	}
+}
+
+// countingDocker counts the daemon's inspects.
+type countingDocker struct {
+	*docker.Client
+	inspects atomic.Int64
+}
+
+func (c *countingDocker) Inspect(ctx context.Context, ref string) (docker.Container, error) {
+	c.inspects.Add(1)
+	return c.Client.Inspect(ctx, ref)
+}
+
+// A running container is sampled every tick from /proc, as any process;
+// the daemon is asked at its events (and at start), not at every tick.
+func TestContainerTickReadsProcOnly(t *testing.T) {
+	c := &countingDocker{Client: realDocker(t)}
+	name := dockertest.Run(t, "sre-sampler-tick", nil, "exec sleep 1000")
+	dockertest.WaitState(t, name, "running")
+	var got samples
+	s, err := New(Config{
+		Interval: 10 * time.Millisecond, Host: "h", Self: os.Getpid(), Docker: c,
+		Targets: []Target{{Label: name, Kind: ByContainer, Container: name}},
+		Warnf:   func(string, ...any) {},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, got.emit) }()
+	ups := func() int {
+		got.mu.Lock()
+		defer got.mu.Unlock()
+		n := 0
+		for _, smp := range got.got {
+			if smp.Up && smp.Container != nil && smp.Container.Name == name {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for ups() < 40 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := ups(); n < 40 {
+		t.Fatalf("%d up samples in 60 s, want 40", n)
+	}
+	// At start, and once when its first up sample is taken: a few, not one
+	// per tick.
+	if n := c.inspects.Load(); n > 5 {
+		t.Errorf("%d inspects for %d ticks of a running container: the daemon is asked every tick", n, ups())
 	}
 }
