@@ -41,7 +41,8 @@ type ctrState struct {
 	byLabel bool   // found by --container-label: the target ends when the container is removed
 	id      string // the full id last seen
 	info    event.Container
-	known   bool // info holds an answer of the daemon
+	known   bool   // info holds an answer of the daemon
+	policy  string // its restart policy as last inspected: "no", "always" …
 	// The run last reported up: its main process and start.
 	up      bool
 	upPID   int
@@ -292,6 +293,16 @@ func (s *Sampler) containerEvents(emit Emit) error {
 				}
 			case ev.Action == "oom":
 				c.oom = true
+			case ev.Action == "die" && c.up && c.policy == "no" && ev.ID == c.id && !ev.Time().Before(c.upStart):
+				// No restart policy: Docker will not bring it back, and
+				// the die event holds all the death says (its exit
+				// code; the oom and kill events before it, the rest).
+				// Asking the daemon first would wait for its clean-up
+				// of the container, 10 to 50 ms (bench/README.md,
+				// Containers): the end is told from the event alone.
+				if _, err := s.reconcile(ti, nil, &ev, now, emit); err != nil {
+					return err
+				}
 			default: // die, start, restart, health_status
 				if err := s.containerSample(ti, &ev, byEvent, now, emit); err != nil {
 					return err
@@ -370,7 +381,7 @@ func (s *Sampler) containerSample(ti int, ev *docker.Event, why prompt, now time
 		smp.Unavailable["container"] = "no such container: " + c.ref
 		return emit(smp)
 	}
-	c.id, c.info, c.known = cur.ID, cur.Record(), true
+	c.id, c.info, c.known, c.policy = cur.ID, cur.Record(), true, cur.RestartPolicy()
 	if ended && !cur.Running() {
 		return nil // the exit sample said it
 	}
