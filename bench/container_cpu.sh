@@ -24,8 +24,7 @@ IMAGE=${IMAGE:-sre-busybox:local}
 LABEL=sre-bench=cpu
 if ! [[ $DURATION =~ ^[0-9]+$ ]] || ((DURATION < 2)); then die "DURATION must be whole seconds, at least 2"; fi
 if ! [[ $COUNT =~ ^[0-9]+$ ]] || ((COUNT < 1)); then die "COUNT must be at least 1"; fi
-docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || die "no Docker daemon answers at ${DOCKER_HOST:-the default socket}"
-docker image inspect "$IMAGE" >/dev/null 2>&1 || die "image $IMAGE: not there (IMAGE=…)"
+need_docker
 [[ -z $(docker ps -aq --filter "label=$LABEL") ]] || die "containers with label $LABEL are already there: remove them first"
 build_and_check
 
@@ -33,7 +32,7 @@ work=$(mktemp -d)
 sleeps=()
 cleanup() {
 	((${#sleeps[@]} == 0)) || kill "${sleeps[@]}" 2>/dev/null || true
-	docker ps -aq --filter "label=$LABEL" | xargs -r docker rm -f >/dev/null 2>&1 || true
+	remove_labelled "$LABEL"
 	rm -rf "$work"
 }
 trap cleanup EXIT

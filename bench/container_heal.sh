@@ -23,13 +23,12 @@ IMAGE=${IMAGE:-sre-busybox:local}
 LABEL=sre-bench=heal
 if ! [[ $N =~ ^[0-9]+$ ]] || ((N < 1)); then die "N must be at least 1"; fi
 [[ $UP =~ ^[0-9]+([.][0-9]+)?$ ]] || die "UP must be seconds, e.g. 11"
-docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || die "no Docker daemon answers at ${DOCKER_HOST:-the default socket}"
-docker image inspect "$IMAGE" >/dev/null 2>&1 || die "image $IMAGE: not there (IMAGE=…)"
+need_docker
 build_chain
 
 work=$(mktemp -d)
 cleanup() {
-	docker ps -aq --filter "label=$LABEL" | xargs -r docker rm -f >/dev/null 2>&1 || true
+	remove_labelled "$LABEL"
 	rm -rf "$work"
 }
 trap cleanup EXIT

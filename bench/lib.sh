@@ -30,6 +30,17 @@ build_chain() {
 	for t in sre-sample sre-detect sre-report sre-heal; do [[ -x $bin/$t ]] || die "$bin/$t: not built"; done
 }
 
+# need_docker checks that a Docker daemon answers and has IMAGE.
+need_docker() {
+	docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || die "no Docker daemon answers at ${DOCKER_HOST:-the default socket}"
+	docker image inspect "$IMAGE" >/dev/null 2>&1 || die "image $IMAGE: not there (IMAGE=…)"
+}
+
+# remove_labelled removes every container with label $1 (the bench's own).
+remove_labelled() {
+	docker ps -aq --filter "label=$1" | xargs -r docker rm -f >/dev/null 2>&1 || true
+}
+
 # median reads numbers, one a line, and prints their median.
 median() {
 	sort -g | awk '{a[NR]=$1} END {if (NR==0) exit 1; if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
