@@ -271,3 +271,30 @@ func TestParseOnErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestDocsEveryKeyParses: the "Every key" example of docs/heal.md, which
+// shows every action's keys (containers' too), is a rules file that loads.
+func TestDocsEveryKeyParses(t *testing.T) {
+	b, err := os.ReadFile("../../docs/heal.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(b), "Every key:\n\n```yaml\n")
+	if !ok {
+		t.Fatal(`docs/heal.md: no "Every key:" yaml block`)
+	}
+	block, _, _ := strings.Cut(after, "```")
+	rs, err := Parse("docs/heal.md", []byte(block))
+	if err != nil {
+		t.Fatalf("the docs' example does not load: %v", err)
+	}
+	actions := map[string]bool{}
+	for _, r := range rs.Rules {
+		actions[r.Action] = true
+	}
+	for _, a := range []string{"restart_process", "run", "signal", "systemd_restart", "restart_container"} {
+		if !actions[a] {
+			t.Errorf("the example shows no %s rule", a)
+		}
+	}
+}
