@@ -73,6 +73,9 @@ func (d *crash) Observe(o *Obs) {
 	}
 	if killed {
 		detail["oom_killed"] = true
+		if s.HasProc && ownCgroup(s.Cgroup) && !oomCounted(p, s) {
+			o.T.tellOOM(s.Cgroup, s.TS)
+		}
 	}
 	if s.HasContainer {
 		detail["container_id"] = s.Container.ID
@@ -86,6 +89,13 @@ func (d *crash) Observe(o *Obs) {
 		msg += fmt.Sprintf("; OOM kill suspected (%s confidence: %s)", conf, strings.Join(evidence, ", "))
 	}
 	o.emit(ev{typ: "crash", sev: event.SevCritical, msg: msg + ".", detail: detail, proc: p, live: torn})
+}
+
+// oomCounted reports whether the exit sample itself shows its cgroup's
+// OOM counter risen: the kill is then in the counter the oom detector has
+// seen, and no live sibling will show it again.
+func oomCounted(p *Proc, s *Sample) bool {
+	return s.HasProc && s.CgroupOOMs.OK && p.cgroupOOM.OK && s.CgroupOOMs.V > p.cgroupOOM.V
 }
 
 // oomEvidence weighs whether the kernel's OOM killer ended p: the kernel's

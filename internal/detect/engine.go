@@ -71,9 +71,15 @@ type Target struct {
 	// run its restart policy is bringing back (its exit sample's facts).
 	restarts opt[int]
 	policy   *policyEnd
-	ended    []event.Identity
-	group    group
-	slots    []any
+	// oomTold holds, by cgroup, when a crash of this target told an OOM
+	// kill as its own (the kernel's log named it) while its exit sample
+	// still held the cgroup's counter as last seen: when a process still
+	// in that cgroup shows the rise soon after, it is not told again as an
+	// oom_kill. Kept for oomToldFor, then forgotten.
+	oomTold map[string][]time.Time
+	ended   []event.Identity
+	group   group
+	slots   []any
 }
 
 // group is one tick of a target: the samples sharing a ts.

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/localsre/sre-agent/internal/event"
 )
@@ -52,12 +53,60 @@ func (d *oom) Observe(o *Obs) {
 		// weigh (crash.go), not told again here.
 		if seen && s.CgroupOOMs.V > last && !s.HasExit {
 			n := s.CgroupOOMs.V - last
+			// Kills a crash of this target already told as its own (the
+			// OOM killer's victim, whose exit sample held its counter as
+			// last seen) are not told again: one kill, counted once.
+			n -= o.T.takeOOMTold(s.Cgroup, s.TS, n)
+			if n == 0 {
+				return
+			}
 			p := o.T.up[s.ID()]
 			o.emit(ev{typ: "oom_kill", sev: event.SevCritical, key: "cgroup:" + s.Cgroup, proc: p,
 				detail: map[string]any{"scope": "cgroup", "cgroup": s.Cgroup, "kills": n, "cgroup_oom_kills": s.CgroupOOMs.V},
 				msg:    fmt.Sprintf("The kernel OOM killer ended %d process(es) in cgroup %s of %s.", n, s.Cgroup, o.T.Name)})
 		}
 	}
+}
+
+// oomToldFor is how long a crash's own OOM kill waits for its cgroup's
+// counter to show it in a sibling's sample: a few ticks.
+const oomToldFor = 30 * time.Second
+
+// tellOOM keeps that a crash at ts told an OOM kill in cgroup cg as its
+// own, forgetting those older than oomToldFor (at most 64 are kept).
+func (t *Target) tellOOM(cg string, ts time.Time) {
+	if t.oomTold == nil {
+		t.oomTold = map[string][]time.Time{}
+	}
+	told := t.oomTold[cg]
+	for len(told) > 0 && (ts.Sub(told[0]) > oomToldFor || len(told) >= 64) {
+		told = told[1:]
+	}
+	t.oomTold[cg] = append(told, ts)
+}
+
+// takeOOMTold takes up to n of the OOM kills in cgroup cg that crashes of
+// t told as their own in the oomToldFor before ts, and says how many.
+func (t *Target) takeOOMTold(cg string, ts time.Time, n uint64) uint64 {
+	told := t.oomTold[cg]
+	var taken uint64
+	keep := told[:0]
+	for _, at := range told {
+		switch {
+		case ts.Sub(at) > oomToldFor:
+			// too old: forgotten
+		case taken < n:
+			taken++
+		default:
+			keep = append(keep, at)
+		}
+	}
+	if len(keep) == 0 {
+		delete(t.oomTold, cg)
+	} else {
+		t.oomTold[cg] = keep
+	}
+	return taken
 }
 
 // ownCgroup says whether a cgroup's OOM counter is evidence about the
