@@ -120,7 +120,8 @@ func TestChildrenHoldIsBounded(t *testing.T) {
 		pids = append(pids, o.PID)
 		nextExit(t, c)
 	}
-	waitFor(t, "the oldest reaped past Max", func() bool { _, _, _, ok := zombie(t, pids[0]); return !ok })
+	// The reap and the count of those held are not one step: wait for both.
+	waitFor(t, "the oldest reaped past Max", func() bool { _, _, _, ok := zombie(t, pids[0]); return !ok && c.Held() == 1 })
 	if z, _, status, ok := zombie(t, pids[1]); !ok || !z || status != 4<<8 || c.Held() != 1 {
 		t.Errorf("the newest: zombie %v status %#x in /proc %v, held %d", z, status, ok, c.Held())
 	}
