@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/localsre/sre-agent/internal/procfs"
 )
 
 // kernelCollector reports what the kernel said about memory: the host's
@@ -341,29 +343,11 @@ func parseKernelLine(line string) (kline, bool) {
 	return kline{secs: secs, hasTS: true, msg: msg}, true
 }
 
-// parseKmsgRecord parses one /dev/kmsg record, "6,339,5140900,-;message",
-// ignoring its continuation lines (" SUBSYSTEM=…"), which start with a space.
+// parseKmsgRecord parses one /dev/kmsg record (procfs.ParseKmsgRecord);
+// an empty message is no line.
 func parseKmsgRecord(rec []byte) (kline, bool) {
-	if len(rec) == 0 || rec[0] == ' ' {
-		return kline{}, false
-	}
-	if i := bytes.IndexByte(rec, '\n'); i >= 0 {
-		rec = rec[:i]
-	}
-	semi := bytes.IndexByte(rec, ';')
-	if semi < 0 {
-		return kline{}, false
-	}
-	f := strings.Split(string(rec[:semi]), ",")
-	if len(f) < 3 {
-		return kline{}, false
-	}
-	usec, err := strconv.ParseUint(f[2], 10, 64)
-	if err != nil {
-		return kline{}, false
-	}
-	msg := string(rec[semi+1:])
-	if strings.TrimSpace(msg) == "" {
+	usec, msg, ok := procfs.ParseKmsgRecord(rec)
+	if !ok || strings.TrimSpace(msg) == "" {
 		return kline{}, false
 	}
 	return kline{secs: float64(usec) / 1e6, hasTS: true, msg: msg}, true

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/localsre/sre-agent/internal/procfs"
 )
 
 // The parsers read text from /proc and /sys, which a --proc-root may point
@@ -253,7 +255,7 @@ func FuzzParseKmsgOOM(f *testing.F) {
 	f.Add([]byte(" SUBSYSTEM=acpi"))
 	f.Add([]byte("x;y"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, msg, ok := parseKmsgRecord(b)
+		_, msg, ok := procfs.ParseKmsgRecord(b)
 		if !ok {
 			return
 		}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/localsre/sre-agent/internal/procfs"
 )
 
 // The kernel's log is read at a death, never at a tick: only when the
@@ -66,30 +68,6 @@ func parseOOMVictim(msg string) (oomVictim, bool) {
 	return oomVictim{}, false
 }
 
-// parseKmsgRecord splits one /dev/kmsg record, "6,339,5140900,-;message",
-// into the microseconds after boot and the message's first line.
-func parseKmsgRecord(rec []byte) (usec uint64, msg string, ok bool) {
-	if len(rec) == 0 || rec[0] == ' ' { // a continuation line (" SUBSYSTEM=…")
-		return 0, "", false
-	}
-	if i := bytes.IndexByte(rec, '\n'); i >= 0 {
-		rec = rec[:i]
-	}
-	head, body, ok := bytes.Cut(rec, []byte{';'})
-	if !ok {
-		return 0, "", false
-	}
-	f := bytes.SplitN(head, []byte{','}, 4)
-	if len(f) < 3 {
-		return 0, "", false
-	}
-	usec, err := strconv.ParseUint(string(f[2]), 10, 64)
-	if err != nil {
-		return 0, "", false
-	}
-	return usec, string(body), true
-}
-
 // sameTask reports whether the kernel's name for a task is name: the
 // kernel cuts it to 15 bytes.
 func sameTask(task, name string) bool {
@@ -113,7 +91,7 @@ func readOOMNamed(path string, pid int, name string, since float64) (string, err
 	var carry []byte
 	var found string
 	look := func(rec []byte) {
-		usec, msg, ok := parseKmsgRecord(rec)
+		usec, msg, ok := procfs.ParseKmsgRecord(rec)
 		if !ok || float64(usec)/1e6 < since {
 			return
 		}
