@@ -51,23 +51,14 @@ func (l ctrLine) String() string {
 
 func runContainer(t *testing.T, lines []ctrLine) []*event.Event {
 	t.Helper()
-	var evs []*event.Event
-	e, err := New(Defaults(), func(rec any) error {
-		if ev, ok := rec.(*event.Event); ok {
-			evs = append(evs, ev)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, got := eventsOf(t)
 	for _, l := range lines {
 		line := l.String()
 		if err := e.Sample([]byte(line)); err != nil {
 			t.Fatalf("%s: %v", line, err)
 		}
 	}
-	return evs
+	return *got
 }
 
 func types(evs []*event.Event) []string {
@@ -276,4 +267,21 @@ func TestFlapConfig(t *testing.T) {
 			t.Errorf("count %d window %v: %v, want %q", tt.count, tt.window, err, tt.err)
 		}
 	}
+}
+
+// eventsOf returns an engine with the default config and the events it
+// emits, gathered.
+func eventsOf(t *testing.T) (*Engine, *[]*event.Event) {
+	t.Helper()
+	var evs []*event.Event
+	e, err := New(Defaults(), func(rec any) error {
+		if ev, ok := rec.(*event.Event); ok {
+			evs = append(evs, ev)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, &evs
 }

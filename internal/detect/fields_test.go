@@ -83,16 +83,7 @@ func setOne(t *testing.T, v reflect.Value, i int) {
 // sre-heal, which pass records on byte for byte, the archive) with no
 // change in sre-detect.
 func TestEventsCarryEveryField(t *testing.T) {
-	var evs []*event.Event
-	e, err := New(Defaults(), func(rec any) error {
-		if ev, ok := rec.(*event.Event); ok {
-			evs = append(evs, ev)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, got := eventsOf(t)
 	var p event.Process
 	setAll(t, reflect.ValueOf(&p).Elem())
 	p.PID, p.State, p.RSSBytes, p.VMSBytes, p.Threads = 42, "S", 100<<20, 400<<20, 5
@@ -112,13 +103,13 @@ func TestEventsCarryEveryField(t *testing.T) {
 		}
 	}
 	var crash *event.Event
-	for _, ev := range evs {
+	for _, ev := range *got {
 		if ev.Type == "crash" {
 			crash = ev
 		}
 	}
 	if crash == nil {
-		t.Fatalf("no crash among %d events", len(evs))
+		t.Fatalf("no crash among %d events", len(*got))
 	}
 	for what, pair := range map[string][2]any{"process": {&p, crash.Process}, "system": {&sys, crash.System}} {
 		want, _ := json.Marshal(pair[0])

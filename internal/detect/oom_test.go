@@ -3,8 +3,6 @@ package detect
 import (
 	"fmt"
 	"testing"
-
-	"github.com/localsre/sre-agent/internal/event"
 )
 
 // Two processes of one target share a memory cgroup, and the kernel's OOM
@@ -15,16 +13,7 @@ import (
 // sre-score would count a second time. A later kill in the cgroup that no
 // crash told is an oom_kill again.
 func TestOOMKillOfOneOfTwoCountedOnce(t *testing.T) {
-	var evs []*event.Event
-	e, err := New(Defaults(), func(rec any) error {
-		if ev, ok := rec.(*event.Event); ok {
-			evs = append(evs, ev)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, got := eventsOf(t)
 	line := func(sec string, pid int, up bool, kills int, exit string) {
 		t.Helper()
 		l := fmt.Sprintf(`{"v":1,"kind":"sample","ts":"2026-01-01T00:00:%sZ","host":"h","src":"sre-sample","target":"api","seq":1,"up":%t,"matches":2,`+
@@ -44,7 +33,7 @@ func TestOOMKillOfOneOfTwoCountedOnce(t *testing.T) {
 	// a later kill in the cgroup that no crash told
 	line("04", 11, true, 2, "")
 	var crashes, ooms int
-	for _, ev := range evs {
+	for _, ev := range *got {
 		switch ev.Type {
 		case "crash":
 			crashes++
