@@ -198,3 +198,37 @@ func TestContainerTickReadsProcOnly(t *testing.T) {
 		t.Errorf("%d inspects for %d ticks of a running container: the daemon is asked every tick", n, ups())
 	}
 }
+
+// A pause and an unpause of a running container reach its samples at
+// once (ticks an hour apart: only the daemon's events can bring them),
+// since its ticks no longer ask the daemon.
+func TestContainerPauseFromEvents(t *testing.T) {
+	c := realDocker(t)
+	name := dockertest.Run(t, "sre-sampler-pause", nil, "exec sleep 1000")
+	dockertest.WaitState(t, name, "running")
+	var got samples
+	s, err := New(Config{
+		Interval: time.Hour, Host: "h", Self: os.Getpid(), Docker: c,
+		Targets: []Target{{Label: name, Kind: ByContainer, Container: name}},
+		Warnf:   func(string, ...any) {},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, got.emit) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	got.wait(t, "up sample", func(s *event.Sample) bool { return s.Up })
+	dockertest.MustCLI(t, "pause", name)
+	got.wait(t, "a paused sample", func(s *event.Sample) bool { return s.Container != nil && s.Container.State == "paused" })
+	dockertest.MustCLI(t, "unpause", name)
+	got.wait(t, "a running sample after the pause", func(s *event.Sample) bool {
+		return s.Container != nil && s.Container.State == "running" && s.Seq > 2
+	})
+}
