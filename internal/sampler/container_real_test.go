@@ -115,7 +115,7 @@ func TestContainerEventsRealDaemon(t *testing.T) {
 		t.Errorf("up sample's container %+v", ct)
 	}
 
-	dockertest.MustCLI(t, "exec", name, "sh", "-c", "echo > /tmp/go")
+	dockertest.MustCLI(t, "exec", "-d", name, "sh", "-c", "echo > /tmp/go")
 	end := got.wait(t, "exit sample", func(s *event.Sample) bool { return s.Exit != nil })
 	x := end.Exit
 	if end.Up || x.Noticed != event.NoticedDockerEvent || x.Code == nil || *x.Code != 3 || x.PID != up.Process.PID ||
