@@ -2,9 +2,13 @@ package dashboard
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
+
+	"github.com/localsre/sre-agent/internal/report"
 )
 
 // Options say what a Dashboard reads.
@@ -21,9 +25,22 @@ type Options struct {
 type Dashboard struct {
 	o   Options
 	mux *http.ServeMux
+
+	mu    sync.RWMutex // guards m and files
+	m     *model
+	files []*archFile
+
+	cmu     sync.Mutex
+	changed chan struct{} // closed (and replaced) when m changes
+	gen     uint64        // bumped with each change
+
+	lastErr string // the last reading error said, so each is said once
+
+	chain chainCache
 }
 
-// New returns a Dashboard of o.Dir; it reads nothing until Run.
+// New returns a Dashboard of o.Dir; it reads nothing until Run or the
+// first page.
 func New(o Options) (*Dashboard, error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -34,11 +51,9 @@ func New(o Options) (*Dashboard, error) {
 	if o.Poll <= 0 {
 		o.Poll = time.Second
 	}
-	d := &Dashboard{o: o, mux: http.NewServeMux()}
-	d.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		io.WriteString(w, "<!doctype html><title>sre-agent</title><p>dashboard</p>\n")
-	})
+	d := &Dashboard{o: o, mux: http.NewServeMux(), m: newModel(), changed: make(chan struct{})}
+	d.chain.dir = o.Dir
+	d.routes()
 	return d, nil
 }
 
@@ -48,6 +63,136 @@ func (d *Dashboard) Handler() http.Handler { return d.mux }
 
 // Run follows the directory until ctx is done.
 func (d *Dashboard) Run(ctx context.Context) error {
-	<-ctx.Done()
-	return nil
+	t := time.NewTicker(d.o.Poll)
+	defer t.Stop()
+	for {
+		d.Refresh()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Refresh reads what the directory gained since the last call: new lines
+// of the live archive, or everything again when an archive was rotated,
+// truncated or rewritten.
+func (d *Dashboard) Refresh() {
+	files, err := listArchives(d.o.Dir)
+	if err != nil {
+		d.say(fmt.Sprintf("report directory %s cannot be read: %v; showing what was read before", d.o.Dir, err))
+		return
+	}
+	d.mu.RLock()
+	cur := d.files
+	d.mu.RUnlock()
+	rebuild := cur == nil || !sameRotated(cur, files)
+	if !rebuild {
+		lf, nf := cur[len(cur)-1], files[len(files)-1]
+		if lf.offset > 0 && (nf.ino != lf.ino || nf.dev != lf.dev || nf.size < lf.offset || lf.rewritten()) {
+			rebuild = true // rotated, truncated or rewritten: read it all again
+		}
+	}
+	if rebuild {
+		m := newModel()
+		var errs []error
+		for i, f := range files {
+			if err := m.read(uint16(i), f); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		m.sort()
+		d.mu.Lock()
+		d.m, d.files = m, files
+		d.mu.Unlock()
+		d.sayErrs(errs)
+		if cur != nil || m.counts != (counts{}) {
+			d.notify()
+		}
+		return
+	}
+	lf, nf := cur[len(cur)-1], files[len(files)-1]
+	d.mu.Lock()
+	if lf.offset == 0 {
+		lf.ino, lf.dev = nf.ino, nf.dev
+	}
+	lf.size, lf.mtime = nf.size, nf.mtime
+	before := d.m.counts
+	err = d.m.read(uint16(len(cur)-1), lf)
+	grew := d.m.counts != before
+	d.m.sort()
+	d.mu.Unlock()
+	if err != nil {
+		d.sayErrs([]error{err})
+	} else {
+		d.sayErrs(nil)
+	}
+	if grew {
+		d.notify()
+	}
+}
+
+// say writes msg once, until a different one (or none) comes.
+func (d *Dashboard) say(msg string) {
+	if msg != d.lastErr && msg != "" {
+		fmt.Fprintf(d.o.Err, "sre-report: dashboard: %s\n", msg)
+	}
+	d.lastErr = msg
+}
+
+func (d *Dashboard) sayErrs(errs []error) {
+	if len(errs) == 0 {
+		if d.lastErr != "" {
+			fmt.Fprintf(d.o.Err, "sre-report: dashboard: the archive is readable again\n")
+		}
+		d.lastErr = ""
+		return
+	}
+	d.say(fmt.Sprintf("%v; showing what could be read", errs[0]))
+}
+
+// notify wakes every live page.
+func (d *Dashboard) notify() {
+	d.cmu.Lock()
+	close(d.changed)
+	d.changed = make(chan struct{})
+	d.gen++
+	d.cmu.Unlock()
+}
+
+// watch returns the current generation and the channel closed at the next.
+func (d *Dashboard) watch() (uint64, <-chan struct{}) {
+	d.cmu.Lock()
+	defer d.cmu.Unlock()
+	return d.gen, d.changed
+}
+
+// chainCache holds the last verify of the directory, made again when the
+// archive changed since.
+type chainCache struct {
+	dir  string
+	mu   sync.Mutex
+	gen  uint64
+	done bool
+	v    *report.Verification
+	err  error
+	bad  map[string]report.Problem // report name → its problem
+}
+
+// verify returns the verification of the directory as of gen.
+func (c *chainCache) verify(gen uint64) (*report.Verification, map[string]report.Problem, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.done || c.gen != gen {
+		c.v, c.err = report.Verify(c.dir)
+		c.bad = map[string]report.Problem{}
+		if c.v != nil {
+			for _, p := range c.v.Problems {
+				c.bad[p.Name] = p
+			}
+		}
+		c.gen, c.done = gen, true
+	}
+	return c.v, c.bad, c.err
 }

@@ -63,6 +63,9 @@ type Record struct {
 	V    int
 	Kind string
 	Line int64
+	// Off is the offset in the input of the line's first byte, so that a
+	// reader of a file can find the line again.
+	Off int64
 }
 
 // Skip describes a skipped line, for warnings.
@@ -90,6 +93,8 @@ type Reader struct {
 	onSkip  func(Skip)
 	pending error
 	check   func([]byte) (event.Head, error)
+	pos     int64 // bytes read so far
+	start   int64 // offset of the line being read
 }
 
 // Option configures a Reader.
@@ -217,8 +222,10 @@ func (r *Reader) skipLine(line int64, reason string, err error) {
 // exceeded max and was discarded up to its newline.
 func (r *Reader) readLine() (raw []byte, complete, oversize bool, err error) {
 	r.buf = r.buf[:0]
+	r.start = r.pos
 	for first := true; ; first = false {
 		chunk, e := r.br.ReadSlice('\n')
+		r.pos += int64(len(chunk))
 		if first && e == nil && len(chunk) <= r.max+1 {
 			// The whole line is in the read buffer, where it stays until
 			// the next read: no need to copy it.
@@ -271,5 +278,5 @@ func (r *Reader) parse(raw []byte) (Record, string, error) {
 	case *h.V < 1:
 		return Record{}, SkipNoVersion, fmt.Errorf("v %d is not a version", *h.V)
 	}
-	return Record{Raw: raw, V: *h.V, Kind: *h.Kind, Line: r.line}, "", nil
+	return Record{Raw: raw, V: *h.V, Kind: *h.Kind, Line: r.line, Off: r.start}, "", nil
 }

@@ -547,3 +547,59 @@ func Compute(availability float64, failures int, observedS, downtimeS float64) (
 	}
 	return max(score, 0), e
 }
+
+// Interval is a time a target was down: from its crash to its recovery.
+// Open is an incident still down at the end asked for.
+type Interval struct {
+	Start, End time.Time
+	Open       bool
+}
+
+// Downtime returns the incidents of target that overlap [from, to], as a
+// window ending at to counts them (the dashboard draws what sre-score
+// counts): answered ones as recorded, unanswered ones until the sighting
+// that ended them, or open until to. They are sorted by start and not
+// clipped.
+func (a *Aggregator) Downtime(target string, from, to time.Time) []Interval {
+	t := a.targets[target]
+	if t == nil {
+		return nil
+	}
+	var out []Interval
+	add := func(s, e time.Time, open bool) {
+		if !e.Before(from) && !s.After(to) {
+			out = append(out, Interval{Start: s, End: e, Open: open})
+		}
+	}
+	for _, iv := range t.incidents {
+		add(iv.start, iv.end, false)
+	}
+	for _, ts := range t.open {
+		end, ok := t.ended(ts)
+		if !ok {
+			end = to
+		}
+		add(ts, end, !ok)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out
+}
+
+// Seen returns the first and last time an event of target was read (zero
+// when none was).
+func (a *Aggregator) Seen(target string) (first, last time.Time) {
+	if t := a.targets[target]; t != nil {
+		return t.firstSeen, t.lastSeen
+	}
+	return time.Time{}, time.Time{}
+}
+
+// Targets returns the names of every target read, sorted.
+func (a *Aggregator) Targets() []string {
+	names := make([]string, 0, len(a.targets))
+	for n := range a.targets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

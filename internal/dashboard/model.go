@@ -1,0 +1,280 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"hash/maphash"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/localsre/sre-agent/internal/event"
+	"github.com/localsre/sre-agent/internal/score"
+)
+
+// Windows are the spans the timeline and the scores are drawn over, the
+// first being the default.
+var Windows = []score.Window{
+	{Label: "24h", Dur: 24 * time.Hour},
+	{Label: "1h", Dur: time.Hour},
+	{Label: "7d", Dur: 7 * 24 * time.Hour},
+	{Label: "30d", Dur: 30 * 24 * time.Hour},
+}
+
+// loc is where a record's line is: which archive file of the current
+// reading, at which offset, how long.
+type loc struct {
+	file uint16
+	n    uint32
+	off  int64
+}
+
+// evRec is what is held of one event: enough to filter, sort and draw it.
+// Its message, detail and report are read back from the archive when a
+// page shows it, so 100,000 events cost a few MiB, not the archive's size.
+type evRec struct {
+	ts     int64 // unix nanoseconds
+	loc    loc
+	target uint32 // index into model.names
+	typ    uint16 // index into model.types
+	sev    uint8
+	report bool // the event has a report
+}
+
+// Severities, in the order a filter ranks them.
+const (
+	sevInfo uint8 = iota
+	sevWarning
+	sevCritical
+)
+
+var sevNames = [...]string{sevInfo: event.SevInfo, sevWarning: event.SevWarning, sevCritical: event.SevCritical}
+
+func parseSev(s string) uint8 {
+	switch s {
+	case event.SevCritical:
+		return sevCritical
+	case event.SevWarning:
+		return sevWarning
+	}
+	return sevInfo
+}
+
+// model is everything read from the archive, rebuilt from scratch when
+// the archive was rotated or rewritten and extended as it grows.
+type model struct {
+	mu    sync.RWMutex
+	seed  maphash.Seed
+	names []string
+	byNm  map[string]uint32
+	types []string
+	byTyp map[string]uint16
+
+	// names and types are as the archive has them (a page cleans them for
+	// showing), so they match sre-score's targets.
+	evs    []evRec          // in archive order
+	sorted []int32          // evs by time, newest first; nil when stale
+	byID   map[uint64]int32 // hash of an event id → index in evs (checked on read)
+	// actions are sre-heal's records, by the hash of the event they answer.
+	actions map[uint64][]loc
+	// answers are recovered events by the hash of the crash they answer.
+	answers map[uint64]int32
+	hist    map[uint32]*history
+	agg     *score.Aggregator
+	counts  counts
+}
+
+// counts are what the reading of the archive met, for the page's footer.
+type counts struct {
+	Events, Actions, Summaries, Notices int
+	Skipped                             int64
+}
+
+func newModel() *model {
+	return &model{
+		seed:    maphash.MakeSeed(),
+		byNm:    map[string]uint32{},
+		byTyp:   map[string]uint16{},
+		byID:    map[uint64]int32{},
+		actions: map[uint64][]loc{},
+		answers: map[uint64]int32{},
+		hist:    map[uint32]*history{},
+		agg:     score.New(Windows, time.Time{}),
+	}
+}
+
+func (m *model) hash(s string) uint64 { return maphash.String(m.seed, s) }
+
+func (m *model) name(s string) uint32 {
+	if i, ok := m.byNm[s]; ok {
+		return i
+	}
+	i := uint32(len(m.names))
+	m.names = append(m.names, s)
+	m.byNm[s] = i
+	return i
+}
+
+func (m *model) typ(s string) uint16 {
+	if i, ok := m.byTyp[s]; ok {
+		return i
+	}
+	if len(m.types) >= 1<<16-1 {
+		s = "other" // more than 65,535 event types: not ours
+		if i, ok := m.byTyp[s]; ok {
+			return i
+		}
+	}
+	i := uint16(len(m.types))
+	m.types = append(m.types, s)
+	m.byTyp[s] = i
+	return i
+}
+
+// line is the part of a record the model reads.
+type line struct {
+	TS       event.Time `json:"ts"`
+	ID       string     `json:"id"`
+	Type     string     `json:"type"`
+	Severity string     `json:"severity"`
+	Target   string     `json:"target"`
+	Report   *string    `json:"report"`
+	EventID  string     `json:"event_id"`
+	Detail   struct {
+		CrashID string `json:"crash_id"`
+	} `json:"detail"`
+}
+
+// add reads one record of kind found at l. It returns false for a record
+// the dashboard cannot use (counted as skipped).
+func (m *model) add(kind string, raw []byte, l loc) bool {
+	switch kind {
+	case event.KindEvent, event.KindAction, event.KindSummary:
+	case event.KindNotice:
+		m.counts.Notices++
+		return true
+	default:
+		return true // samples, scores: nothing to draw
+	}
+	if rv, ok, err := event.ReadRecord(kind, raw, nil); err == nil && ok {
+		m.agg.Add(&rv)
+	}
+	switch kind {
+	case event.KindSummary:
+		var s event.Summary
+		if json.Unmarshal(raw, &s) != nil || s.Target == "" || s.To.IsZero() {
+			return false
+		}
+		m.counts.Summaries++
+		t := m.name(s.Target)
+		h := m.hist[t]
+		if h == nil {
+			if len(m.hist) >= maxHistTargets {
+				return true // counted, not drawn: see maxHistTargets
+			}
+			h = &history{}
+			m.hist[t] = h
+		}
+		h.add(pointOf(&s))
+		return true
+	}
+	var ln line
+	if json.Unmarshal(raw, &ln) != nil || ln.TS.IsZero() {
+		return false
+	}
+	if kind == event.KindAction {
+		if ln.EventID == "" {
+			return false
+		}
+		m.counts.Actions++
+		k := m.hash(ln.EventID)
+		m.actions[k] = append(m.actions[k], l)
+		return true
+	}
+	if ln.ID == "" || ln.Type == "" || ln.Target == "" {
+		return false
+	}
+	m.counts.Events++
+	i := int32(len(m.evs))
+	m.evs = append(m.evs, evRec{
+		ts: ln.TS.UnixNano(), loc: l, target: m.name(ln.Target), typ: m.typ(ln.Type),
+		sev: parseSev(ln.Severity), report: ln.Report != nil && *ln.Report != "",
+	})
+	m.sorted = nil
+	m.byID[m.hash(ln.ID)] = i
+	if ln.Type == event.TypeRecovered && ln.Detail.CrashID != "" {
+		m.answers[m.hash(ln.Detail.CrashID)] = i
+	}
+	return true
+}
+
+// byTime returns the events newest first (the caller holds mu for
+// reading; the sort is made under the write lock when stale).
+func (m *model) byTime() []int32 {
+	return m.sorted
+}
+
+// sort makes sorted again; the caller holds mu for writing.
+func (m *model) sort() {
+	if m.sorted != nil {
+		return
+	}
+	s := make([]int32, len(m.evs))
+	for i := range s {
+		s[i] = int32(i)
+	}
+	slices.SortStableFunc(s, func(a, b int32) int {
+		ta, tb := m.evs[a].ts, m.evs[b].ts
+		switch {
+		case ta > tb:
+			return -1
+		case ta < tb:
+			return 1
+		}
+		return int(b - a) // same time: the later line first
+	})
+	m.sorted = s
+}
+
+// clean makes a name from the archive safe to hold and show: valid UTF-8,
+// no control characters (an ANSI escape in a target name shows as ␛[…).
+// html/template escapes what is left for HTML.
+func clean(s string) string {
+	ok := utf8.ValidString(s)
+	if ok {
+		for i := 0; i < len(s); i++ {
+			if s[i] < 0x20 || s[i] == 0x7f {
+				ok = false
+				break
+			}
+		}
+	}
+	if ok {
+		return s
+	}
+	return cleanText(s, false)
+}
+
+// cleanText is clean for a text of several lines: newlines and tabs stay
+// when keepLines is set; every other control character is shown by its
+// Unicode picture (U+2400 block), invalid UTF-8 as U+FFFD.
+func cleanText(s string, keepLines bool) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		switch {
+		case keepLines && (r == '\n' || r == '\t'):
+			b.WriteRune(r)
+		case r < 0x20:
+			b.WriteRune(0x2400 + r)
+		case r == 0x7f:
+			b.WriteRune('\u2421')
+		case r >= 0x80 && r < 0xa0: // C1 controls (CSI and friends)
+			b.WriteRune('\uFFFD')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
