@@ -5,7 +5,6 @@ import (
 	"hash/maphash"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -63,8 +62,8 @@ func parseSev(s string) uint8 {
 
 // model is everything read from the archive, rebuilt from scratch when
 // the archive was rotated or rewritten and extended as it grows.
+// Dashboard.mu guards it.
 type model struct {
-	mu    sync.RWMutex
 	seed  maphash.Seed
 	names []string
 	byNm  map[string]uint32
@@ -209,8 +208,8 @@ func (m *model) add(kind string, raw []byte, l loc) bool {
 	return true
 }
 
-// byTime returns the events newest first (the caller holds mu for
-// reading; the sort is made under the write lock when stale).
+// byTime returns the events newest first (the caller holds Dashboard.mu;
+// sort is made under its write lock whenever events are added).
 func (m *model) byTime() []int32 {
 	return m.sorted
 }

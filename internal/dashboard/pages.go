@@ -324,10 +324,14 @@ func (d *Dashboard) incidents(w http.ResponseWriter, r *http.Request) {
 	}{Common: d.page(r, "Incidents", "incidents"), F: f, Page: f.page,
 		SevOptions: []string{"critical", "warning", "info", "all"}}
 	data.Counts = d.m.counts
+	// Names as shown: a name with control characters is matched by its
+	// shown form (filter above), so the form round-trips.
 	for _, n := range d.m.agg.Targets() {
-		data.Targets = append(data.Targets, n)
+		data.Targets = append(data.Targets, clean(n))
 	}
-	data.Types = append(data.Types, d.m.types...)
+	for _, n := range d.m.types {
+		data.Types = append(data.Types, clean(n))
+	}
 	if ferr != nil {
 		data.Error = ferr.Error()
 		d.mu.RUnlock()
@@ -340,8 +344,8 @@ func (d *Dashboard) incidents(w http.ResponseWriter, r *http.Request) {
 		e := d.m.evs[i]
 		switch {
 		case e.sev < f.sev,
-			f.Target != "" && d.m.names[e.target] != f.Target,
-			f.Type != "" && d.m.types[e.typ] != f.Type,
+			f.Target != "" && clean(d.m.names[e.target]) != f.Target,
+			f.Type != "" && clean(d.m.types[e.typ]) != f.Type,
 			f.from != 0 && e.ts < f.from,
 			f.to != 0 && e.ts > f.to:
 			continue

@@ -643,3 +643,44 @@ func TestReaderSkipErrors(t *testing.T) {
 		t.Errorf("skip messages (-want +got):\n%s", diff)
 	}
 }
+
+// TestReaderOffsets: each record's Off is where its line starts, past
+// skipped, blank, oversize and long lines, so a reader of a file can read
+// the line again from there.
+func TestReaderOffsets(t *testing.T) {
+	lines := []string{
+		`{"v":1,"kind":"event","n":1}`,
+		``,
+		`not json`,
+		`{"v":1,"kind":"event","pad":"` + strings.Repeat("x", 70) + `"}`, // longer than the read buffer
+		`{"v":1,"kind":"event","big":"` + strings.Repeat("y", 300) + `"}`, // over max: skipped
+		"  {\"v\":1,\"kind\":\"event\",\"n\":2}\r",
+	}
+	in := strings.Join(lines, "\n") + "\n"
+	r := NewReader(bufioSmall(strings.NewReader(in)), WithMaxLine(200))
+	var got []string
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		again := in[rec.Off : rec.Off+int64(len(rec.Raw))]
+		if again != string(rec.Raw) {
+			t.Errorf("line %d at %d reads back %q, want %q", rec.Line, rec.Off, again, rec.Raw)
+		}
+		got = append(got, again)
+	}
+	if len(got) != 3 {
+		t.Errorf("%d records, want 3", len(got))
+	}
+}
+
+// bufioSmall hands out at most 16 bytes a read, so lines span reads.
+func bufioSmall(r io.Reader) io.Reader { return &smallReader{r} }
+
+type smallReader struct{ r io.Reader }
+
+func (s *smallReader) Read(p []byte) (int, error) { return s.r.Read(p[:min(len(p), 16)]) }

@@ -2,12 +2,14 @@ package score_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -535,5 +537,49 @@ func TestCrashOOMKilled(t *testing.T) {
 	}
 	if tot := s.Totals[0].OOMKills; tot != 1 {
 		t.Errorf("total OOM kills = %d, want 1", tot)
+	}
+}
+
+// TestDowntime: the intervals the dashboard draws are the incidents a
+// window counts: an answered crash as recorded, an unanswered one until
+// the sighting that ended it, an open one until the end asked for.
+func TestDowntime(t *testing.T) {
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	ts := func(d time.Duration) string { return at.Add(d).Format(time.RFC3339Nano) }
+	lines := strings.Join([]string{
+		`{"v":1,"kind":"event","ts":"` + ts(-5*time.Hour) + `","id":"c1","type":"crash","severity":"critical","target":"api","msg":"m"}`,
+		`{"v":1,"kind":"event","ts":"` + ts(-5*time.Hour+90*time.Second) + `","id":"r1","type":"recovered","severity":"info","target":"api","msg":"m","detail":{"crash_id":"c1","down_since":"` + ts(-5*time.Hour) + `","downtime_s":90}}`,
+		`{"v":1,"kind":"event","ts":"` + ts(-3*time.Hour) + `","id":"c2","type":"crash","severity":"critical","target":"api","msg":"m"}`,
+		`{"v":1,"kind":"event","ts":"` + ts(-2*time.Hour) + `","id":"s2","type":"started","severity":"info","target":"api","msg":"m"}`,
+		`{"v":1,"kind":"event","ts":"` + ts(-time.Hour) + `","id":"c3","type":"crash","severity":"critical","target":"api","msg":"m"}`,
+	}, "\n") + "\n"
+	agg := score.New([]score.Window{{Label: "24h", Dur: 24 * time.Hour}}, time.Time{})
+	if _, err := score.ReadArchive(context.Background(), strings.NewReader(lines), agg, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := agg.Downtime("api", at.Add(-24*time.Hour), at)
+	want := []score.Interval{
+		{Start: at.Add(-5 * time.Hour), End: at.Add(-5*time.Hour + 90*time.Second)},
+		{Start: at.Add(-3 * time.Hour), End: at.Add(-2 * time.Hour)},
+		{Start: at.Add(-time.Hour), End: at, Open: true},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Downtime (-want +got):\n%s", diff)
+	}
+	if got := agg.Downtime("api", at.Add(-90*time.Minute), at); len(got) != 1 || !got[0].Open {
+		t.Errorf("the last 90 minutes: %+v; want the open crash only", got)
+	}
+	if got := agg.Downtime("nobody", at.Add(-time.Hour), at); got != nil {
+		t.Errorf("an unknown target: %+v", got)
+	}
+	first, last := agg.Seen("api")
+	if !first.Equal(at.Add(-5*time.Hour)) || !last.Equal(at.Add(-time.Hour)) || len(agg.Targets()) != 1 {
+		t.Errorf("Seen %v %v, Targets %v", first, last, agg.Targets())
+	}
+	// The scores agree: the window's downtime is the intervals' sum.
+	for _, r := range agg.Snapshot(at).Results {
+		if r.DowntimeS != 90+3600+3600 {
+			t.Errorf("window downtime %v; want %v", r.DowntimeS, 90+3600+3600)
+		}
 	}
 }
