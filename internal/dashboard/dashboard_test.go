@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -276,9 +276,9 @@ func TestIncidentList(t *testing.T) {
 		t.Errorf("text filter: want the one needle")
 	}
 	for q, want := range map[string]string{
-		"severity=loud": `severity &#34;loud&#34;`,
-		"page=0":        `page &#34;0&#34;`,
-		"from=yesterday": `from: &#34;yesterday&#34;`,
+		"severity=loud":                        `severity &#34;loud&#34;`,
+		"page=0":                               `page &#34;0&#34;`,
+		"from=yesterday":                       `from: &#34;yesterday&#34;`,
 		"q=" + strings.Repeat("x", maxQuery+1): "text: longer than 200",
 	} {
 		code, body := f.get("/incidents?" + q)

@@ -652,7 +652,7 @@ func TestReaderOffsets(t *testing.T) {
 		`{"v":1,"kind":"event","n":1}`,
 		``,
 		`not json`,
-		`{"v":1,"kind":"event","pad":"` + strings.Repeat("x", 70) + `"}`, // longer than the read buffer
+		`{"v":1,"kind":"event","pad":"` + strings.Repeat("x", 70) + `"}`,  // longer than the read buffer
 		`{"v":1,"kind":"event","big":"` + strings.Repeat("y", 300) + `"}`, // over max: skipped
 		"  {\"v\":1,\"kind\":\"event\",\"n\":2}\r",
 	}
