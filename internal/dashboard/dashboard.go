@@ -168,23 +168,32 @@ func (d *Dashboard) watch() (uint64, <-chan struct{}) {
 	return d.gen, d.changed
 }
 
-// chainCache holds the last verify of the directory, made again when the
-// archive changed since.
+// chainCache holds the last verify of the directory. Verifying reads and
+// hashes every report (5,000 take most of a second), so a result is kept
+// for chainMaxAge, and made again sooner only for a report written after
+// it: reports never change, so an older one's result still holds, unless
+// someone altered it since, which the next verify names.
 type chainCache struct {
-	dir  string
-	mu   sync.Mutex
-	gen  uint64
-	done bool
-	v    *report.Verification
-	err  error
-	bad  map[string]report.Problem // report name → its problem
+	dir string
+	mu  sync.Mutex
+	at  time.Time // when the kept result was made (zero: none)
+	v   *report.Verification
+	err error
+	bad map[string]report.Problem // report name → its problem
 }
 
-// verify returns the verification of the directory as of gen.
-func (c *chainCache) verify(gen uint64) (*report.Verification, map[string]report.Problem, error) {
+const chainMaxAge = 30 * time.Second
+
+// verify returns a verification of the directory made after written (the
+// report's modification time: when it was written, or altered) and at most
+// chainMaxAge old.
+func (c *chainCache) verify(written time.Time) (*report.Verification, map[string]report.Problem, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.done || c.gen != gen {
+	// A file's time comes from the kernel's coarse clock, up to a tick
+	// behind time.Now: a second of slack.
+	if c.at.IsZero() || !c.at.After(written.Add(time.Second)) || time.Since(c.at) > chainMaxAge {
+		c.at = time.Now()
 		c.v, c.err = report.Verify(c.dir)
 		c.bad = map[string]report.Problem{}
 		if c.v != nil {
@@ -192,7 +201,6 @@ func (c *chainCache) verify(gen uint64) (*report.Verification, map[string]report
 				c.bad[p.Name] = p
 			}
 		}
-		c.gen, c.done = gen, true
 	}
 	return c.v, c.bad, c.err
 }

@@ -155,12 +155,18 @@ func TestOverview(t *testing.T) {
 			t.Errorf("overview lacks %s", name)
 		}
 	}
-	// An open crash is down until now, and says so.
-	f.ev(f.now.Add(-time.Minute), "db", event.TypeCrash, event.SevCritical, "db exited 1.", nil, false)
+	// An open crash is down until now, and says so; two that overlap are
+	// one stretch of down time.
+	f.ev(f.now.Add(-2*time.Minute), "db", event.TypeCrash, event.SevCritical, "db exited 1.", nil, false)
+	f.ev(f.now.Add(-time.Minute), "db", event.TypeCrash, event.SevCritical, "db exited 1 again.", nil, false)
 	f.d.Refresh()
 	body = f.page("/?w=1h")
 	if !strings.Contains(body, `class="target status-down" data-target="db"`) || !strings.Contains(body, "down now") {
 		t.Errorf("db's open crash is not shown down now")
+	}
+	db := body[strings.Index(body, `data-target="db"`):]
+	if downs := downRE.FindAllStringSubmatch(db, -1); len(downs) != 1 || downs[0][1] != f.now.Add(-2*time.Minute).Format(time.RFC3339Nano) {
+		t.Errorf("db's two open crashes: %q; want one stretch from the first", downs)
 	}
 }
 
@@ -233,8 +239,11 @@ func TestIncidentList(t *testing.T) {
 			typ, sev = event.TypeStarted, event.SevInfo
 		}
 		msg := fmt.Sprintf("event number %d of %s", i, target)
-		if i == 77 {
+		switch i {
+		case 77:
 			msg = "the needle is here"
+		case 78:
+			msg = `it said "quoted" at the Café`
 		}
 		f.ev(base.Add(time.Duration(i)*time.Minute), target, typ, sev, msg, nil, false)
 	}
@@ -274,6 +283,11 @@ func TestIncidentList(t *testing.T) {
 	}
 	if b := f.page("/incidents?severity=all&q=NEEDLE"); !strings.Contains(b, "1 matching") || !strings.Contains(b, "the needle is here") {
 		t.Errorf("text filter: want the one needle")
+	}
+	for _, q := range []string{`"quoted"`, "CAFÉ", "e0079-"} { // escaped in JSON, not ASCII, an id
+		if b := f.page("/incidents?severity=all&q=" + url.QueryEscape(q)); !strings.Contains(b, "1 matching") {
+			t.Errorf("text filter %s: want one match", q)
+		}
 	}
 	for q, want := range map[string]string{
 		"severity=loud":                        `severity &#34;loud&#34;`,

@@ -231,7 +231,7 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		if idx, ok := d.m.byNm[name]; ok {
 			mine = marks[idx]
 		}
-		row.Bar = d.bar(name, now.Add(-win.Dur), now, mine)
+		row.Bar = d.bar(name, now.Add(-win.Dur), now, mine, 20)
 		if row.Bar.Down {
 			row.Status = "down"
 		}
@@ -339,7 +339,13 @@ func (d *Dashboard) incidents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	skip := (f.page - 1) * pageSize
-	needle := strings.ToLower(f.Q)
+	var hits map[loc]bool
+	if f.Q != "" {
+		var err error
+		if hits, err = d.search(f.Q); err != nil {
+			data.Error = "text search: " + cleanText(err.Error(), false)
+		}
+	}
 	for _, i := range d.m.byTime() {
 		e := d.m.evs[i]
 		switch {
@@ -347,17 +353,12 @@ func (d *Dashboard) incidents(w http.ResponseWriter, r *http.Request) {
 			f.Target != "" && clean(d.m.names[e.target]) != f.Target,
 			f.Type != "" && clean(d.m.types[e.typ]) != f.Type,
 			f.from != 0 && e.ts < f.from,
-			f.to != 0 && e.ts > f.to:
+			f.to != 0 && e.ts > f.to,
+			hits != nil && !hits[e.loc]:
 			continue
 		}
-		if needle != "" || skip <= data.Matched && data.Matched < skip+pageSize {
-			row := d.row(i, win.Label)
-			if needle != "" && !strings.Contains(strings.ToLower(row.Msg+" "+row.Target+" "+row.Type+" "+row.ID), needle) {
-				continue
-			}
-			if skip <= data.Matched && data.Matched < skip+pageSize {
-				data.Rows = append(data.Rows, row)
-			}
+		if skip <= data.Matched && data.Matched < skip+pageSize {
+			data.Rows = append(data.Rows, d.row(i, win.Label))
 		}
 		data.Matched++
 	}
@@ -440,7 +441,6 @@ func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) {
 		rec := d.row(j, win.Label)
 		data.Recovered = &rec
 	}
-	gen, _ := d.watch()
 	d.mu.RUnlock()
 
 	data.ReportName = reportName(ln.Report)
@@ -451,7 +451,7 @@ func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) {
 		data.ReportErr = "The event names a report this dashboard does not serve: " + clean(ln.Report)
 	default:
 		data.ReportURL = reportURL(data.ReportName)
-		text, err := d.readReport(data.ReportName)
+		text, mtime, err := d.readReport(data.ReportName)
 		if err != nil {
 			data.ReportErr = cleanText(err.Error(), false)
 		} else {
@@ -460,7 +460,7 @@ func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) {
 				data.ContextURL = reportURL(c)
 			}
 		}
-		v, bad, err := d.chain.verify(gen)
+		v, bad, err := d.chain.verify(mtime)
 		switch {
 		case err != nil:
 			data.Chain, data.ChainClass = "cannot be verified: "+cleanText(err.Error(), false), "bad"
@@ -502,39 +502,40 @@ var errNoReport = errors.New("no such report in the report directory")
 // readReport reads a report by its name, inside the report directory only:
 // the name must be a report's (no separator, no dot-dot), and it is opened
 // through an os.Root of the directory, so no link leads out of it.
-func (d *Dashboard) readReport(name string) (string, error) {
+func (d *Dashboard) readReport(name string) (text string, mtime time.Time, err error) {
 	if !report.IsReportName(name) || strings.ContainsAny(name, `/\`) || name != filepath.Base(name) {
-		return "", errNoReport
+		return "", mtime, errNoReport
 	}
 	root, err := os.OpenRoot(d.o.Dir)
 	if err != nil {
-		return "", fmt.Errorf("report directory: %w", err)
+		return "", mtime, fmt.Errorf("report directory: %w", err)
 	}
 	defer root.Close()
 	f, err := root.Open(name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("report %s: not in the report directory (removed?)", name)
+		return "", mtime, fmt.Errorf("report %s: not in the report directory (removed?)", name)
 	}
 	if err != nil {
-		return "", fmt.Errorf("report %s: %w", name, err)
+		return "", mtime, fmt.Errorf("report %s: %w", name, err)
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return "", errNoReport
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return "", mtime, errNoReport
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxReportSize+1))
 	if err != nil {
-		return "", fmt.Errorf("report %s: %w", name, err)
+		return "", mtime, fmt.Errorf("report %s: %w", name, err)
 	}
 	if len(b) > maxReportSize {
 		b = append(b[:maxReportSize], "\n… (cut at 16 MiB)\n"...)
 	}
-	return string(b), nil
+	return string(b), st.ModTime(), nil
 }
 
 // report serves a report as plain text, as it is on disk.
 func (d *Dashboard) report(w http.ResponseWriter, r *http.Request) {
-	text, err := d.readReport(r.URL.Query().Get("name"))
+	text, _, err := d.readReport(r.URL.Query().Get("name"))
 	if err != nil {
 		http.Error(w, cleanText(err.Error(), false), http.StatusNotFound)
 		return

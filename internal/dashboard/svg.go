@@ -71,9 +71,9 @@ func (d *Dashboard) marks(from, to time.Time) map[uint32][]int32 {
 	return out
 }
 
-// bar draws target's timeline; marks are its events from d.marks. The
-// caller holds mu.
-func (d *Dashboard) bar(target string, from, to time.Time, marks []int32) bar {
+// bar draws target's timeline; marks are its events from d.marks, drawn
+// one per bucket (in units of barW). The caller holds mu.
+func (d *Dashboard) bar(target string, from, to time.Time, marks []int32, bucket float64) bar {
 	var b bar
 	first, _ := d.m.agg.Seen(target)
 	if !first.IsZero() && first.Before(to) {
@@ -85,8 +85,18 @@ func (d *Dashboard) bar(target string, from, to time.Time, marks []int32) bar {
 		b.Segs = append(b.Segs, seg{Class: "up", X: num(x), W: num(barW - x), From: s.UTC().Format(time.RFC3339Nano),
 			To: to.UTC().Format(time.RFC3339Nano), Title: "watched from " + fmtUTC(s)})
 	}
-	downS := 0.0
-	for _, iv := range d.m.agg.Downtime(target, from, to) {
+	// Incidents that overlap, or lie closer than a unit apart, are drawn
+	// as one: the bar shows when the target was down, and stays small
+	// however many crashes a window holds.
+	type span struct {
+		s, e       time.Time
+		n          int
+		open       bool
+		first, end time.Time
+	}
+	var spans []span
+	unit := to.Sub(from) / barW
+	for _, iv := range d.m.agg.Downtime(target, from, to) { // by start
 		s, e := iv.Start, iv.End
 		if s.Before(from) {
 			s = from
@@ -94,37 +104,80 @@ func (d *Dashboard) bar(target string, from, to time.Time, marks []int32) bar {
 		if e.After(to) {
 			e = to
 		}
-		x := xOf(s, from, to, barW)
-		w := max(xOf(e, from, to, barW)-x, 2) // an outage of a second is still seen
-		title := fmt.Sprintf("down %s → %s (%s)", fmtUTC(iv.Start), fmtUTC(iv.End), iv.End.Sub(iv.Start).Round(time.Millisecond))
-		if iv.Open {
-			title = fmt.Sprintf("down since %s, not recovered", fmtUTC(iv.Start))
-			if !iv.End.Before(to) {
-				b.Down = true
+		if n := len(spans); n > 0 && !s.After(spans[n-1].e.Add(unit)) {
+			l := &spans[n-1]
+			if e.After(l.e) {
+				l.e, l.end = e, iv.End
 			}
+			l.n++
+			l.open = l.open || iv.Open && !iv.End.Before(to)
+			continue
 		}
-		downS += e.Sub(s).Seconds()
-		b.Segs = append(b.Segs, seg{Class: "down", X: num(x), W: num(w), From: iv.Start.UTC().Format(time.RFC3339Nano),
-			To: iv.End.UTC().Format(time.RFC3339Nano), Title: title})
+		spans = append(spans, span{s: s, e: e, n: 1, open: iv.Open && !iv.End.Before(to), first: iv.Start, end: iv.End})
 	}
-	for _, i := range marks {
+	downS := 0.0
+	for _, sp := range spans {
+		x := xOf(sp.s, from, to, barW)
+		w := max(xOf(sp.e, from, to, barW)-x, 2) // an outage of a second is still seen
+		title := fmt.Sprintf("down %s → %s (%s)", fmtUTC(sp.first), fmtUTC(sp.end), sp.end.Sub(sp.first).Round(time.Millisecond))
+		if sp.n > 1 {
+			title = fmt.Sprintf("%d incidents, %s", sp.n, title)
+		}
+		if sp.open {
+			title = fmt.Sprintf("down since %s, not recovered", fmtUTC(sp.first))
+			b.Down = true
+		}
+		downS += sp.e.Sub(sp.s).Seconds()
+		b.Segs = append(b.Segs, seg{Class: "down", X: num(x), W: num(w), From: sp.first.UTC().Format(time.RFC3339Nano),
+			To: sp.end.UTC().Format(time.RFC3339Nano), Title: title})
+	}
+	// Marks closer than bucket units share one: the most severe, then the
+	// newest, of its events, titled with how many it stands for. A bar
+	// then holds at most barW/bucket marks however busy the window was.
+	type slot struct {
+		i    int32
+		n    int
+		crit int
+	}
+	slots := map[int]*slot{}
+	var order []int
+	for _, i := range marks { // newest first
 		e := d.m.evs[i]
+		k := int(xOf(time.Unix(0, e.ts), from, to, barW) / bucket)
+		sl := slots[k]
+		if sl == nil {
+			sl = &slot{i: i}
+			slots[k] = sl
+			order = append(order, k)
+		} else if e.sev > d.m.evs[sl.i].sev {
+			sl.i = i
+		}
+		sl.n++
+		if e.sev == sevCritical {
+			sl.crit++
+		}
+	}
+	for _, k := range order {
+		sl := slots[k]
+		e := d.m.evs[sl.i]
 		ts := time.Unix(0, e.ts)
 		class := "warn"
 		if e.sev == sevCritical {
 			class = "crit"
 		}
-		x := xOf(ts, from, to, barW)
-		w := 4.0
-		x = min(max(x-w/2, 0), barW-w)
-		id := d.eventID(i)
+		w := min(bucket, 4.0)
+		x := min(max(xOf(ts, from, to, barW)-w/2, 0), barW-w)
+		id := d.eventID(sl.i)
 		if id == "" {
 			continue
 		}
-		b.Marks = append(b.Marks, mark{URL: incidentURL(id), Class: class, X: num(x), W: num(w),
-			Title: fmt.Sprintf("%s %s at %s", clean(d.m.types[e.typ]), sevNames[e.sev], fmtUTC(ts))})
+		title := fmt.Sprintf("%s %s at %s", clean(d.m.types[e.typ]), sevNames[e.sev], fmtUTC(ts))
+		if sl.n > 1 {
+			title = fmt.Sprintf("%d events here (%d critical); the %s", sl.n, sl.crit, title)
+		}
+		b.Marks = append(b.Marks, mark{URL: incidentURL(id), Class: class, X: num(x), W: num(w), Title: title})
 	}
-	b.Label = fmt.Sprintf("%s: %d incident marks, down %s of %s", clean(target), len(b.Marks),
+	b.Label = fmt.Sprintf("%s: %d events marked, down %s of %s", clean(target), len(marks),
 		time.Duration(downS*float64(time.Second)).Round(time.Second), to.Sub(from))
 	return b
 }
@@ -314,7 +367,7 @@ func (d *Dashboard) target(w http.ResponseWriter, r *http.Request) {
 	if idx, ok := d.m.byNm[name]; ok {
 		mine = d.marks(from, now)[idx]
 	}
-	data.Bar = d.bar(name, from, now, mine)
+	data.Bar = d.bar(name, from, now, mine, 4)
 	data.Charts = d.charts(name, from, now, mine)
 	for _, i := range mine {
 		if len(data.Recent) == recentCount {
