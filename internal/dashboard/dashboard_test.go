@@ -20,6 +20,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/localsre/sre-agent/internal/event"
 	"github.com/localsre/sre-agent/internal/report"
@@ -520,19 +521,22 @@ func TestTrends(t *testing.T) {
 // TestHistoryBounded: the history holds at most its two rings, whatever
 // comes in, and draws from the coarse one beyond the fine one's reach.
 func TestHistoryBounded(t *testing.T) {
+	if n := unsafe.Sizeof(point{}); n != 40 {
+		t.Errorf("a point is %d bytes; history.go's bound says 40", n)
+	}
 	var h history
 	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	n := 3*fineCap + 17
 	for i := range n {
 		ts := start.Add(time.Duration(i+1) * time.Minute)
-		h.add(point{ts: ts.UnixNano(), rssAvg: float64(i), rssMax: float64(i), hasRSS: true, n: 1})
+		h.add(point{ts: ts.UnixNano(), rssAvg: float32(i), rssMax: float32(i), hasRSS: true, n: 1})
 	}
 	if len(h.fine.buf) != fineCap || len(h.coarse.buf) > coarseCap {
 		t.Fatalf("fine %d (cap %d), coarse %d (cap %d)", len(h.fine.buf), fineCap, len(h.coarse.buf), coarseCap)
 	}
 	end := start.Add(time.Duration(n) * time.Minute)
 	recent := h.points(end.Add(-time.Hour).UnixNano(), end.UnixNano())
-	if len(recent) != 61 || recent[60].rssAvg != float64(n-1) {
+	if len(recent) != 61 || recent[60].rssAvg != float32(n-1) {
 		t.Errorf("last hour: %d points, last %v; want 61 one-minute points (both ends in)", len(recent), recent[len(recent)-1])
 	}
 	week := h.points(end.Add(-7*24*time.Hour).UnixNano(), end.UnixNano())

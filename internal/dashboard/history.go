@@ -17,19 +17,19 @@ import (
 //   - at most maxHistTargets targets (the first seen); summaries of others
 //     are counted and not drawn.
 //
-// That is about 230 KiB per target, 58 MiB at most for 256 targets of 30
-// days each; a homelab's ten targets hold 2.3 MiB.
+// A point is 40 bytes: about 225 KiB per target, 14 MiB at most for 64
+// targets of 30 days each; a homelab's ten targets hold 2.2 MiB.
 const (
 	fineCap        = 2880
 	coarseCap      = 2880
 	coarseStep     = 15 * time.Minute
-	maxHistTargets = 256
+	maxHistTargets = 64
 )
 
 // point is one summary period of one target, or several folded together.
 type point struct {
-	ts                     int64 // end of the period, unix nanoseconds
-	rssAvg, rssMax         float64
+	ts                     int64   // end of the period, unix nanoseconds
+	rssAvg, rssMax         float32 // bytes: 24 bits of precision are plenty for a graph
 	cpuAvg, cpuMax         float32
 	threadsMax, fdsMax     float32
 	n                      int32 // summaries folded in
@@ -40,7 +40,7 @@ type point struct {
 func pointOf(s *event.Summary) point {
 	p := point{ts: s.To.UnixNano(), n: 1}
 	if s.RSS != nil {
-		p.rssAvg, p.rssMax, p.hasRSS = s.RSS.Avg, s.RSS.Max, true
+		p.rssAvg, p.rssMax, p.hasRSS = float32(s.RSS.Avg), float32(s.RSS.Max), true
 	}
 	if s.CPUPct != nil {
 		p.cpuAvg, p.cpuMax, p.hasCPU = float32(s.CPUPct.Avg), float32(s.CPUPct.Max), true
@@ -67,7 +67,7 @@ func (p *point) fold(q point) {
 		}
 		return a
 	}
-	p.rssAvg = avg(p.rssAvg, q.rssAvg, p.hasRSS, q.hasRSS)
+	p.rssAvg = float32(avg(float64(p.rssAvg), float64(q.rssAvg), p.hasRSS, q.hasRSS))
 	p.cpuAvg = float32(avg(float64(p.cpuAvg), float64(q.cpuAvg), p.hasCPU, q.hasCPU))
 	p.rssMax = max(p.rssMax, q.rssMax)
 	p.cpuMax = max(p.cpuMax, q.cpuMax)

@@ -288,8 +288,8 @@ func (d *Dashboard) charts(target string, from, to time.Time, marks []int32) []c
 	}
 	return []chart{
 		mk("Memory (RSS)", "MiB", 1<<20,
-			ser{"max", "max", func(p point) (float64, bool) { return p.rssMax, p.hasRSS }},
-			ser{"avg", "average", func(p point) (float64, bool) { return p.rssAvg, p.hasRSS }}),
+			ser{"max", "max", func(p point) (float64, bool) { return float64(p.rssMax), p.hasRSS }},
+			ser{"avg", "average", func(p point) (float64, bool) { return float64(p.rssAvg), p.hasRSS }}),
 		mk("CPU", "%", 1,
 			ser{"max", "max", func(p point) (float64, bool) { return float64(p.cpuMax), p.hasCPU }},
 			ser{"avg", "average", func(p point) (float64, bool) { return float64(p.cpuAvg), p.hasCPU }}),
@@ -348,6 +348,7 @@ func (d *Dashboard) target(w http.ResponseWriter, r *http.Request) {
 		Recent []incRow
 		AllURL string
 		From   time.Time
+		NoRoom bool // the target's summaries are not kept (maxHistTargets)
 	}{Common: d.page(r, clean(name), "overview"), Name: clean(name), From: from}
 	data.Counts = d.m.counts
 	snap := d.m.agg.Snapshot(now)
@@ -369,6 +370,9 @@ func (d *Dashboard) target(w http.ResponseWriter, r *http.Request) {
 	}
 	data.Bar = d.bar(name, from, now, mine, 4)
 	data.Charts = d.charts(name, from, now, mine)
+	if idx, ok := d.m.byNm[name]; ok && d.m.hist[idx] == nil && len(d.m.hist) >= maxHistTargets {
+		data.NoRoom = true
+	}
 	for _, i := range mine {
 		if len(data.Recent) == recentCount {
 			break
