@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"bytes"
 	"encoding/json"
 	"hash/maphash"
 	"slices"
@@ -38,7 +39,6 @@ type evRec struct {
 	target uint32 // index into model.names
 	typ    uint16 // index into model.types
 	sev    uint8
-	report bool // the event has a report
 }
 
 // Severities, in the order a filter ranks them.
@@ -81,6 +81,7 @@ type model struct {
 	answers map[uint64]int32
 	hist    map[uint32]*history
 	agg     *score.Aggregator
+	in      *event.Interner // targets, types and severities, shared by their records
 	counts  counts
 }
 
@@ -100,6 +101,7 @@ func newModel() *model {
 		answers: map[uint64]int32{},
 		hist:    map[uint32]*history{},
 		agg:     score.New(Windows, time.Time{}),
+		in:      event.NewInterner(),
 	}
 }
 
@@ -131,22 +133,11 @@ func (m *model) typ(s string) uint16 {
 	return i
 }
 
-// line is the part of a record the model reads.
-type line struct {
-	TS       event.Time `json:"ts"`
-	ID       string     `json:"id"`
-	Type     string     `json:"type"`
-	Severity string     `json:"severity"`
-	Target   string     `json:"target"`
-	Report   *string    `json:"report"`
-	EventID  string     `json:"event_id"`
-	Detail   struct {
-		CrashID string `json:"crash_id"`
-	} `json:"detail"`
-}
-
 // add reads one record of kind found at l. It returns false for a record
-// the dashboard cannot use (counted as skipped).
+// the dashboard cannot use (counted as skipped). Events and actions are
+// read through the score's view (event.ReadRecord, which passes over a
+// crash's process and history without decoding them): the model and the
+// scores read each line once.
 func (m *model) add(kind string, raw []byte, l loc) bool {
 	switch kind {
 	case event.KindEvent, event.KindAction, event.KindSummary:
@@ -156,9 +147,11 @@ func (m *model) add(kind string, raw []byte, l loc) bool {
 	default:
 		return true // samples, scores: nothing to draw
 	}
-	if rv, ok, err := event.ReadRecord(kind, raw, nil); err == nil && ok {
-		m.agg.Add(&rv)
+	rv, ok, err := event.ReadRecord(kind, raw, m.in)
+	if err != nil || !ok {
+		return false
 	}
+	m.agg.Add(&rv)
 	switch kind {
 	case event.KindSummary:
 		var s event.Summary
@@ -177,35 +170,40 @@ func (m *model) add(kind string, raw []byte, l loc) bool {
 		}
 		h.add(pointOf(&s))
 		return true
-	}
-	var ln line
-	if json.Unmarshal(raw, &ln) != nil || ln.TS.IsZero() {
-		return false
-	}
-	if kind == event.KindAction {
-		if ln.EventID == "" {
+	case event.KindAction:
+		if rv.EventID == "" || rv.TS.IsZero() {
 			return false
 		}
 		m.counts.Actions++
-		k := m.hash(ln.EventID)
+		k := m.hash(rv.EventID)
 		m.actions[k] = append(m.actions[k], l)
 		return true
 	}
-	if ln.ID == "" || ln.Type == "" || ln.Target == "" {
+	id := rawString(rv.RawID)
+	if rv.TS.IsZero() || id == "" || rv.Type == "" || rv.Target == "" {
 		return false
 	}
 	m.counts.Events++
 	i := int32(len(m.evs))
-	m.evs = append(m.evs, evRec{
-		ts: ln.TS.UnixNano(), loc: l, target: m.name(ln.Target), typ: m.typ(ln.Type),
-		sev: parseSev(ln.Severity), report: ln.Report != nil && *ln.Report != "",
-	})
+	m.evs = append(m.evs, evRec{ts: rv.TS.UnixNano(), loc: l, target: m.name(rv.Target), typ: m.typ(rv.Type), sev: parseSev(rv.Severity)})
 	m.sorted = nil
-	m.byID[m.hash(ln.ID)] = i
-	if ln.Type == event.TypeRecovered && ln.Detail.CrashID != "" {
-		m.answers[m.hash(ln.Detail.CrashID)] = i
+	m.byID[m.hash(id)] = i
+	if rv.Type == event.TypeRecovered && rv.CrashID != "" {
+		m.answers[m.hash(rv.CrashID)] = i
 	}
 	return true
+}
+
+// rawString is the string a JSON string value holds ("" for anything else).
+func rawString(v []byte) string {
+	if len(v) >= 2 && v[0] == '"' && bytes.IndexByte(v, '\\') < 0 {
+		return string(v[1 : len(v)-1])
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return ""
+	}
+	return s
 }
 
 // byTime returns the events newest first (the caller holds Dashboard.mu;

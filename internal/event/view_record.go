@@ -27,6 +27,11 @@ type RecordView struct {
 	ID     string
 	Type   string
 	Target string
+	// Severity of an event, and RawID its id as the line has it (a JSON
+	// value, valid as long as the line is): the dashboard indexes every
+	// event by its id, while the score looks only crashes up (ID).
+	Severity string
+	RawID    []byte
 	// recovered
 	CrashID   string
 	DownSince *time.Time
@@ -39,9 +44,10 @@ type RecordView struct {
 	Scope string
 	// crash: detail.oom_killed, the kernel's OOM killer ended it (docs/detect.md)
 	OOMKilled bool
-	// action
+	// action; EventID is the event it answers
 	Rule, Action, Result string
 	DryRun               bool
+	EventID              string
 	// summary
 	RSSAvg, Slope *float64
 }
@@ -187,7 +193,7 @@ func readRecordFast(kind string, raw []byte, r *RecordView, in *Interner) error 
 			r.ID, _ = str(idRaw)
 		}
 	}()
-	const need = 1 | 2 | 4 | 8
+	const need = 1 | 2 | 4 | 8 | 16
 	have := 0
 	err := members(raw, func(k, v []byte) error {
 		var err error
@@ -197,7 +203,19 @@ func readRecordFast(kind string, raw []byte, r *RecordView, in *Interner) error 
 			have |= 1
 		case "id":
 			idRaw = v // a string only for a crash: only crashes are looked up by id
+			if kind == KindEvent {
+				r.RawID = v
+			}
 			have |= 2
+		case "severity":
+			if kind == KindEvent {
+				r.Severity, err = in.str(v)
+			}
+			have |= 16
+		case "event_id":
+			if kind == KindAction {
+				r.EventID, err = str(v)
+			}
 		case "type":
 			r.Type, err = known(v)
 			have |= 4
@@ -326,9 +344,11 @@ type lean struct {
 	TS Time `json:"ts"`
 	// ID is read only where the score looks it up (a crash, an action), as
 	// the hand-written path does.
-	ID     json.RawMessage `json:"id"`
-	Type   string          `json:"type"`
-	Target string          `json:"target"`
+	ID       json.RawMessage `json:"id"`
+	Type     string          `json:"type"`
+	Target   string          `json:"target"`
+	Severity json.RawMessage `json:"severity"` // read for an event only
+	EventID  json.RawMessage `json:"event_id"` // read for an action only
 	// Detail is decoded only for the types that need it: a crash's detail
 	// carries its sample history, the bulk of the archive.
 	Detail json.RawMessage `json:"detail"`
@@ -351,6 +371,19 @@ func readRecordJSON(kind string, raw []byte) (RecordView, error) {
 		Rule: l.Rule, Action: l.Action, Result: l.Result, DryRun: l.DryRun, Slope: l.Slope}
 	if l.ID != nil && (r.Type == TypeCrash || kind != KindEvent) {
 		r.ID, _ = str(l.ID)
+	}
+	var err error
+	switch {
+	case kind == KindEvent && l.Severity != nil:
+		r.Severity, err = str(l.Severity)
+	case kind == KindAction && l.EventID != nil:
+		r.EventID, err = str(l.EventID)
+	}
+	if err != nil {
+		return RecordView{}, fmt.Errorf("decode %s: %w", kind, err)
+	}
+	if kind == KindEvent {
+		r.RawID = l.ID
 	}
 	if l.RSS != nil && kind == KindSummary {
 		v := l.RSS.Avg

@@ -23,6 +23,10 @@ var recordSeeds = []struct{ kind, line string }{
 	{"summary", `{"v":1,"kind":"summary","ts":"2026-01-01T00:00:00Z","target":"w","rss_bytes":5}`},
 	{"event", `{"v":1,"kind":"event","ts":"","id":"i","type":"crash","target":"w"}`},
 	{"event", `{"v":1,"kind":"event","ts":"2026-01-01T02:00:00+02:00","id":7,"type":"restarted","target":"w"}`},
+	{"event", `{"v":1,"kind":"event","ts":"2026-01-01T00:00:00Z","id":"i","type":"memory_high","severity":"warning","target":"w"}`},
+	{"event", `{"v":1,"kind":"event","ts":"2026-01-01T00:00:00Z","target":"w","type":"x","id":"i","severity":5}`},
+	{"action", `{"v":1,"kind":"action","ts":"2026-01-01T00:00:00Z","rule":"r","event_id":7,"result":"ok","severity":5}`},
+	{"summary", `{"v":1,"kind":"summary","ts":"2026-01-01T00:00:00Z","target":"w","severity":5,"event_id":5}`},
 }
 
 // FuzzRecordView holds ReadRecord's hand-written path to encoding/json:
