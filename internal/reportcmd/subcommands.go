@@ -24,6 +24,7 @@ var subcommands = []subcommand{
 	{"show", runShow, "ID", "print one report (event id or report id)"},
 	{"verify", runVerify, "", "prove no report was altered, removed or inserted"},
 	{"ecs", runECS, "[--follow] [FILE...]", "the archive as ECS documents, for Elasticsearch"},
+	{"serve", runServe, "[flags]", "the read-only dashboard, in a browser (127.0.0.1:9479)"},
 }
 
 // findSubcommand returns the subcommand called name, or nil.

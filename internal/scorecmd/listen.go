@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -23,30 +22,6 @@ import (
 	"github.com/localsre/sre-agent/internal/ndjson"
 	"github.com/localsre/sre-agent/internal/score"
 )
-
-// checkListen refuses any address but loopback unless allowRemote is set
-// and the address names its host explicitly (":9478" would be every
-// interface).
-func checkListen(addr string, allowRemote bool) (string, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", cli.Usagef("--listen %q: want HOST:PORT such as 127.0.0.1:9478", addr)
-	}
-	if host == "localhost" {
-		return host, nil
-	}
-	ip := net.ParseIP(host)
-	if ip != nil && ip.IsLoopback() {
-		return host, nil
-	}
-	if !allowRemote {
-		return "", cli.Usagef("--listen %q: not a loopback address; give --allow-remote to serve it", addr)
-	}
-	if ip == nil || ip.IsUnspecified() {
-		return "", cli.Usagef("--listen %q: --allow-remote needs an explicit IP address, not every interface", addr)
-	}
-	return host, nil
-}
 
 // follower reads the archives incrementally: from the last offset up to the
 // last full line. A file that shrank or was replaced (rotation) is read
@@ -285,28 +260,8 @@ func guard(allowed func(string) bool, next http.Handler) http.Handler {
 	})
 }
 
-// hostAllowed accepts a Host header naming a loopback address, localhost,
-// or the address the listener was given.
-func hostAllowed(listenHost string) func(string) bool {
-	return func(hostport string) bool {
-		host := hostport
-		if h, _, err := net.SplitHostPort(hostport); err == nil {
-			host = h
-		}
-		host = strings.Trim(host, "[]")
-		if host == "" {
-			return false
-		}
-		if strings.EqualFold(host, "localhost") || host == strings.Trim(listenHost, "[]") {
-			return true
-		}
-		ip := net.ParseIP(host)
-		return ip != nil && ip.IsLoopback()
-	}
-}
-
 func listen(ctx context.Context, std cli.IO, o options, windows []score.Window) error {
-	host, err := checkListen(o.listen, o.allowRemote)
+	host, err := cli.CheckListen(o.listen, "127.0.0.1:9478", o.allowRemote)
 	if err != nil {
 		return err
 	}
@@ -334,7 +289,7 @@ func listen(ctx context.Context, std cli.IO, o options, windows []score.Window) 
 		return cli.Failf("listen %s: %v", o.listen, err)
 	}
 	srv := &http.Server{
-		Handler:           guard(hostAllowed(host), mux),
+		Handler:           guard(cli.HostAllowed(host), mux),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -22,38 +22,6 @@ import (
 	"github.com/localsre/sre-agent/internal/score/promtest"
 )
 
-func TestCheckListen(t *testing.T) {
-	tests := []struct {
-		addr   string
-		remote bool
-		ok     bool
-	}{
-		{"127.0.0.1:9478", false, true},
-		{"[::1]:9478", false, true},
-		{"localhost:9478", false, true},
-		{"127.0.0.2:0", false, true},
-		{"0.0.0.0:9478", false, false},
-		{":9478", false, false},
-		{"192.0.2.10:9478", false, false},
-		{"192.0.2.10:9478", true, true},
-		{"0.0.0.0:9478", true, false},
-		{":9478", true, false},
-		{"example.com:9478", true, false},
-		{"9478", false, false},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%s remote=%v", tt.addr, tt.remote), func(t *testing.T) {
-			_, err := checkListen(tt.addr, tt.remote)
-			if (err == nil) != tt.ok {
-				t.Fatalf("err %v, want ok %v", err, tt.ok)
-			}
-			if err != nil && cli.ExitCode(err) != cli.ExitUsage {
-				t.Errorf("exit %d, want 2", cli.ExitCode(err))
-			}
-		})
-	}
-}
-
 // The command refuses a non-loopback listener with exit 2 before binding.
 func TestListenRefusesRemote(t *testing.T) {
 	arch := writeFile(t, "events.ndjson", archive(t))
@@ -71,7 +39,7 @@ func TestListenRefusesRemote(t *testing.T) {
 }
 
 func TestGuard(t *testing.T) {
-	h := guard(hostAllowed("127.0.0.1"), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := guard(cli.HostAllowed("127.0.0.1"), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
 	}))
 	tests := []struct {
