@@ -109,7 +109,14 @@ func Start(t testing.TB) *Browser {
 	}
 	t.Cleanup(sk.close)
 
-	home := t.TempDir()
+	// HOME and TMPDIR of the browser, short (its singleton socket lives
+	// there, and a socket's path has at most 107 bytes), removed after
+	// it is dead (cleanups run last first).
+	home, err := os.MkdirTemp("", "browsertest")
+	if err != nil {
+		t.Fatalf("browsertest: %v", err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(home) })
 	out := &tailBuffer{max: 16 << 10}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
@@ -132,7 +139,7 @@ func Start(t testing.TB) *Browser {
 		chromedp.Flag("no-pings", true),
 		chromedp.Flag("lang", "en-US"),
 		chromedp.Env("HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
-			"XDG_CACHE_HOME="+filepath.Join(home, ".cache"), "TZ=UTC"),
+			"XDG_CACHE_HOME="+filepath.Join(home, ".cache"), "TMPDIR="+home, "TZ=UTC"),
 		chromedp.CombinedOutput(out),
 	)
 	if os.Getuid() != 0 && !sandboxWorks() {

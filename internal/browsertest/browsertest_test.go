@@ -215,6 +215,10 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("%d navigations after Open, want 1", n)
 		}
 		p.WaitVisible(t, "#late", Timeout)
+		// Asked without a wait: WaitVisible returned only once it was there.
+		if !Eval[bool](t, p, `document.querySelector("#late") !== null`) {
+			t.Fatal("WaitVisible returned before #late was there")
+		}
 		if got := p.Text(t, "#late"); got != "arrived late" {
 			t.Errorf("#late = %q", got)
 		}

@@ -48,12 +48,12 @@ func CheckRegions(pngData []byte) error {
 	if err != nil {
 		return fmt.Errorf("not a PNG: %w", err)
 	}
-	r := img.Bounds()
-	w, h := r.Dx(), r.Dy()
+	px := pixelsOf(img)
+	w, h := px.w, px.h
 	if w < MinSide || h < MinSide {
 		return fmt.Errorf("the image is %dx%d, under %dx%d", w, h, MinSide, MinSide)
 	}
-	if c, ok := flat(img, r); ok {
+	if c, ok := px.flat(); ok {
 		return fmt.Errorf("the %dx%d image is one flat colour, %s", w, h, hex(c))
 	}
 	top := min(h*2/3, w*2)
@@ -62,10 +62,8 @@ func CheckRegions(pngData []byte) error {
 	for gy := range Grid {
 		grid.WriteString("\n\t")
 		for gx := range Grid {
-			cell := image.Rect(
-				r.Min.X+gx*w/Grid, r.Min.Y+gy*top/Grid,
-				r.Min.X+(gx+1)*w/Grid, r.Min.Y+(gy+1)*top/Grid)
-			if isDrawn(img, cell) {
+			cell := image.Rect(gx*w/Grid, gy*top/Grid, (gx+1)*w/Grid, (gy+1)*top/Grid)
+			if px.drawn(cell) {
 				drawn++
 				grid.WriteByte('#')
 			} else {
@@ -80,14 +78,77 @@ func CheckRegions(pngData []byte) error {
 	return nil
 }
 
-// isDrawn reports whether enough of cell's pixels differ from its
-// commonest colour.
-func isDrawn(img image.Image, cell image.Rectangle) bool {
-	bg, _ := commonest(img, cell)
+// pixels is an image as 0xRRGGBB values, row by row, each blended over
+// white (a transparent pixel looks like the page's white).
+type pixels struct {
+	w, h int
+	rgb  []uint32
+}
+
+func pixelsOf(img image.Image) pixels {
+	r := img.Bounds()
+	p := pixels{w: r.Dx(), h: r.Dy(), rgb: make([]uint32, 0, r.Dx()*r.Dy())}
+	blend := func(c, a uint32) uint32 { return (c*a + 255*(255-a)) / 255 }
+	switch m := img.(type) {
+	case *image.NRGBA:
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			row := m.Pix[m.PixOffset(r.Min.X, y) : m.PixOffset(r.Max.X-1, y)+4]
+			for i := 0; i < len(row); i += 4 {
+				a := uint32(row[i+3])
+				p.rgb = append(p.rgb, blend(uint32(row[i]), a)<<16|blend(uint32(row[i+1]), a)<<8|blend(uint32(row[i+2]), a))
+			}
+		}
+	case *image.RGBA: // premultiplied
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			row := m.Pix[m.PixOffset(r.Min.X, y) : m.PixOffset(r.Max.X-1, y)+4]
+			for i := 0; i < len(row); i += 4 {
+				white := 255 - uint32(row[i+3])
+				p.rgb = append(p.rgb, (uint32(row[i])+white)<<16|(uint32(row[i+1])+white)<<8|(uint32(row[i+2])+white))
+			}
+		}
+	default:
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				cr, cg, cb, ca := img.At(x, y).RGBA() // premultiplied, 0-0xffff
+				white := 0xffff - ca
+				p.rgb = append(p.rgb, ((cr+white)>>8)<<16|((cg+white)>>8)<<8|(cb+white)>>8)
+			}
+		}
+	}
+	return p
+}
+
+// flat reports whether every pixel has one colour, and which.
+func (p pixels) flat() (uint32, bool) {
+	for _, c := range p.rgb {
+		if c != p.rgb[0] {
+			return p.rgb[0], false
+		}
+	}
+	return p.rgb[0], true
+}
+
+// drawn reports whether enough of cell's pixels differ from its
+// commonest colour (found on every 4th pixel of every 4th row: the
+// background of a page's region is far ahead of any other colour).
+func (p pixels) drawn(cell image.Rectangle) bool {
+	counts := map[uint32]int{}
+	var bg uint32
+	n := 0
+	for y := cell.Min.Y; y < cell.Max.Y; y += 4 {
+		row := p.rgb[y*p.w+cell.Min.X : y*p.w+cell.Max.X]
+		for x := 0; x < len(row); x += 4 {
+			c := row[x]
+			counts[c]++
+			if counts[c] > n {
+				bg, n = c, counts[c]
+			}
+		}
+	}
 	differ := 0
 	for y := cell.Min.Y; y < cell.Max.Y; y++ {
-		for x := cell.Min.X; x < cell.Max.X; x++ {
-			if distance(rgb(img, x, y), bg) > colourSlack {
+		for _, c := range p.rgb[y*p.w+cell.Min.X : y*p.w+cell.Max.X] {
+			if c != bg && distance(c, bg) > colourSlack {
 				differ++
 			}
 		}
@@ -96,51 +157,14 @@ func isDrawn(img image.Image, cell image.Rectangle) bool {
 	return differ >= need
 }
 
-// flat reports whether every pixel of r has one colour, and which.
-func flat(img image.Image, r image.Rectangle) ([3]uint8, bool) {
-	first := rgb(img, r.Min.X, r.Min.Y)
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			if rgb(img, x, y) != first {
-				return first, false
-			}
-		}
-	}
-	return first, true
-}
-
-// commonest returns the commonest colour of the pixels in r and how many
-// pixels have it.
-func commonest(img image.Image, r image.Rectangle) ([3]uint8, int) {
-	counts := map[[3]uint8]int{}
-	var best [3]uint8
-	n := 0
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			c := rgb(img, x, y)
-			counts[c]++
-			if counts[c] > n {
-				best, n = c, counts[c]
-			}
-		}
-	}
-	return best, n
-}
-
-// rgb is the pixel's colour as 8-bit R, G, B, blended over white (a
-// transparent pixel looks like the page's white).
-func rgb(img image.Image, x, y int) [3]uint8 {
-	r, g, b, a := img.At(x, y).RGBA() // premultiplied, 0-0xffff
-	white := 0xffff - a
-	return [3]uint8{uint8((r + white) >> 8), uint8((g + white) >> 8), uint8((b + white) >> 8)}
-}
-
-func distance(a, b [3]uint8) int {
+// distance is the sum of the differences of R, G and B.
+func distance(a, b uint32) int {
 	d := 0
-	for i := range a {
-		d += max(int(a[i])-int(b[i]), int(b[i])-int(a[i]))
+	for shift := 0; shift <= 16; shift += 8 {
+		x, y := int(a>>shift&0xff), int(b>>shift&0xff)
+		d += max(x-y, y-x)
 	}
 	return d
 }
 
-func hex(c [3]uint8) string { return fmt.Sprintf("#%02x%02x%02x", c[0], c[1], c[2]) }
+func hex(c uint32) string { return fmt.Sprintf("#%06x", c) }

@@ -11,22 +11,26 @@ import (
 
 // drawPage draws a synthetic screenshot: a background, and "text" (small
 // glyph-sized blocks in lines) from y0 to y1 across columns x0..x1.
-func drawPage(w, h int, bg, fg color.Color, x0, x1, y0, y1 int) *image.NRGBA {
+func drawPage(w, h int, bg, fg color.NRGBA, x0, x1, y0, y1 int) *image.NRGBA {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	px := func(row []byte, x int, c color.NRGBA) { copy(row[4*x:], []byte{c.R, c.G, c.B, c.A}) }
+	blank := make([]byte, 4*w)
+	for x := range w {
+		px(blank, x, bg)
+	}
 	for y := range h {
-		for x := range w {
-			img.Set(x, y, bg)
-		}
+		copy(img.Pix[y*img.Stride:], blank)
 	}
 	for y := y0; y+12 <= y1; y += 24 {
-		for x := x0; x+6 <= x1; x += 9 {
-			if (x/9+y/24)%7 == 3 { // a space between words
-				continue
-			}
-			for dy := range 12 {
+		for dy := range 12 {
+			row := img.Pix[(y+dy)*img.Stride:]
+			for x := x0; x+6 <= x1; x += 9 {
+				if (x/9+y/24)%7 == 3 { // a space between words
+					continue
+				}
 				for dx := range 6 {
 					if (dx+dy)%3 != 0 {
-						img.Set(x+dx, y+dy, fg)
+						px(row, x+dx, fg)
 					}
 				}
 			}
@@ -38,7 +42,8 @@ func drawPage(w, h int, bg, fg color.Color, x0, x1, y0, y1 int) *image.NRGBA {
 func encode(t *testing.T, img image.Image) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
+	// Uncompressed: quick to write and read, also under -race.
+	if err := (&png.Encoder{CompressionLevel: png.NoCompression}).Encode(&b, img); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
@@ -54,17 +59,17 @@ func TestCheckRegions(t *testing.T) {
 		img  image.Image
 		want string // "" when the image passes; else a part of the error
 	}{
-		{"desktop page", drawPage(1280, 900, white, black, 16, 1264, 16, 880), ""},
-		{"dark mode page", drawPage(1280, 900, dark, light, 16, 1264, 16, 880), ""},
-		{"phone page, twice as tall as wide", drawPage(780, 1688, white, black, 16, 764, 16, 1600), ""},
-		{"short page, drawn over its top half", drawPage(1280, 900, white, black, 16, 1264, 16, 450), ""},
-		{"one column of text", drawPage(1280, 900, white, black, 16, 400, 16, 880), "3 of the 9 regions"},
-		{"a header strip only", drawPage(1280, 900, white, black, 16, 1264, 16, 180), "3 of the 9 regions"},
-		{"bottom half only", drawPage(1280, 900, white, black, 16, 1264, 450, 880), "3 of the 9 regions"},
-		{"blank", drawPage(1280, 900, white, black, 0, 0, 0, 0), "one flat colour, #ffffff"},
+		{"desktop page", drawPage(640, 450, white, black, 8, 632, 8, 440), ""},
+		{"dark mode page", drawPage(640, 450, dark, light, 8, 632, 8, 440), ""},
+		{"phone page, twice as tall as wide", drawPage(390, 844, white, black, 8, 382, 8, 800), ""},
+		{"short page, drawn over its top half", drawPage(640, 450, white, black, 8, 632, 8, 225), ""},
+		{"one column of text", drawPage(640, 450, white, black, 8, 200, 8, 440), "3 of the 9 regions"},
+		{"a header strip only", drawPage(640, 450, white, black, 8, 632, 8, 90), "3 of the 9 regions"},
+		{"bottom half only", drawPage(640, 450, white, black, 8, 632, 225, 440), "3 of the 9 regions"},
+		{"blank", drawPage(640, 450, white, black, 0, 0, 0, 0), "one flat colour, #ffffff"},
 		{"one dark colour", drawPage(390, 844, dark, light, 0, 0, 0, 0), "one flat colour, #1e1e1e"},
 		{"transparent", image.NewNRGBA(image.Rect(0, 0, 200, 200)), "one flat colour, #ffffff"},
-		{"a few specks", specks(1280, 900), "0 of the 9 regions"},
+		{"a few specks", specks(640, 450), "0 of the 9 regions"},
 		{"too small", drawPage(40, 900, white, black, 0, 40, 0, 900), "40x900, under 64x64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,10 +91,11 @@ func TestCheckRegions(t *testing.T) {
 
 // specks is a white image with a dot in each region: noise, not a page.
 func specks(w, h int) image.Image {
-	img := drawPage(w, h, color.White, color.Black, 0, 0, 0, 0)
-	for y := 50; y < h; y += 150 {
-		for x := 50; x < w; x += 200 {
-			img.Set(x, y, color.Black)
+	black := color.NRGBA{0, 0, 0, 255}
+	img := drawPage(w, h, color.NRGBA{255, 255, 255, 255}, black, 0, 0, 0, 0)
+	for y := 25; y < h; y += 75 {
+		for x := 25; x < w; x += 100 {
+			img.SetNRGBA(x, y, black)
 		}
 	}
 	return img
