@@ -15,6 +15,16 @@
 //
 // A test that needs Chromium and finds none skips, saying how to install
 // it; under CI (CI=true) it fails instead.
+//
+// A test of a page:
+//
+//	b := browsertest.Start(t)
+//	p := b.OpenWith(t, "http://"+addr+"/", browsertest.Desktop)
+//	p.WaitVisible(t, "#incidents li", 30*time.Second) // no reload: p.Navigations() stays 1
+//	p.ClickNav(t, "#incidents li a")
+//	if got := p.Text(t, "h1"); !strings.Contains(got, "crash") { t.Errorf(...) }
+//	if err := browsertest.CheckRegionsFile(p.Screenshot(t, "desktop")); err != nil { t.Error(err) }
+//	p.CheckClean(t)
 package browsertest
 
 import (

@@ -48,6 +48,7 @@ const p = document.createElement("p"); p.id = "late"; p.textContent = "arrived l
 	"/first":  `<!doctype html><h1>first</h1><p><a id="next" href="/second">next</a></p>`,
 	"/second": `<!doctype html><h1>second page</h1>`,
 	"/blank":  `<!doctype html><html><body></body></html>`,
+	"/scheme": `<!doctype html><style>body{background:#fff} @media (prefers-color-scheme: dark){body{background:#000}}</style><p>x</p>`,
 	"/media": `<!doctype html><meta name="viewport" content="width=device-width">
 <p id="m"></p><script>document.getElementById("m").textContent =
 innerWidth + " " + matchMedia("(pointer: coarse)").matches;</script>`,
@@ -108,16 +109,11 @@ func (r *recorder) failures() string {
 	return strings.Join(r.errs, "\n")
 }
 
-const (
-	desktopW, desktopH = 1280, 900
-	phoneW, phoneH     = 390, 844
-)
-
 func TestBrowser(t *testing.T) {
 	b := Start(t)
 	ts := server(t)
 	open := func(t *testing.T, path string) *Page {
-		return b.Open(t, ts.URL+path, desktopW, desktopH, false)
+		return b.Open(t, ts.URL+path, 1280, 900, false)
 	}
 
 	t.Run("clean page", func(t *testing.T) {
@@ -242,17 +238,49 @@ func TestBrowser(t *testing.T) {
 		p.CheckClean(t)
 	})
 
+	t.Run("JavaScript off", func(t *testing.T) {
+		p := b.OpenWith(t, ts.URL+"/clean", Options{Width: 800, Height: 600, NoScript: true})
+		if got := p.Text(t, "h1"); got != "Clean page" {
+			t.Errorf("h1 = %q", got)
+		}
+		// The page's script would have filled #out and fetched /data.
+		if got := Eval[string](t, p, `document.getElementById("out").textContent`); got != "" {
+			t.Errorf("#out = %q: the page's script ran", got)
+		}
+		if reqs := p.Requests(); slices.Contains(reqs, ts.URL+"/data") {
+			t.Errorf("requests %q: the page's script fetched /data", reqs)
+		}
+		p.Navigate(t, ts.URL+"/late") // still off on the next page
+		if got := Eval[bool](t, p, `document.scripts.length == 1 && !document.querySelector("#late")`); !got {
+			t.Error("the second page has no script, or its script ran")
+		}
+		p.CheckClean(t)
+	})
+
+	t.Run("dark and light", func(t *testing.T) {
+		for _, tc := range []struct {
+			dark bool
+			want string
+		}{{false, "rgb(255, 255, 255)"}, {true, "rgb(0, 0, 0)"}} {
+			o := Desktop
+			o.Dark = tc.dark
+			p := b.OpenWith(t, ts.URL+"/scheme", o)
+			if got := Eval[string](t, p, `getComputedStyle(document.body).backgroundColor`); got != tc.want {
+				t.Errorf("dark %v: the background is %s, want %s", tc.dark, got, tc.want)
+			}
+		}
+	})
+
 	t.Run("screenshots", func(t *testing.T) {
 		for _, tc := range []struct {
 			name          string
-			w, h          int
-			mobile        bool
+			o             Options
 			pixelW, media string
 		}{
-			{"desktop", desktopW, desktopH, false, "1280", "1280 false"},
-			{"phone", phoneW, phoneH, true, "780", "390 true"},
+			{"desktop", Desktop, "1280", "1280 false"},
+			{"phone", Phone, "780", "390 true"},
 		} {
-			p := b.Open(t, ts.URL+"/media", tc.w, tc.h, tc.mobile)
+			p := b.OpenWith(t, ts.URL+"/media", tc.o)
 			if got := p.Text(t, "#m"); got != tc.media {
 				t.Errorf("%s: width and coarse pointer %q, want %q", tc.name, got, tc.media)
 			}

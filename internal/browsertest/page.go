@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
@@ -36,12 +38,35 @@ type Page struct {
 	navigations int
 }
 
+// Options say how a tab shows its pages.
+type Options struct {
+	Width, Height int  // the viewport, in CSS pixels
+	Mobile        bool // a phone: mobile layout, touch, 2 device pixels a CSS pixel
+	NoScript      bool // JavaScript off
+	Dark          bool // the system asks for dark: prefers-color-scheme: dark
+}
+
+// Desktop and Phone are the sizes the dashboard is checked at.
+var (
+	Desktop = Options{Width: 1280, Height: 900}
+	Phone   = Options{Width: 390, Height: 844, Mobile: true}
+)
+
 // Open opens url in a new tab with a viewport of width x height CSS
 // pixels; mobile emulates a phone (mobile layout, touch, 2 device pixels
 // a CSS pixel). It returns once the page has loaded. The tab closes when
 // the test ends.
 func (b *Browser) Open(t testing.TB, url string, width, height int, mobile bool) *Page {
 	t.Helper()
+	return b.OpenWith(t, url, Options{Width: width, Height: height, Mobile: mobile})
+}
+
+// OpenWith is Open with all the options.
+func (b *Browser) OpenWith(t testing.TB, url string, o Options) *Page {
+	t.Helper()
+	if o.Width <= 0 || o.Height <= 0 {
+		t.Fatalf("browsertest: a viewport of %dx%d", o.Width, o.Height)
+	}
 	sk, err := startSink()
 	if err != nil {
 		t.Fatalf("browsertest: the tab's proxy: %v", err)
@@ -71,12 +96,26 @@ func (b *Browser) Open(t testing.TB, url string, width, height int, mobile bool)
 		t.Fatalf("browsertest: no tab after %v", Timeout)
 	}
 	opts := []chromedp.EmulateViewportOption{chromedp.EmulatePortrait}
-	if mobile {
+	if o.Mobile {
 		opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2))
 	} else {
 		opts = append(opts, chromedp.EmulateLandscape)
 	}
-	p.Run(t, chromedp.EmulateViewport(int64(width), int64(height), opts...))
+	scheme := "light"
+	if o.Dark {
+		scheme = "dark"
+	}
+	p.Run(t, chromedp.EmulateViewport(int64(o.Width), int64(o.Height), opts...),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+			})
+			if err != nil || !o.NoScript {
+				return err
+			}
+			_, err = cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+			return err
+		}))
 	p.Navigate(t, url)
 	return p
 }
