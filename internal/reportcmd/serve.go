@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/localsre/sre-agent/internal/cli"
@@ -17,6 +18,9 @@ import (
 // defaultServe is where the dashboard listens unless --listen says
 // otherwise: loopback, and the port after sre-score's exporter (9478).
 const defaultServe = "127.0.0.1:9479"
+
+// serveMemoryLimit is the Go runtime's soft memory limit for serve.
+const serveMemoryLimit = 36 << 20
 
 const serveUsage = `sre-report serve — the read-only dashboard of the report directory, in a browser.
 
@@ -101,6 +105,12 @@ func runServe(ctx context.Context, std cli.IO, args []string) error {
 		return cli.Usagef("--dir %s: not a directory", o.dir)
 	}
 
+	// A soft memory limit keeps the server's RSS to its bar (DESIGN §7:
+	// < 50 MiB on 100,000 events) through the garbage of a first read or a
+	// search; the live data is a fraction of it. GOMEMLIMIT overrides it.
+	if std.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(serveMemoryLimit)
+	}
 	d, err := dashboard.New(dashboard.Options{Dir: o.dir, Now: std.Now, Err: std.Err})
 	if err != nil {
 		return cli.Failf("dashboard: %v", err)
