@@ -36,6 +36,11 @@ type Dashboard struct {
 
 	lastErr string // the last reading error said, so each is said once
 
+	// read is closed once the directory was read a first time: a page
+	// waits for it rather than show an archive of 100,000 events as empty.
+	read     chan struct{}
+	readOnce sync.Once
+
 	chain chainCache
 }
 
@@ -51,15 +56,25 @@ func New(o Options) (*Dashboard, error) {
 	if o.Poll <= 0 {
 		o.Poll = time.Second
 	}
-	d := &Dashboard{o: o, mux: http.NewServeMux(), m: newModel(), changed: make(chan struct{})}
+	d := &Dashboard{o: o, mux: http.NewServeMux(), m: newModel(), changed: make(chan struct{}), read: make(chan struct{})}
 	d.chain.dir = o.Dir
 	d.routes()
 	return d, nil
 }
 
-// Handler serves the pages. It does not check methods, Host or
-// credentials: wrap it in Guard.
-func (d *Dashboard) Handler() http.Handler { return d.mux }
+// Handler serves the pages, once the directory was read a first time (by
+// Run or Refresh). It does not check methods, Host or credentials: wrap it
+// in Guard.
+func (d *Dashboard) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-d.read:
+		case <-r.Context().Done():
+			return
+		}
+		d.mux.ServeHTTP(w, r)
+	})
+}
 
 // Run follows the directory until ctx is done.
 func (d *Dashboard) Run(ctx context.Context) error {
@@ -79,6 +94,7 @@ func (d *Dashboard) Run(ctx context.Context) error {
 // of the live archive, or everything again when an archive was rotated,
 // truncated or rewritten.
 func (d *Dashboard) Refresh() {
+	defer d.readOnce.Do(func() { close(d.read) })
 	files, err := listArchives(d.o.Dir)
 	if err != nil {
 		d.say(fmt.Sprintf("report directory %s cannot be read: %v; showing what was read before", d.o.Dir, err))

@@ -49,6 +49,9 @@ func fmtUTC(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") 
 func (d *Dashboard) routes() {
 	static, _ := fs.Sub(staticFS, "static")
 	d.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	d.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFileFS(w, r, static, "icon.svg") // for a browser that asks before reading the page's icon link
+	})
 	d.mux.HandleFunc("GET /{$}", d.overview)
 	d.mux.HandleFunc("GET /incidents", d.incidents)
 	d.mux.HandleFunc("GET /incident", d.incident)
