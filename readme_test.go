@@ -2,12 +2,18 @@ package sreagent_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // readmeBlock is one ```sh block of README.md.
@@ -19,6 +25,11 @@ type readmeBlock struct {
 	// alone after the other blocks run before it; skipped without a
 	// daemon, except in CI.
 	docker bool
+	// serve: marked <!-- README test: run, serve -->: run as written
+	// after the blocks before it; its last command serves the dashboard
+	// until stopped, so the test waits for http://127.0.0.1:9479/ to show
+	// an incident, then stops it.
+	serve bool
 	text   string // the block's lines
 }
 
@@ -26,7 +37,7 @@ func readmeBlocks(t *testing.T, readme string) []readmeBlock {
 	t.Helper()
 	var out []readmeBlock
 	var cur *readmeBlock
-	marked, dock := false, false
+	marked, dock, srv := false, false, false
 	sc := bufio.NewScanner(strings.NewReader(readme))
 	for n := 1; sc.Scan(); n++ {
 		l := sc.Text()
@@ -35,15 +46,17 @@ func readmeBlocks(t *testing.T, readme string) []readmeBlock {
 			marked = true
 		case cur == nil && strings.TrimSpace(l) == "<!-- README test: run, docker -->":
 			marked, dock = true, true
+		case cur == nil && strings.TrimSpace(l) == "<!-- README test: run, serve -->":
+			marked, srv = true, true
 		case cur == nil && l == "```sh":
-			cur = &readmeBlock{line: n + 1, run: marked, docker: dock}
+			cur = &readmeBlock{line: n + 1, run: marked, docker: dock, serve: srv}
 		case cur != nil && l == "```":
 			out = append(out, *cur)
-			cur, marked, dock = nil, false, false
+			cur, marked, dock, srv = nil, false, false, false
 		case cur != nil:
 			cur.text += l + "\n"
 		case strings.TrimSpace(l) != "":
-			marked, dock = false, false // the mark is for the block right after it
+			marked, dock, srv = false, false, false // the mark is for the block right after it
 		}
 	}
 	if cur != nil {
@@ -190,6 +203,10 @@ func TestReadme(t *testing.T) {
 			}
 			continue
 		}
+		if blk.serve {
+			runServeBlock(t, setup.String()+blk.text, clone, env, blk.line)
+			continue
+		}
 		setup.WriteString(blk.text)
 		cmd := exec.Command("bash", "-euo", "pipefail", "-c", setup.String())
 		cmd.Dir, cmd.Env = clone, env
@@ -231,6 +248,50 @@ func TestReadme(t *testing.T) {
 			t.Error(l)
 		}
 	}
+}
+
+// runServeBlock runs a block whose last command serves the dashboard:
+// in the background, until the page at 127.0.0.1:9479 lists a crash,
+// then stopped with SIGTERM, which must end it with status 0.
+func runServeBlock(t *testing.T, script, dir string, env []string, line int) {
+	t.Helper()
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir, cmd.Env = dir, env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	deadline := time.After(2 * time.Minute)
+	for shown := false; !shown; {
+		select {
+		case err := <-done:
+			t.Fatalf("README.md:%d: the block ended before serving: %v\n%s", line, err, out.String())
+		case <-deadline:
+			t.Fatalf("README.md:%d: no crash on http://127.0.0.1:9479/ within 2 minutes\n%s", line, out.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+		if resp, err := http.Get("http://127.0.0.1:9479/incidents"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			shown = resp.StatusCode == 200 && strings.Contains(string(b), ">crash</a>")
+		}
+	}
+	// Stop the server (the script waits on it) as Ctrl-C would.
+	exec.Command("pkill", "-TERM", "-g", strconv.Itoa(cmd.Process.Pid), "-f", "sre-report serve").Run()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("README.md:%d: the block ends with %v once its server is stopped\n%s", line, err, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("README.md:%d: the server did not stop within 30 s of SIGTERM", line)
+	}
+	t.Logf("README.md:%d:\n%s", line, out.String())
 }
 
 func TestCommandWords(t *testing.T) {
