@@ -53,4 +53,8 @@ fi
 echo; echo "## sre-score: a 1M-event archive (bench/score_1m.sh)"
 bench/score_1m.sh
 
+## the dashboard
+echo; echo "## the dashboard: 100,000 events and 5,000 reports (bench/dashboard.sh)"
+bench/dashboard.sh
+
 echo; echo "# finished $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
