@@ -149,6 +149,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	if from == "" {
 		t.Error("the down interval has no start")
 	}
+	// Reachable from the keyboard: the mark on the timeline takes focus.
+	if !browsertest.Eval[bool](t, p, `(() => { const a = document.querySelector("#timeline a.mark.crit"); a.focus(); return document.activeElement === a })()`) {
+		t.Error("the timeline's incident mark cannot take the keyboard's focus")
+	}
 	shot := p.Screenshot(t, "desktop")
 	if err := browsertest.CheckRegionsFile(shot); err != nil {
 		t.Errorf("desktop screenshot: %v", err)
@@ -181,6 +185,15 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("phone screenshot: %v", err)
 	}
 	ph.CheckClean(t)
+
+	// Dark when the system is.
+	dk := b.OpenWith(t, base+"/", browsertest.Options{Width: 1280, Height: 900, Dark: true})
+	light := browsertest.Eval[string](t, p, `getComputedStyle(document.body).backgroundColor`)
+	if dark := browsertest.Eval[string](t, dk, `getComputedStyle(document.body).backgroundColor`); dark == light || dark != "rgb(15, 18, 22)" {
+		t.Errorf("dark scheme background %q (light %q)", dark, light)
+	}
+	dk.Screenshot(t, "dark")
+	dk.CheckClean(t)
 
 	// JavaScript off: the same incident, rendered by the server.
 	ns := b.OpenWith(t, base+"/incidents", browsertest.Options{Width: 1280, Height: 900, NoScript: true})
