@@ -30,7 +30,7 @@ type readmeBlock struct {
 	// until stopped, so the test waits for http://127.0.0.1:9479/ to show
 	// an incident, then stops it.
 	serve bool
-	text   string // the block's lines
+	text  string // the block's lines
 }
 
 func readmeBlocks(t *testing.T, readme string) []readmeBlock {
