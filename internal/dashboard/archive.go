@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -122,15 +121,12 @@ func (m *model) read(idx uint16, f *archFile) error {
 	if f.size <= f.offset {
 		return nil
 	}
-	end, err := lastNewline(file, f.offset, f.size)
+	end, err := ndjson.LastNewline(file, f.offset, f.size)
 	if err != nil || end <= f.offset {
 		return err
 	}
 	_, err = m.readLines(idx, io.NewSectionReader(file, f.offset, end-f.offset), f.offset)
-	f.offset = end
-	tail := make([]byte, min(64, end))
-	n, _ := file.ReadAt(tail, end-int64(len(tail)))
-	f.tail = tail[:n]
+	f.offset, f.tail = end, ndjson.TailOf(file, end)
 	if err != nil {
 		return fmt.Errorf("archive %s: %w", f.path, err)
 	}
@@ -160,37 +156,7 @@ func (m *model) readLines(idx uint16, r io.Reader, base int64) (bool, error) {
 
 // rewritten reports whether the bytes before f's offset are no longer
 // those that were read: truncated and written again, even to the same size.
-func (f *archFile) rewritten() bool {
-	if f.gz || len(f.tail) == 0 {
-		return false
-	}
-	file, err := os.Open(f.path)
-	if err != nil {
-		return false
-	}
-	defer file.Close()
-	b := make([]byte, len(f.tail))
-	n, _ := file.ReadAt(b, f.offset-int64(len(b)))
-	return !bytes.Equal(b[:n], f.tail)
-}
-
-// lastNewline returns the offset just after the last newline in
-// [from, to), or from when there is none, reading backwards.
-func lastNewline(r io.ReaderAt, from, to int64) (int64, error) {
-	buf := make([]byte, 64<<10)
-	for hi := to; hi > from; {
-		lo := max(from, hi-int64(len(buf)))
-		b := buf[:hi-lo]
-		if _, err := r.ReadAt(b, lo); err != nil && !errors.Is(err, io.EOF) {
-			return from, err
-		}
-		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-			return lo + int64(i) + 1, nil
-		}
-		hi = lo
-	}
-	return from, nil
-}
+func (f *archFile) rewritten() bool { return !f.gz && ndjson.Rewritten(f.path, f.offset, f.tail) }
 
 // readLine reads back the line at l of the reading whose files are files.
 func readLine(files []*archFile, l loc) ([]byte, error) {

@@ -1,7 +1,6 @@
 package scorecmd
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -60,19 +59,7 @@ type archiveHealth struct {
 
 // rewritten reports whether the bytes before offset are no longer those
 // that were read: truncated and written again, even to the same size.
-func (fl *followed) rewritten() bool {
-	if fl.gz || len(fl.tail) == 0 {
-		return false
-	}
-	f, err := os.Open(fl.path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	b := make([]byte, len(fl.tail))
-	n, _ := f.ReadAt(b, fl.offset-int64(len(b)))
-	return !bytes.Equal(b[:n], fl.tail)
-}
+func (fl *followed) rewritten() bool { return !fl.gz && ndjson.Rewritten(fl.path, fl.offset, fl.tail) }
 
 func newFollower(std cli.IO, paths []string, windows []score.Window) *follower {
 	f := &follower{std: std, windows: windows, agg: score.New(windows, time.Time{})}
@@ -178,7 +165,7 @@ func (f *follower) readFrom(fl *followed, file *os.File) error {
 	}
 	// Only up to the last newline: a line still being written waits for
 	// the next scrape. The new part is streamed, never held whole.
-	end, err := lastNewline(file, fl.offset, fl.size)
+	end, err := ndjson.LastNewline(file, fl.offset, fl.size)
 	if err != nil {
 		return err
 	}
@@ -191,10 +178,7 @@ func (f *follower) readFrom(fl *followed, file *os.File) error {
 	fl.count(c)
 	// Past the section even when its read failed part way: what was
 	// folded in must not be folded in again.
-	fl.offset = end
-	tail := make([]byte, min(64, end))
-	n, _ := file.ReadAt(tail, end-int64(len(tail)))
-	fl.tail = tail[:n]
+	fl.offset, fl.tail = end, ndjson.TailOf(file, end)
 	return err
 }
 
@@ -203,25 +187,6 @@ func (fl *followed) count(c ndjson.Counts) {
 	for k, v := range c.Skipped {
 		fl.health.skipped[k] += v
 	}
-}
-
-// lastNewline returns the offset just after the last newline in
-// [from, to), or from when there is none, reading backwards a block at a
-// time.
-func lastNewline(r io.ReaderAt, from, to int64) (int64, error) {
-	buf := make([]byte, 64<<10)
-	for hi := to; hi > from; {
-		lo := max(from, hi-int64(len(buf)))
-		b := buf[:hi-lo]
-		if _, err := r.ReadAt(b, lo); err != nil && !errors.Is(err, io.EOF) {
-			return from, err
-		}
-		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-			return lo + int64(i) + 1, nil
-		}
-		hi = lo
-	}
-	return from, nil
 }
 
 func (f *follower) snapshot() (score.Snapshot, []archiveState) {

@@ -305,32 +305,6 @@ func TestRealPrometheus(t *testing.T) {
 	}
 }
 
-func TestLastNewline(t *testing.T) {
-	long := strings.Repeat("x", 200<<10)
-	tests := []struct {
-		name     string
-		data     string
-		from, to int64
-		want     int64
-	}{
-		{"empty", "", 0, 0, 0},
-		{"no newline", "abc", 0, 3, 0},
-		{"ends with one", "a\nb\n", 0, 4, 4},
-		{"half a line after", "a\nb\nc", 0, 5, 4},
-		{"only from on", "a\nb\nc", 2, 5, 4},
-		{"none after from", "a\nbc", 2, 4, 2},
-		{"far back", "a\n" + long, 0, int64(2 + len(long)), 2},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := lastNewline(strings.NewReader(tt.data), tt.from, tt.to)
-			if err != nil || got != tt.want {
-				t.Errorf("= %d, %v; want %d", got, err, tt.want)
-			}
-		})
-	}
-}
-
 // metric returns the value of the series whose text (name and labels) is
 // series, or "" when the scrape has none.
 func metric(text, series string) string {
