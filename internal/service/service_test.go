@@ -1,0 +1,503 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bin holds the real sre-* tools, built once for the package's tests.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sre-service-test-")
+	if err != nil {
+		panic(err)
+	}
+	root, _ := filepath.Abs("../..")
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/...")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	bin = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func TestParseConfig(t *testing.T) {
+	good := []struct {
+		yaml string
+		want func(*Config) bool
+	}{
+		{"watch: {name: api}\n", func(c *Config) bool {
+			return c.Watch.Name == "api" && c.Interval == time.Second && c.Dir == "/def" && c.Rules == "" && c.Detect == ""
+		}},
+		{"watch: {pidfile: /run/a.pid}\ninterval: 250ms\nlog: /var/log/a.log\ndir: /srv/r\n", func(c *Config) bool {
+			return c.Watch.PIDFile == "/run/a.pid" && c.Interval == 250*time.Millisecond && len(c.Logs) == 1 && c.Dir == "/srv/r"
+		}},
+		{"watch: {container: web}\nlog: [/a.log, /b.log]\nheal: {rules: /etc/r.yaml, apply: true}\ndetect: {mem_max: 80%}\n", func(c *Config) bool {
+			return c.Watch.Container == "web" && len(c.Logs) == 2 && c.Rules == "/etc/r.yaml" && c.Apply && strings.Contains(c.Detect, "mem_max: 80%")
+		}},
+	}
+	for _, g := range good {
+		c, err := ParseConfig("w.yaml", []byte(g.yaml), "/def")
+		if err != nil || !g.want(c) {
+			t.Errorf("%q: %+v, %v", g.yaml, c, err)
+		}
+	}
+	bad := map[string]string{
+		"":                                        "watch: missing",
+		"watch: {}\n":                             "watch: names nothing",
+		"watch: {name: a, pid: 3}\n":              "names more than one",
+		"watch: {name: -x}\n":                     `watch.name "-x": not a process name`,
+		"watch: {match: '('}\n":                   `watch.match "(":`,
+		"watch: {pid: -4}\n":                      "watch.pid -4",
+		"watch: {name: a}\ninterval: 1ms\n":       `interval "1ms"`,
+		"watch: {name: a}\nlog: rel.log\n":        `log "rel.log": want an absolute path`,
+		"watch: {name: a}\nlog: [3]\n":            "log: want a file",
+		"watch: {name: a}\nheal: {apply: true}\n": "heal: rules: missing",
+		"watch: {name: a}\ncolour: red\n":         "w.yaml:2:",
+		"watch: [\n":                              "w.yaml:",
+	}
+	for in, want := range bad {
+		_, err := ParseConfig("w.yaml", []byte(in), "/def")
+		if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, ErrConfig) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: %v; want one line with %q", in, err, want)
+		}
+	}
+	if _, err := ParseConfig("w.yaml", []byte("watch: {name: a}\n"), ""); err == nil || !strings.Contains(err.Error(), "dir: missing") {
+		t.Errorf("no dir and no default: %v", err)
+	}
+	if _, err := LoadConfig(filepath.Join(t.TempDir(), "none.yaml"), "/d"); err == nil || !strings.Contains(err.Error(), "none.yaml: no such file") {
+		t.Errorf("a missing file: %v", err)
+	}
+}
+
+// notifySocket is a real sd_notify socket: go-systemd writes to it as
+// systemd would be written to.
+type notifySocket struct {
+	mu   sync.Mutex
+	msgs []string
+	got  chan string
+}
+
+func listenNotify(t *testing.T) *notifySocket {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	t.Setenv("NOTIFY_SOCKET", path)
+	n := &notifySocket{got: make(chan string, 1024)}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			k, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			n.mu.Lock()
+			n.msgs = append(n.msgs, string(buf[:k]))
+			n.mu.Unlock()
+			n.got <- string(buf[:k])
+		}
+	}()
+	return n
+}
+
+// wait returns the first message holding want, within 30 s.
+func (n *notifySocket) wait(t *testing.T, want string) string {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case m := <-n.got:
+			if strings.Contains(m, want) {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("no notification with %q within 30 s; got %q", want, n.all())
+		}
+	}
+}
+
+func (n *notifySocket) all() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.msgs...)
+}
+
+func (n *notifySocket) count(want string) int {
+	c := 0
+	for _, m := range n.all() {
+		if strings.Contains(m, want) {
+			c++
+		}
+	}
+	return c
+}
+
+// journalRec records the entries the agent sends. The journal's socket
+// is systemd's; the real one is tested in a real systemd (TestUnitInSystemd
+// in internal/service/systemdtest's users).
+type journalRec struct {
+	mu      sync.Mutex
+	entries []journalEntry
+}
+
+type journalEntry struct {
+	msg    string
+	prio   int
+	fields map[string]string
+}
+
+func (j *journalRec) Send(msg string, prio int, fields map[string]string) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.entries = append(j.entries, journalEntry{msg, prio, fields})
+	return nil
+}
+
+func (j *journalRec) find(typ string) *journalEntry {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for i := range j.entries {
+		if j.entries[i].fields["SRE_EVENT_TYPE"] == typ {
+			e := j.entries[i]
+			return &e
+		}
+	}
+	return nil
+}
+
+// victim starts a copy of sleep with a name of its own.
+func victim(t *testing.T, name string) *exec.Cmd {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	b, err := os.ReadFile("/bin/sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(p, "600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}
+
+type running struct {
+	a      *Agent
+	cancel context.CancelFunc
+	done   chan struct{} // closed when Run returned, with err
+	err    error
+	log    *bytes.Buffer
+	logMu  *sync.Mutex
+	dir    string
+}
+
+func (r *running) logText() string {
+	r.logMu.Lock()
+	defer r.logMu.Unlock()
+	return r.log.String()
+}
+
+func startAgent(t *testing.T, yaml string, tune func(*Options)) *running {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "reports")
+	cfg, err := ParseConfig("test.yaml", []byte(yaml), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &running{done: make(chan struct{}), log: &bytes.Buffer{}, logMu: &sync.Mutex{}, dir: cfg.Dir}
+	o := Options{Name: "test", Config: cfg, Bin: bin, Notifier: Systemd{}, StopGrace: 20 * time.Second,
+		Log: func(p int, l string) { r.logMu.Lock(); fmt.Fprintf(r.log, "<%d>%s\n", p, l); r.logMu.Unlock() }}
+	if tune != nil {
+		tune(&o)
+	}
+	a, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.a = a
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { r.err = a.Run(ctx); close(r.done) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(30 * time.Second):
+			t.Errorf("the agent did not stop within 30 s")
+		}
+		a.Close()
+		if t.Failed() {
+			t.Logf("agent log:\n%s", r.logText())
+		}
+	})
+	return r
+}
+
+// archive reads the report directory's archive.
+func archive(t *testing.T, dir string) []map[string]any {
+	t.Helper()
+	b, _ := os.ReadFile(filepath.Join(dir, "events.ndjson"))
+	var out []map[string]any
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		var m map[string]any
+		if json.Unmarshal(l, &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func waitArchive(t *testing.T, dir string, what string, ok func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, r := range archive(t, dir) {
+			if ok(r) {
+				return r
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no %s in the archive within 30 s", what)
+	return nil
+}
+
+// pidOf finds the running process whose command line starts with prefix
+// and whose parent is this test (a stage of the agent).
+func stagePID(t *testing.T, a *Agent, stage string) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			var pid int
+			if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+				continue
+			}
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			args := strings.Split(string(cmdline), "\x00")
+			if len(args) > 0 && args[0] == filepath.Join(bin, stage) && bytes.Contains(stat, []byte(fmt.Sprintf(") S %d ", os.Getpid()))) ||
+				len(args) > 0 && args[0] == filepath.Join(bin, stage) && isChild(stat) {
+				return pid
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no %s running", stage)
+	return 0
+}
+
+func isChild(stat []byte) bool {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return false
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	return len(f) > 1 && f[1] == fmt.Sprint(os.Getpid())
+}
+
+// TestAgentLifecycle: READY once a sample went through every stage, with
+// a STATUS naming the watch; a crash of the target reaches the journal
+// with its fields and priority, and STATUS names it; on stop, STOPPING,
+// every stage gone, and the crash in the archive.
+func TestAgentLifecycle(t *testing.T) {
+	n := listenNotify(t)
+	j := &journalRec{}
+	v := victim(t, "svc-lifecycle")
+	r := startAgent(t, "watch: {name: svc-lifecycle}\ninterval: 100ms\ndetect: {absent_after: 0s}\n", func(o *Options) { o.Journal = j })
+	ready := n.wait(t, "READY=1")
+	if !strings.Contains(ready, "STATUS=watching svc-lifecycle every 100ms") {
+		t.Errorf("READY without the status: %q", ready)
+	}
+	v.Process.Kill()
+	n.wait(t, "last event: crash of svc-lifecycle")
+	e := j.find("crash")
+	if e == nil {
+		t.Fatalf("no crash in the journal: %+v", j.entries)
+	}
+	if e.prio != PrioCrit || e.fields["SRE_TARGET"] != "svc-lifecycle" || e.fields["SRE_PID"] != fmt.Sprint(v.Process.Pid) ||
+		e.fields["SRE_EVENT_ID"] == "" || !strings.HasSuffix(e.fields["SRE_REPORT"], ".txt") || e.fields["SYSLOG_IDENTIFIER"] != "sre-agent" ||
+		e.fields["SRE_WATCH"] != "test" || !strings.Contains(e.msg, "SIGKILL") {
+		t.Errorf("the crash's journal entry: %+v", e)
+	}
+	if _, err := os.Stat(e.fields["SRE_REPORT"]); err != nil {
+		t.Errorf("the entry's report: %v", err)
+	}
+	pids := []int{stagePID(t, r.a, "sre-sample"), stagePID(t, r.a, "sre-detect"), stagePID(t, r.a, "sre-report")}
+	r.cancel()
+	select {
+	case <-r.done:
+		if r.err != nil {
+			t.Errorf("Run: %v", r.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no stop within 30 s")
+	}
+	n.wait(t, "STOPPING=1")
+	for _, pid := range pids {
+		if syscall.Kill(pid, 0) == nil {
+			t.Errorf("stage %d still runs after the stop", pid)
+		}
+	}
+	found := false
+	for _, rec := range archive(t, r.dir) {
+		if rec["type"] == "crash" && rec["id"] == e.fields["SRE_EVENT_ID"] {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("the crash is not in the archive after the stop")
+	}
+	if c := n.count("READY=1"); c != 1 {
+		t.Errorf("READY sent %d times", c)
+	}
+}
+
+// TestAgentLostStage: a stage killed is replaced with the whole chain, and
+// the time nothing watched is a watch_gap notice in the archive; a crash
+// after it is caught.
+func TestAgentLostStage(t *testing.T) {
+	n := listenNotify(t)
+	v := victim(t, "svc-lost")
+	r := startAgent(t, "watch: {name: svc-lost}\ninterval: 100ms\ndetect: {absent_after: 0s}\n", nil)
+	n.wait(t, "READY=1")
+	old := stagePID(t, r.a, "sre-detect")
+	killed := time.Now()
+	syscall.Kill(old, syscall.SIGKILL)
+	gap := waitArchive(t, r.dir, "watch_gap notice", func(m map[string]any) bool { return m["code"] == NoticeWatchGap })
+	d, _ := gap["detail"].(map[string]any)
+	from, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(d["from"]))
+	to, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(d["to"]))
+	if d["why"] != "sre-detect was killed by SIGKILL" || from.Before(killed.Add(-time.Second)) || !to.After(from) || d["watch"] != "test" {
+		t.Errorf("the gap: %v", gap)
+	}
+	if p := stagePID(t, r.a, "sre-detect"); p == old {
+		t.Error("sre-detect was not started again")
+	}
+	v.Process.Kill()
+	waitArchive(t, r.dir, "crash after the gap", func(m map[string]any) bool { return m["type"] == "crash" && m["target"] == "svc-lost" })
+	if c := n.count("READY=1"); c != 1 {
+		t.Errorf("READY sent %d times", c)
+	}
+}
+
+// TestAgentWatchdog: with a watchdog, the agent pings while records flow,
+// and stops pinging when a stage hangs (SIGSTOP), leaving the restart to
+// the manager.
+func TestAgentWatchdog(t *testing.T) {
+	n := listenNotify(t)
+	victim(t, "svc-dog")
+	r := startAgent(t, "watch: {name: svc-dog}\ninterval: 100ms\n", func(o *Options) { o.Watchdog = 2 * time.Second })
+	n.wait(t, "READY=1")
+	n.wait(t, "WATCHDOG=1")
+	rep := stagePID(t, r.a, "sre-report")
+	syscall.Kill(rep, syscall.SIGSTOP)
+	defer syscall.Kill(rep, syscall.SIGCONT)
+	stopped := time.Now()
+	// Pings stop once nothing came for hung() (5 s): none after 5 s + a tick.
+	time.Sleep(r.a.hung() + 3*time.Second)
+	last := time.Time{}
+	n.mu.Lock()
+	total := len(n.msgs)
+	n.mu.Unlock()
+	for range 30 {
+		time.Sleep(100 * time.Millisecond)
+	}
+	n.mu.Lock()
+	after := n.msgs[total:]
+	n.mu.Unlock()
+	for _, m := range after {
+		if strings.Contains(m, "WATCHDOG=1") {
+			last = time.Now()
+		}
+	}
+	if !last.IsZero() {
+		t.Errorf("still pinging %s after a stage hung", time.Since(stopped).Round(time.Second))
+	}
+	if strings.Contains(r.logText(), "starting the chain again") {
+		t.Errorf("with a watchdog, the agent restarted the chain itself:\n%s", r.logText())
+	}
+}
+
+// TestAgentStall: without a watchdog, a hung stage is the agent's to
+// replace, as a lost one is.
+func TestAgentStall(t *testing.T) {
+	n := listenNotify(t)
+	victim(t, "svc-stall")
+	r := startAgent(t, "watch: {name: svc-stall}\ninterval: 100ms\n", func(o *Options) { o.Stall = 2 * time.Second })
+	n.wait(t, "READY=1")
+	det := stagePID(t, r.a, "sre-detect")
+	syscall.Kill(det, syscall.SIGSTOP)
+	defer syscall.Kill(det, syscall.SIGCONT)
+	gap := waitArchive(t, r.dir, "watch_gap notice", func(m map[string]any) bool { return m["code"] == NoticeWatchGap })
+	if d, _ := gap["detail"].(map[string]any); !strings.Contains(fmt.Sprint(d["why"]), "a stage hung") {
+		t.Errorf("the gap: %v", gap)
+	}
+}
+
+// TestAgentRefusedConfig: settings sre-detect refuses end the agent with
+// ErrUsage, saying which stage, rather than restarting forever.
+func TestAgentRefusedConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := ParseConfig("t.yaml", []byte("watch: {name: x}\ndetect: {mem_max: lots}\n"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	var mu sync.Mutex
+	a, err := New(Options{Name: "t", Config: cfg, Bin: bin, Log: func(p int, l string) { mu.Lock(); log.WriteString(l + "\n"); mu.Unlock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = a.Run(ctx)
+	mu.Lock()
+	defer mu.Unlock()
+	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "sre-detect exited with status 2") || !strings.Contains(log.String(), "mem") {
+		t.Errorf("Run: %v\n%s", err, log.String())
+	}
+}
+
+// TestNewFindsTools: a tool neither beside the agent nor on PATH is named.
+func TestNewFindsTools(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	cfg, _ := ParseConfig("t.yaml", []byte("watch: {name: x}\n"), t.TempDir())
+	if _, err := New(Options{Config: cfg, Bin: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "sre-sample: not found") {
+		t.Errorf("New: %v", err)
+	}
+	a, err := New(Options{Config: cfg, Bin: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if d := Describe(a.Stages()); d != "sre-sample --interval 1s x | sre-detect --pass | sre-report --dir "+cfg.Dir {
+		t.Errorf("chain %q", d)
+	}
+}
