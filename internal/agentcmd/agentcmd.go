@@ -54,7 +54,7 @@ Examples:
 
 type options struct {
 	config, name, journal, output string
-	check                         bool
+	check, version                bool
 }
 
 // Run runs sre-agent.
@@ -66,8 +66,13 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 	fs.StringVar(&o.journal, "journal", "auto", "events as journal entries too: auto (when stderr is the journal), always, never")
 	fs.StringVar(&o.output, "output", "auto", "the records at the end of the chain on stdout: auto (ndjson unless stderr is the journal), ndjson, none")
 	fs.BoolVar(&o.check, "check", false, "check the config and the tools, print the chain, and exit")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
+	}
+	if o.version {
+		fmt.Fprintf(std.Out, "%s %s\n", tool, cli.Version())
+		return nil
 	}
 	if fs.NArg() > 0 {
 		return cli.Usagef("unexpected argument %q", fs.Arg(0))
