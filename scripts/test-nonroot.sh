@@ -15,6 +15,9 @@ trap 'rm -rf "$dir"' EXIT
 mkdir "$dir/src" "$dir/bin" "$dir/tmp"
 git ls-files -z | xargs -0 cp --parents -t "$dir/src"
 go test -c -o "$dir/e2e.test" .
+# The tools themselves, for the tests that run them (internal/service): an
+# ordinary user's PATH has no go command to build them with.
+go build -o "$dir/tools/" ./cmd/...
 pkgs=$(go list -f '{{if .TestGoFiles}}{{.ImportPath}}{{end}}' ./internal/...)
 for pkg in $pkgs; do
 	go test -c -o "$dir/bin/$(echo "${pkg#*/sre-agent/}" | tr / _).test" "$pkg"
@@ -22,7 +25,7 @@ done
 chmod -R a+rX "$dir"
 chown "$user" "$dir/tmp"
 as_user() {
-	runuser -u "$user" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$dir/tmp" TMPDIR="$dir/tmp" "$@"
+	runuser -u "$user" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$dir/tmp" TMPDIR="$dir/tmp" SRE_TEST_BIN="$dir/tools" "$@"
 }
 failed=0
 for pkg in $pkgs; do

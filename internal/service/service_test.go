@@ -17,10 +17,15 @@ import (
 	"time"
 )
 
-// bin holds the real sre-* tools, built once for the package's tests.
+// bin holds the real sre-* tools, built once for the package's tests
+// ($SRE_TEST_BIN when they are built already).
 var bin string
 
 func TestMain(m *testing.M) {
+	if b := os.Getenv("SRE_TEST_BIN"); b != "" { // built already (scripts/test-nonroot.sh)
+		bin = b
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "sre-service-test-")
 	if err != nil {
 		panic(err)
