@@ -37,9 +37,9 @@ type Stat struct {
 // task->flags, field 31 its private pending signals (both printed for any
 // reader, whatever ptrace_may_access says; fs/proc/array.c do_task_stat).
 const (
-	pfExiting     = 0x4   // PF_EXITING: do_exit has begun (exit_signals)
-	pfSignaled    = 0x400 // PF_SIGNALED: get_signal took a fatal signal, do_group_exit follows
-	sigkillPended = 1 << (9 - 1)
+	pfExiting      = 0x4   // PF_EXITING: do_exit has begun (exit_signals)
+	pfSignaled     = 0x400 // PF_SIGNALED: get_signal took a fatal signal, do_group_exit follows
+	sigkillPending = 1 << (9 - 1)
 )
 
 // dying reports whether the leader's flags and pending signals show the
@@ -53,17 +53,19 @@ const (
 // Checked on Linux 6.18 by reading the stat of a SIGKILLed 512 MiB,
 // 21-thread process in a loop: every reading after the kill showed one of
 // the three, the first ones (threads 21 → 1, RSS whole) only the pending
-// SIGKILL.
+// SIGKILL. Left unmarked are only instants inside the kernel: between the
+// leader taking the SIGKILL and setting PF_SIGNALED, and, when the main
+// thread itself calls exit, between its call and PF_EXITING.
 //
 // The bits are the leader's, not the process's: a leader that ends alone
 // (pthread_exit in main while other threads run) shows PF_EXITING, and
 // stays a zombie (state Z, vms_bytes 0) while the process lives on. The
-// sampler takes a Z leader as ended (alive), so such a process has no up
+// sampler takes a Z leader as ended (see alive), so such a process has no up
 // reading after its leader's few microseconds in do_exit, and reading the
 // other threads' /proc/PID/task/TID/stat to tell it apart would cost a
 // read for nothing.
 func dying(flags, pending uint64) bool {
-	return flags&(pfExiting|pfSignaled) != 0 || pending&sigkillPended != 0
+	return flags&(pfExiting|pfSignaled) != 0 || pending&sigkillPending != 0
 }
 
 // parseStat parses /proc/PID/stat. The command name sits in parentheses and
