@@ -62,6 +62,13 @@ func (d *crash) Observe(o *Obs) {
 		if state != "" {
 			td["state"] = state
 		}
+		vms, exiting := p.TeardownSigns()
+		if vms.OK {
+			td["vms_bytes"] = vms.V
+		}
+		if exiting {
+			td["exiting"] = true
+		}
 		detail["teardown"] = td
 		detail["last_sight"] = event.At(p.LastLive())
 	}

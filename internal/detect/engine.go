@@ -125,6 +125,8 @@ type Proc struct {
 	mapped    bool   // an up sample showed an address space (vms_bytes > 0)
 	teardown  *point // a reading taken while the kernel tore the process down
 	tornState string
+	tornVMS   opt[uint64]
+	tornExit  bool // the teardown reading said process.exiting
 }
 
 // Point is a compact sample for crash history: what the run-up looked like.
@@ -166,6 +168,12 @@ func (p *Proc) Teardown() (pt Point, state string, ok bool) {
 		return Point{}, "", false
 	}
 	return p.teardown.export(), p.tornState, true
+}
+
+// TeardownSigns is what marked p's teardown reading: its vms_bytes (when
+// the sample had it) and whether the sampler saw the kernel ending it.
+func (p *Proc) TeardownSigns() (vms opt[uint64], exiting bool) {
+	return p.tornVMS, p.tornExit
 }
 
 // LastLive is the time of p's last reading of the live process.
@@ -512,15 +520,20 @@ func torn(t *Target, s *Sample) bool {
 	return p != nil && p.teardown != nil
 }
 
-// update records an up sample of p. A process that had an address space
-// and shows none (vms_bytes 0) is being torn down: the kernel released its
-// memory at exit, and its threads are going. Such a reading is kept apart
+// update records an up sample of p. A reading the sampler marked
+// process.exiting (the kernel is ending the process: a SIGKILL pending, or
+// its main thread in do_exit) is of its teardown: its threads are ending
+// and its memory going while it is taken. So is one of a process that had
+// an address space and shows none (vms_bytes 0: its main thread's memory
+// released at exit), which is how a sample stream without exiting tells
+// it. Such a reading, and every reading after it, is kept apart
 // (Proc.Teardown), so that p's last reading, history and the crash to come
-// show the live process.
+// show the live process. A process first seen exiting has no live reading
+// to keep: that one stands for it.
 func (e *Engine) update(p *Proc, s *Sample) {
-	if s.VMS.OK && s.VMS.V == 0 && p.mapped || p.teardown != nil {
+	if s.Exiting && !p.Last.ts.IsZero() || s.VMS.OK && s.VMS.V == 0 && p.mapped || p.teardown != nil {
 		p.teardown = &point{ts: s.TS, cpu: s.CPU, rss: s.RSS, threads: s.Threads, fds: s.FDs}
-		p.tornState, p.LastTS = s.State, s.TS
+		p.tornState, p.tornVMS, p.tornExit, p.LastTS = s.State, s.VMS, s.Exiting, s.TS
 		return
 	}
 	if s.VMS.OK && s.VMS.V > 0 {

@@ -109,6 +109,9 @@ func appendProcess(b []byte, p *Process) ([]byte, error) {
 	b = appendOptInt(b, `,"uid":`, p.UID)
 	b = append(b, `,"state":`...)
 	b = appendString(b, p.State)
+	if p.Exiting {
+		b = append(b, `,"exiting":true`...)
+	}
 	if b, err = appendOptFloat(b, `,"cpu_pct":`, p.CPUPct); err != nil {
 		return b, fmt.Errorf("cpu_pct: %w", err)
 	}

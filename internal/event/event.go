@@ -124,6 +124,7 @@ type Process struct {
 	User       string   `json:"user,omitempty"`
 	UID        *int     `json:"uid,omitempty"`
 	State      string   `json:"state"`
+	Exiting    bool     `json:"exiting,omitempty"` // the kernel is ending it: a teardown reading
 	CPUPct     *float64 `json:"cpu_pct,omitempty"`
 	CPUTimeS   float64  `json:"cpu_time_s"`
 	RSSBytes   uint64   `json:"rss_bytes"`

@@ -361,7 +361,7 @@ func fullProcess() *event.Process {
 	return &event.Process{
 		PID: 4242, PPID: 1, Start: event.At(ts0.Add(-time.Hour)), StartTicks: 987654,
 		Name: "nginx", Exe: "/usr/sbin/nginx", Args: []string{"nginx", "-g", "daemon off;"},
-		User: "www-data", UID: ptr(33), State: "S", CPUPct: ptr(12.5), CPUTimeS: 81.25,
+		User: "www-data", UID: ptr(33), State: "R", Exiting: true, CPUPct: ptr(12.5), CPUTimeS: 81.25,
 		RSSBytes: 52428800, VMSBytes: 209715200, Threads: 4, FDs: ptr(37), FDsLimit: ptr(uint64(1024)),
 		Cgroup:            "/system.slice/docker-0123456789abcdef.scope",
 		ContainerID:       "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",

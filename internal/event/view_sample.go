@@ -26,6 +26,7 @@ type SampleView struct {
 	Start      time.Time
 	Name       string
 	State      string
+	Exiting    bool // the sampler saw the kernel ending it (process.exiting)
 	Cgroup     string
 	RSS        uint64
 	VMS        Opt[uint64]
@@ -278,6 +279,14 @@ func parseProcess(l *lex, s *SampleView, in *Interner) error {
 			// kind is passed over, not a reason to drop the sample.
 			if l.peek() == '"' {
 				s.State = in.get(l.text())
+			} else {
+				l.skip()
+			}
+		case "exiting":
+			// Only for telling a teardown reading, like vms_bytes: a value
+			// of another kind is passed over, the field taken as absent.
+			if c := l.peek(); c == 't' || c == 'f' {
+				s.Exiting = l.boolean()
 			} else {
 				l.skip()
 			}

@@ -109,32 +109,41 @@ func exactKeys(line []byte) bool {
 	return walk(v)
 }
 
-// vms_bytes and state only tell and label a teardown reading: a bad value
-// leaves them out and keeps the sample.
+// vms_bytes, exiting and state only tell and label a teardown reading: a
+// bad value leaves them out and keeps the sample.
 func TestParseTeardownFields(t *testing.T) {
-	line := func(vms, state string) []byte {
+	line := func(vms, exiting, state string) []byte {
+		ex := ""
+		if exiting != "" {
+			ex = `,"exiting":` + exiting
+		}
 		return []byte(`{"v":1,"kind":"sample","ts":"2026-01-01T00:00:10Z","host":"h","src":"sre-sample","target":"api","seq":1,"up":true,"matches":1,` +
-			`"process":{"pid":42,"start_ticks":7,"name":"api","state":` + state + `,"rss_bytes":1000,"vms_bytes":` + vms + `,"threads":3}}`)
+			`"process":{"pid":42,"start_ticks":7,"name":"api","state":` + state + ex + `,"rss_bytes":1000,"vms_bytes":` + vms + `,"threads":3}}`)
 	}
 	tests := []struct {
-		name, vms, state string
-		wantVMS          event.Opt[uint64]
-		wantState        string
+		name, vms, exiting, state string
+		wantVMS                   event.Opt[uint64]
+		wantExiting               bool
+		wantState                 string
 	}{
 		{name: "live", vms: "2000", state: `"S"`, wantVMS: event.Some[uint64](2000), wantState: "S"},
 		{name: "torn down", vms: "0", state: `"R"`, wantVMS: event.Some[uint64](0), wantState: "R"},
-		{name: "null", vms: "null", state: "null"},
-		{name: "a string and a number", vms: `"lots"`, state: "7"},
-		{name: "negative, an object", vms: "-1", state: `{"x":1}`},
+		{name: "exiting with its memory", vms: "2000", exiting: "true", state: `"R"`, wantVMS: event.Some[uint64](2000), wantExiting: true, wantState: "R"},
+		{name: "exiting false", vms: "2000", exiting: "false", state: `"S"`, wantVMS: event.Some[uint64](2000), wantState: "S"},
+		{name: "null", vms: "null", exiting: "null", state: "null"},
+		{name: "a string and a number", vms: `"lots"`, exiting: `"yes"`, state: "7"},
+		{name: "negative, an object", vms: "-1", exiting: `{"x":1}`, state: `{"x":1}`},
+		{name: "exiting a number", vms: "2000", exiting: "1", state: `"S"`, wantVMS: event.Some[uint64](2000), wantState: "S"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var s event.SampleView
-			if err := event.ParseSample(line(tt.vms, tt.state), &s, event.NewInterner()); err != nil {
+			if err := event.ParseSample(line(tt.vms, tt.exiting, tt.state), &s, event.NewInterner()); err != nil {
 				t.Fatal(err)
 			}
-			if s.VMS != tt.wantVMS || s.State != tt.wantState || s.RSS != 1000 || s.Threads != 3 {
-				t.Errorf("VMS %+v state %q rss %d threads %d; want VMS %+v state %q", s.VMS, s.State, s.RSS, s.Threads, tt.wantVMS, tt.wantState)
+			if s.VMS != tt.wantVMS || s.Exiting != tt.wantExiting || s.State != tt.wantState || s.RSS != 1000 || s.Threads != 3 {
+				t.Errorf("VMS %+v exiting %v state %q rss %d threads %d; want VMS %+v exiting %v state %q",
+					s.VMS, s.Exiting, s.State, s.RSS, s.Threads, tt.wantVMS, tt.wantExiting, tt.wantState)
 			}
 		})
 	}
@@ -219,6 +228,7 @@ func want(s *event.Sample, line []byte) event.SampleView {
 	v := event.SampleView{Raw: line, TS: s.TS.Time.UTC(), Host: s.Host, Target: s.Target, Up: s.Up, Matches: s.Matches}
 	if p := s.Process; p != nil {
 		v.HasProc, v.PID, v.StartTicks, v.Start, v.Name, v.State = true, p.PID, p.StartTicks, p.Start.Time.UTC(), p.Name, p.State
+		v.Exiting = p.Exiting
 		v.Cgroup, v.RSS, v.VMS, v.Threads = p.Cgroup, p.RSSBytes, event.Some(p.VMSBytes), p.Threads
 		v.CPU, v.FDs, v.FDsLimit = opt(p.CPUPct), opt(p.FDs), opt(p.FDsLimit)
 		v.CgroupMax, v.CgroupOOMs = opt(p.CgroupMemMaxBytes), opt(p.CgroupOOMKills)

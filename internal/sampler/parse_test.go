@@ -113,6 +113,39 @@ func TestParseStat(t *testing.T) {
 			in:   "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 3 0 0 20 0 1 0 2 0 0 18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 0 2 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
 			want: Stat{PID: 2, Comm: "kthreadd", State: "S", STime: 3, Threads: 1, StartTicks: 2, HasExitCode: true},
 		},
+		// Readings of a SIGKILLed process with 21 threads on Linux 6.18, in
+		// order: field 31 holds SIGKILL (256) while the other threads end,
+		// then field 9 gains PF_SIGNALED (0x400), then PF_EXITING (0x4).
+		{
+			name: "SIGKILL pending, threads ending, memory whole",
+			in:   "25508 (target) R 25507 25498 23230 0 -1 4194304 112 0 0 0 0 0 0 0 20 0 19 0 2341829 170389504 273 18446744073709551615 94639437930496 94639437930973 140726637848928 0 0 256 0 0 0 0 0 0 17 1 0 0 0 0 0 94639437942224 94639437942824 94639707803648 140726637857482 140726637857491 140726637857491 140726637858799 9\n",
+			want: Stat{PID: 25508, Comm: "target", State: "R", PPID: 25507, Threads: 19, StartTicks: 2341829, VSize: 170389504, RSSPages: 273, ExitCode: 9, HasExitCode: true, Exiting: true},
+		},
+		{
+			name: "PF_SIGNALED, SIGKILL taken",
+			in:   "25508 (target) R 25507 25498 23230 0 -1 4195336 112 0 0 0 0 0 0 0 20 0 18 0 2341829 170389504 273 18446744073709551615 94639437930496 94639437930973 140726637848928 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 94639437942224 94639437942824 94639707803648 140726637857482 140726637857491 140726637857491 140726637858799 9\n",
+			want: Stat{PID: 25508, Comm: "target", State: "R", PPID: 25507, Threads: 18, StartTicks: 2341829, VSize: 170389504, RSSPages: 273, ExitCode: 9, HasExitCode: true, Exiting: true},
+		},
+		{
+			name: "PF_EXITING, memory released",
+			in:   "25508 (target) R 25507 25498 23230 0 -1 4195340 112 0 0 0 0 0 0 0 20 0 18 0 2341829 0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 9\n",
+			want: Stat{PID: 25508, Comm: "target", State: "R", PPID: 25507, Threads: 18, StartTicks: 2341829, ExitCode: 9, HasExitCode: true, Exiting: true},
+		},
+		{
+			name: "main thread ended by pthread_exit, others running",
+			in:   "25257 (mainexit) Z 1 25256 23230 0 -1 4227084 120 0 0 0 0 0 0 0 20 0 4 0 2340120 0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+			want: Stat{PID: 25257, Comm: "mainexit", State: "Z", PPID: 1, Threads: 4, StartTicks: 2340120, HasExitCode: true, Exiting: true},
+		},
+		{
+			name: "SIGTERM pending, other flags: not exiting",
+			in:   "25508 (target) S 25507 25498 23230 0 -1 4194368 112 0 0 0 0 0 0 0 20 0 21 0 2341829 170389504 273 18446744073709551615 94639437930496 94639437930973 140726637848928 0 0 16384 0 0 0 0 0 0 17 1 0 0 0 0 0 94639437942224 94639437942824 94639707803648 140726637857482 140726637857491 140726637857491 140726637858799 0\n",
+			want: Stat{PID: 25508, Comm: "target", State: "S", PPID: 25507, Threads: 21, StartTicks: 2341829, VSize: 170389504, RSSPages: 273, HasExitCode: true},
+		},
+		{
+			name: "22 fields after comm, no signal fields: flags alone",
+			in:   "7 (old) R 1 7 7 0 -1 4 0 0 0 0 0 0 0 0 20 0 1 0 9 0 0\n",
+			want: Stat{PID: 7, Comm: "old", State: "R", PPID: 1, Threads: 1, StartTicks: 9, Exiting: true},
+		},
 		{
 			name: "no trailing newline",
 			in:   strings.TrimSuffix(statLine(baseStat), "\n"),
@@ -132,6 +165,8 @@ func TestParseStat(t *testing.T) {
 		{name: "threads beyond int range", in: strings.Replace(statLine(baseStat), " 0 7 0 ", " 0 10000000000000000000 0 ", 1), wantErr: true},
 		{name: "ppid beyond int32", in: strings.Replace(statLine(baseStat), ") S 1 ", ") S 4294967296 ", 1), wantErr: true},
 		{name: "state of two letters", in: strings.Replace(statLine(baseStat), ") S ", ") SS ", 1), wantErr: true},
+		{name: "flags not a number", in: strings.Replace(statLine(baseStat), " -1 4194560 ", " -1 0x4 ", 1), wantErr: true},
+		{name: "pending signals not a number", in: strings.Replace(statLine(baseStat), " 1 1 0 0 0 0 0 4096 ", " 1 1 0 0 0 x 0 4096 ", 1), wantErr: true},
 		{name: "pid zero", in: "0 " + strings.SplitN(statLine(baseStat), " ", 2)[1], wantErr: true},
 		{name: "negative pid", in: "-7 " + strings.SplitN(statLine(baseStat), " ", 2)[1], wantErr: true},
 	}

@@ -331,6 +331,7 @@ func (s *Sampler) processFrom(p *proc, st Stat, now time.Time) *event.Process {
 	p.cur = p.static
 	pr := &p.cur
 	pr.PID, pr.PPID, pr.Name, pr.State = st.PID, st.PPID, st.Comm, st.State
+	pr.Exiting = st.Exiting
 	pr.StartTicks = st.StartTicks
 	pr.Start = event.At(s.startOf(st.StartTicks))
 	pr.RSSBytes = uint64(max(st.RSSPages, 0)) * s.pageSize
