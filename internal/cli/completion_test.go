@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -393,7 +394,82 @@ print -r -- "sourced=$_comps[sre-sample] $+functions[_sre-sample]"`, "zsh", fpat
 			t.Errorf("zsh: lacks %q:\n%s", want, got)
 		}
 	}
+
+	// Then complete for real: an interactive zsh on a pseudo-terminal
+	// (zsh/zpty) gets each line and a TAB, and every match its completion
+	// adds is written down (compadd -O) under the line.
+	matches := filepath.Join(t.TempDir(), "matches")
+	lines := []string{
+		"sre-sample --int", "sre-sample --pidfile ", "sre-sample --proc-root ", "sre-sample --interval ",
+		"sre-report ", "sre-report list --", "sre-report serve --token-file ", "sre-report serve -",
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, zsh, append([]string{"-f", "-c", zptyDriver, "zsh", fpath, matches}, lines...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("zsh on a pty: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(matches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = string(data)
+	sections := map[string][]string{}
+	var cur string
+	for _, l := range strings.Split(got, "\n") {
+		if strings.HasPrefix(l, "[") && strings.HasSuffix(l, "]") {
+			cur = strings.Trim(l, "[]")
+			sections[cur] = nil
+			continue
+		}
+		for _, w := range strings.Fields(l) {
+			if !slices.Contains(sections[cur], w) {
+				sections[cur] = append(sections[cur], w)
+			}
+		}
+	}
+	for line, want := range map[string][]string{
+		"sre-sample --int":               {"--interval"},
+		"sre-sample --pidfile ":          {"reports", "rules.yaml"},
+		"sre-sample --proc-root ":        {"reports"},
+		"sre-sample --interval ":         nil,
+		"sre-report ":                    {"broken", "list", "serve"},
+		"sre-report list --":             {"--dir", "--help", "--since"},
+		"sre-report serve --token-file ": {"reports", "rules.yaml"},
+		"sre-report serve -":             {"--allow-remote", "--help", "--token-file", "-h", "-r"},
+	} {
+		g, ok := sections[line]
+		slices.Sort(g)
+		if !ok || !slices.Equal(g, want) {
+			t.Errorf("zsh: %q<TAB> = %q, want %q\n%s", line, g, want, got)
+		}
+	}
 }
+
+// zptyDriver runs an interactive zsh on a pseudo-terminal with $1 in its
+// fpath; for each further argument it writes "[line]" to $2, types the
+// line and a TAB, and waits for a marker the shell prints (the terminal's
+// echo of the command that prints it reads MARK”n, not MARKn).
+const zptyDriver = `zmodload zsh/zpty || exit 1
+out=$2
+zpty z 'TERM=dumb zsh -f -i'
+zpty -w z "fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D"
+zpty -w z "compadd() { local -a a; builtin compadd -O a \"\$@\"; (( \$#a )) && print -r -- \"\${(j: :)a}\" >> $out; builtin compadd \"\$@\" }"
+n=0
+for line in "${@:3}"; do
+	(( n++ ))
+	zpty -w z "print -r -- '[$line]' >> $out; print MARK''$n"
+	zpty -r z got "*MARK$n*" || exit 1
+	zpty -w -n z "$line"$'\t'
+	zpty -w -n z $'\C-u'
+done
+(( n++ ))
+zpty -w z "print MARK''$n"
+zpty -r z got "*MARK$n*" || exit 1
+zpty -d z
+`
 
 // TestCompletionFish loads the script in fish and asks complete -C, which
 // completes a command line as the shell would.
