@@ -409,9 +409,11 @@ fi
 
 func zshName(s string) string { return notWord.ReplaceAllString(s, "_") }
 
+var casePattern = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
+
 // zshPattern quotes the characters a case pattern would read.
 func zshPattern(s string) string {
-	return regexp.MustCompile(`[^A-Za-z0-9_.-]`).ReplaceAllString(s, `\$0`)
+	return casePattern.ReplaceAllString(s, `\$0`)
 }
 
 // zshEscape escapes what _arguments and _describe read in a description or
