@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -23,8 +24,8 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// Shells are the shells --completion writes a script for.
-var Shells = []string{"bash", "zsh", "fish"}
+// shells are the shells --completion writes a script for.
+var shells = []string{"bash", "zsh", "fish"}
 
 // Subcommand declares that fs's command takes the word name as its first
 // argument instead of flags (sre-report list): completion offers name
@@ -51,7 +52,7 @@ var (
 )
 
 // takeSubcommands returns what Subcommand declared for fs and forgets it:
-// Parse is a flag set's last use.
+// Parse, a flag set's last use, takes it every time.
 func takeSubcommands(fs *pflag.FlagSet) []subcommand {
 	subcommandsMu.Lock()
 	defer subcommandsMu.Unlock()
@@ -77,6 +78,7 @@ func completion(fs *pflag.FlagSet, out io.Writer, args []string) (bool, error) {
 	if len(args) == 1 && args[0] == probeArg {
 		return true, &probed{fs}
 	}
+	subs := takeSubcommands(fs)
 	if len(args) == 0 || strings.Contains(fs.Name(), " ") || fs.Lookup("completion") != nil {
 		return false, nil
 	}
@@ -87,7 +89,7 @@ func completion(fs *pflag.FlagSet, out io.Writer, args []string) (bool, error) {
 		return false, nil
 	case shell == "":
 		if len(args) < 2 {
-			return true, Usagef("--completion: name the shell: %s", strings.Join(Shells, ", "))
+			return true, Usagef("--completion: name the shell: %s", strings.Join(shells, ", "))
 		}
 		shell, rest = args[1], args[2:]
 	case shell[0] == '=':
@@ -98,17 +100,17 @@ func completion(fs *pflag.FlagSet, out io.Writer, args []string) (bool, error) {
 	if len(rest) > 0 {
 		return true, Usagef("--completion %s: unexpected argument %q (it takes no other flag)", shell, rest[0])
 	}
+	if !slices.Contains(shells, shell) {
+		return true, Usagef("--completion %q: unknown shell (want %s)", shell, strings.Join(shells, ", "))
+	}
 	var script string
-	cmd := specOf(fs)
-	switch shell {
+	switch cmd := specOf(fs, subs); shell {
 	case "bash":
 		script = bashScript(cmd)
 	case "zsh":
 		script = zshScript(cmd)
 	case "fish":
 		script = fishScript(cmd)
-	default:
-		return true, Usagef("--completion %q: unknown shell (want %s)", shell, strings.Join(Shells, ", "))
 	}
 	if _, err := io.WriteString(out, script); err != nil {
 		return true, Failf("--completion %s: %v", shell, err)
@@ -146,9 +148,9 @@ type compCmd struct {
 }
 
 // specOf reads what completion needs from fs and its subcommands.
-func specOf(fs *pflag.FlagSet) compCmd {
+func specOf(fs *pflag.FlagSet, subs []subcommand) compCmd {
 	c := compCmd{name: fs.Name(), flags: flagsOf(fs)}
-	for _, s := range takeSubcommands(fs) {
+	for _, s := range subs {
 		sub := compSub{name: s.name, summary: s.summary}
 		var p *probed
 		if err := s.run([]string{probeArg}); errors.As(err, &p) {
