@@ -66,7 +66,8 @@ type ExitStatus int
 
 func (s ExitStatus) Error() string { return fmt.Sprintf("exit status %d", int(s)) }
 
-// ErrHelp is returned when -h/--help printed the usage: exit 0.
+// ErrHelp is returned when -h/--help printed the usage, or --completion a
+// script: exit 0.
 var ErrHelp = pflag.ErrHelp
 
 // ExitCode maps an error returned by a command to its exit status.
@@ -122,6 +123,7 @@ func isSilent(err error) bool {
 func NewFlagSet(tool, usage string, out io.Writer) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(tool, pflag.ContinueOnError)
 	fs.SortFlags = false
+	fs.SetOutput(out) // where Parse prints a --completion script
 	fs.Usage = func() {
 		fmt.Fprint(out, usage)
 		fmt.Fprintln(out, "\nFlags:")
@@ -131,8 +133,12 @@ func NewFlagSet(tool, usage string, out io.Writer) *pflag.FlagSet {
 }
 
 // Parse parses args, mapping pflag's errors to usage errors that name the
-// flag.
+// flag. `--completion SHELL` as the only arguments prints the shell's
+// completion script for fs instead (completion.go) and returns ErrHelp.
 func Parse(fs *pflag.FlagSet, args []string) error {
+	if done, err := completion(fs, fs.Output(), args); done {
+		return err
+	}
 	fs.SetOutput(io.Discard) // Main prints the error once
 	err := fs.Parse(args)
 	if errors.Is(err, pflag.ErrHelp) {

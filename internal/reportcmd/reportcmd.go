@@ -93,6 +93,9 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 	}
 	o := &Options{}
 	fs := cli.NewFlagSet(tool, usage, std.Out)
+	for _, s := range subcommands { // for --completion
+		cli.Subcommand(fs, s.name, s.summary, func(args []string) error { return s.run(ctx, std, args) })
+	}
 	fs.StringVar(&o.Dir, "dir", dirDefault(std), "report directory (env SRE_REPORT_DIR)")
 	fs.StringSliceVar(&o.On, "on", DefaultOn, "event `TYPES` that get a report (comma-separated)")
 	fs.StringArrayVar(&o.Logs, "log", nil, "follow application log `FILE` (or TARGET=FILE) from now on; its tail goes in reports (repeatable)")
