@@ -247,8 +247,9 @@ func (m *Machine) CopyIn(t testing.TB, hostPath, containerPath string) {
 // CopyTree copies the contents of the host's directory hostDir into
 // containerDir, merging with what is there, owned by root: the way to
 // install a `make install DESTDIR=hostDir` tree with containerDir "/".
-// Unlike docker cp, it keeps the machine's symbolic links to directories
-// (/lib is one to usr/lib on bookworm) instead of replacing them.
+// It keeps the machine's symbolic links to directories (/lib is one to
+// usr/lib on bookworm) and copies through them, where docker cp refuses
+// ("cannot overwrite non-directory /lib with directory").
 func (m *Machine) CopyTree(t testing.TB, hostDir, containerDir string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), CommandTimeout)

@@ -167,14 +167,17 @@ exec sleep infinity`)
 		dest := t.TempDir()
 		unit := filepath.Join(dest, "lib/systemd/system/sre-copied.service")
 		bin := filepath.Join(dest, "usr/local/bin/sre-copied")
-		for path, text := range map[string]string{
-			unit: "[Service]\nExecStart=/usr/local/bin/sre-copied\n[Install]\nWantedBy=multi-user.target\n",
-			bin:  "#!/bin/sh\nexec sleep infinity\n",
+		for _, f := range []struct {
+			path, text string
+			mode       os.FileMode
+		}{
+			{unit, "[Service]\nExecStart=/usr/local/bin/sre-copied\n[Install]\nWantedBy=multi-user.target\n", 0o644},
+			{bin, "#!/bin/sh\nexec sleep infinity\n", 0o755},
 		} {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(path, []byte(text), 0o755); err != nil {
+			if err := os.WriteFile(f.path, []byte(f.text), f.mode); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -197,6 +200,25 @@ exec sleep infinity`)
 		m.CopyIn(t, conf, "/etc/sre-agent/demo.yaml")
 		if got := m.Exec(t, "cat", "/etc/sre-agent/demo.yaml"); got != "target: demo" {
 			t.Errorf("copied file holds %q", got)
+		}
+	})
+
+	t.Run("analyze", func(t *testing.T) {
+		// systemd-analyze checks units in the machine as the manager loads
+		// them. verify exits 0 on a setting it ignores, so what counts is
+		// that it prints nothing.
+		m.Exec(t, "sh", "-c", `printf '[Service]\nType=notify\nExecStart=/bin/sleep infinity\nDynamicUser=yes\n' >/etc/systemd/system/sre-good@.service
+printf '[Service]\nType=notifyy\nExecStart=/bin/sleep infinity\n' >/etc/systemd/system/sre-bad.service
+systemctl daemon-reload`)
+		if out, code := m.Run("systemd-analyze", "verify", "sre-good@demo.service"); code != 0 || out != "" {
+			t.Errorf("verify of a good unit: exit %d: %q", code, out)
+		}
+		if out, _ := m.Run("systemd-analyze", "verify", "sre-bad.service"); !strings.Contains(out, "Failed to parse service type") {
+			t.Errorf("verify of a bad unit says nothing of its type: %q", out)
+		}
+		out := m.Exec(t, "systemd-analyze", "security", "--no-pager", "sre-good@demo.service")
+		if !strings.Contains(out, "Overall exposure level for sre-good@demo.service:") {
+			t.Errorf("security gives no figure:\n%s", out)
 		}
 	})
 
