@@ -105,6 +105,18 @@ mirror() {
 	return 1
 }
 
+rootfs='' partial=''
+cleanup() {
+	local m
+	# A debootstrap that failed half-way may leave its mounts inside.
+	for m in proc sys dev/pts; do
+		if [ -n "$rootfs" ] && mountpoint -q "$rootfs/$m" 2>/dev/null; then umount -l "$rootfs/$m" || true; fi
+	done
+	[ -n "$rootfs" ] && rm -rf --one-file-system "$rootfs"
+	[ -n "$partial" ] && rm -f "$partial"
+	rootfs='' partial=''
+}
+
 build() {
 	[ "$(id -u)" = 0 ] || die "no cached $tarball, and only root can build one (debootstrap, chroot)"
 	if ! command -v debootstrap >/dev/null; then
@@ -113,14 +125,17 @@ build() {
 		apt-get update -qq >&2
 		apt-get install -y -qq --no-install-recommends debootstrap >&2
 	fi
-	local uri rootfs start
+	local uri start
 	uri=$(mirror) || die "no Debian mirror in /etc/apt/sources.list{,.d}; set SRE_DEBIAN_MIRROR"
 	mkdir -p "$cache"
+	# Names of their own, so that two builds at once (two CI jobs) do not
+	# mix; removed however the build ends, and the tarball appears whole
+	# or not at all.
 	rootfs=$(mktemp -d "$cache/rootfs.XXXXXX")
-	# Removed however the build ends; the tarball appears only when complete.
-	trap 'rm -rf "$rootfs" "$tarball.tmp"' EXIT
+	partial=$(mktemp "$cache/partial.XXXXXX")
+	trap cleanup EXIT
 	start=$SECONDS
-	log "debootstrap $suite from $uri into $rootfs (a minute or two)"
+	log "debootstrap $suite from $uri into $rootfs (one to four minutes)"
 	debootstrap --variant=minbase --include="$include" "$suite" "$rootfs" "$uri" >"$cache/debootstrap.log" 2>&1 || {
 		tail -20 "$cache/debootstrap.log" >&2
 		die "debootstrap failed; see $cache/debootstrap.log"
@@ -133,11 +148,12 @@ build() {
 	rm -f "$rootfs/var/lib/dbus/machine-id"
 	# What apt downloaded is not needed in a container without a network.
 	rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-	tar -C "$rootfs" --numeric-owner -cf "$tarball.tmp" .
-	mv "$tarball.tmp" "$tarball"
+	tar -C "$rootfs" --numeric-owner -cf "$partial" .
+	chmod 644 "$partial"
+	mv "$partial" "$tarball"
 	# Tarballs of an older recipe are of no more use.
 	find "$cache" -maxdepth 1 -name "systemd-$suite-r*.tar" ! -name "${tarball##*/}" -delete
-	rm -rf "$rootfs"
+	cleanup
 	trap - EXIT
 	log "built $tarball ($(du -h "$tarball" | cut -f1)) in $((SECONDS - start)) s"
 }
