@@ -8,15 +8,19 @@
 // A test that needs one and finds no daemon or no image skips, saying how
 // to get them; under CI (CI=true), which builds both, it fails.
 //
-// A machine boots in 2 to 5 s here and holds some 30 MB; a test with
+// A machine boots in 2 to 5 s here (docker run to "running"); a test with
 // several cases starts one and runs its cases as subtests in it, giving
 // units names of their own.
 //
 //	m := systemdtest.Start(t)
 //	m.CopyTree(t, destdir, "/")                    // a make install DESTDIR tree
+//	m.Exec(t, "systemctl", "daemon-reload")
 //	m.Exec(t, "systemctl", "enable", "--now", "sre-agent@demo")
 //	m.WaitUnit(t, "sre-agent@demo.service", "active", time.Minute)
 //	crashes := m.WaitJournal(t, time.Minute, "SRE_EVENT_TYPE=crash")
+//
+//	m.Linger(t, systemdtest.User)                  // the user's own manager runs
+//	m.ExecAsUser(t, systemdtest.User, "systemctl", "--user", "enable", "--now", "sre-agent")
 package systemdtest
 
 import (
