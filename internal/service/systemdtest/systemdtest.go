@@ -59,8 +59,12 @@ const CommandTimeout = 2 * time.Minute
 //   - no network: the tests talk to it through docker exec only;
 //   - /run and /run/lock as tmpfs, as on a booted host;
 //   - the host's cgroup file system, writable, for systemd to place units
-//     in cgroups (the container's own part of it; Docker removes it with
-//     the container);
+//     in cgroups: it works in the container's own part of each hierarchy
+//     (/docker/ID/…, removed with the container), and at its first boot
+//     leaves a few empty directories and links (cpu,cpuacct, perf_event,
+//     …) in the host's /sys/fs/cgroup tmpfs. Seen on this hybrid (v1 with
+//     a unified v2) host; a v2-only host may want --cgroupns and a
+//     different mount;
 //   - CAP_SYS_ADMIN: without it every unit with a sandboxing directive
 //     (PrivateTmp=, ProtectSystem=, ProtectHome=, DynamicUser=, …) fails
 //     at exec with 226/NAMESPACE, since systemd cannot build its mount
