@@ -401,20 +401,26 @@ func parseShow(unit, out string) (Unit, error) {
 // WaitUnit waits up to timeout for a system unit's state to be state:
 // an ActiveState ("active", "failed", "inactive"), or ActiveState/SubState
 // ("active/running", "activating/auto-restart"). It returns the unit then;
-// on timeout it fails the test with the unit's state and journal.
+// on timeout it fails the test with the unit's state and journal. A unit
+// found failed with no job queued for it stays so (a restart by Restart=
+// passes through activating/auto-restart, not failed), so unless failed
+// is what is awaited, that fails the test at once.
 func (m *Machine) WaitUnit(t testing.TB, unit, state string, timeout time.Duration) Unit {
 	t.Helper()
-	return m.WaitUnitFunc(t, unit, state, timeout, func(u Unit) bool {
-		if active, sub, ok := strings.Cut(state, "/"); ok {
-			return u.ActiveState == active && u.SubState == sub
-		}
-		return u.ActiveState == state
-	})
+	active, sub, hasSub := strings.Cut(state, "/")
+	return m.waitUnit(t, unit, state, timeout, func(u Unit) bool {
+		return u.ActiveState == active && (!hasSub || u.SubState == sub)
+	}, active != "failed")
 }
 
 // WaitUnitFunc waits up to timeout for ok to hold of a system unit's
 // state; what says what is awaited, for the failure message.
 func (m *Machine) WaitUnitFunc(t testing.TB, unit, what string, timeout time.Duration, ok func(Unit) bool) Unit {
+	t.Helper()
+	return m.waitUnit(t, unit, what, timeout, ok, false)
+}
+
+func (m *Machine) waitUnit(t testing.TB, unit, what string, timeout time.Duration, ok func(Unit) bool, failFast bool) Unit {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -422,9 +428,15 @@ func (m *Machine) WaitUnitFunc(t testing.TB, unit, what string, timeout time.Dur
 		if ok(u) {
 			return u
 		}
-		if time.Now().After(deadline) {
+		over := time.Now().After(deadline)
+		if !over && failFast && u.ActiveState == "failed" {
+			// A job queued for it (start --no-block) may still change it.
+			jobs, _ := m.Run("systemctl", "list-jobs", "--no-legend", "--plain", unit)
+			over = strings.TrimSpace(jobs) == "" && m.Show(t, unit).ActiveState == "failed"
+		}
+		if over {
 			journal, _ := m.Run("journalctl", "-b", "--no-pager", "-n", "40", "-u", unit)
-			t.Fatalf("systemdtest: %s is not %s after %s: %s\n%s", unit, what, timeout, u, journal)
+			t.Fatalf("systemdtest: %s is not %s (waited up to %s): %s\n%s", unit, what, timeout, u, journal)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

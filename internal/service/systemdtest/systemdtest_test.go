@@ -1,8 +1,10 @@
 package systemdtest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -101,6 +103,30 @@ exec sleep infinity`)
 		if alive := m.Show(t, "sre-alive.service"); alive.NRestarts != 0 || alive.ActiveState != "active" {
 			t.Errorf("a service that pings was restarted: %s", alive)
 		}
+	})
+
+	t.Run("wait-failed", func(t *testing.T) {
+		// Waiting for active on a unit that failed for good ends at once,
+		// with the reason, not after the whole ceiling.
+		m.Exec(t, "systemd-run", "--no-block", "--unit", "sre-broken", "/bin/false")
+		m.WaitUnit(t, "sre-broken.service", "failed", wait)
+		began := time.Now()
+		msg := fatal(t, func(t testing.TB) { m.WaitUnit(t, "sre-broken.service", "active", wait) })
+		if took := time.Since(began); took > wait/2 {
+			t.Errorf("WaitUnit took %s to give up on a failed unit", took)
+		}
+		if !strings.Contains(msg, "sre-broken.service is not active") || !strings.Contains(msg, "result=exit-code") {
+			t.Errorf("WaitUnit's failure says: %s", msg)
+		}
+		// A failed unit with a start queued is awaited, not given up on:
+		// this one fails its first start and comes up on its second.
+		m.Exec(t, "systemd-run", "--no-block", "--unit", "sre-second", "--property", "Type=notify",
+			"--property", "NotifyAccess=all", "/bin/sh", "-c",
+			`[ -e /run/sre-second ] || { touch /run/sre-second; exit 1; }
+systemd-notify --ready; exec sleep infinity`)
+		m.WaitUnit(t, "sre-second.service", "failed", wait)
+		m.Exec(t, "systemctl", "start", "--no-block", "sre-second.service")
+		m.WaitUnit(t, "sre-second.service", "active", wait)
 	})
 
 	t.Run("journal", func(t *testing.T) {
@@ -268,6 +294,35 @@ func TestJournalKeptOnFailure(t *testing.T) {
 	if out, err := docker(t.Context(), time.Minute, "ps", "-aq", "--filter", "name=^"+name+"$"); err != nil || out != "" {
 		t.Errorf("container %s still there (%v): %q", name, err, out)
 	}
+}
+
+// fatal runs f with a test of its own and returns the message f failed
+// with; it fails t when f did not fail.
+func fatal(t *testing.T, f func(testing.TB)) string {
+	t.Helper()
+	r := &recorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f(r)
+	}()
+	<-done
+	if r.msg == "" {
+		t.Fatal("did not fail")
+	}
+	return r.msg
+}
+
+// recorder is a test whose Fatalf records the message and ends the
+// goroutine, as testing's does.
+type recorder struct {
+	testing.TB
+	msg string
+}
+
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
 }
 
 // failing is a test that reports itself failed, to its cleanups.
