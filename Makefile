@@ -97,12 +97,12 @@ install: $(BINS)
 	done; \
 	for u in $(UNITS); do \
 		install -d "$(DESTDIR)$(UNITDIR)"; \
-		sed 's|/usr/local/bin/|$(BINDIR)/|g' "$$u" > "$(DESTDIR)$(UNITDIR)/$${u##*/}"; \
+		sed -e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|/usr/local/share/doc/sre-agent/|$(DOCDIR)/|g' "$$u" > "$(DESTDIR)$(UNITDIR)/$${u##*/}"; \
 		chmod 644 "$(DESTDIR)$(UNITDIR)/$${u##*/}"; \
 	done; \
 	for u in $(USERUNITS); do \
 		install -d "$(DESTDIR)$(USERUNITDIR)"; \
-		sed 's|/usr/local/bin/|$(BINDIR)/|g' "$$u" > "$(DESTDIR)$(USERUNITDIR)/$${u##*/}"; \
+		sed -e 's|/usr/local/bin/|$(BINDIR)/|g' -e 's|/usr/local/share/doc/sre-agent/|$(DOCDIR)/|g' "$$u" > "$(DESTDIR)$(USERUNITDIR)/$${u##*/}"; \
 		chmod 644 "$(DESTDIR)$(USERUNITDIR)/$${u##*/}"; \
 	done; \
 	for e in $(EXAMPLES); do install -D -m 644 "$$e" "$(DESTDIR)$(DOCDIR)/examples/$${e##*/}"; done; \

@@ -30,14 +30,17 @@ type readmeBlock struct {
 	// until stopped, so the test waits for http://127.0.0.1:9479/ to show
 	// an incident, then stops it.
 	serve bool
-	text  string // the block's lines
+	// systemd: marked <!-- README test: run, systemd -->: run by
+	// TestServiceInSystemd in a real systemd, not by TestReadme.
+	systemd bool
+	text    string // the block's lines
 }
 
 func readmeBlocks(t *testing.T, readme string) []readmeBlock {
 	t.Helper()
 	var out []readmeBlock
 	var cur *readmeBlock
-	marked, dock, srv := false, false, false
+	marked, dock, srv, sysd := false, false, false, false
 	sc := bufio.NewScanner(strings.NewReader(readme))
 	for n := 1; sc.Scan(); n++ {
 		l := sc.Text()
@@ -48,15 +51,17 @@ func readmeBlocks(t *testing.T, readme string) []readmeBlock {
 			marked, dock = true, true
 		case cur == nil && strings.TrimSpace(l) == "<!-- README test: run, serve -->":
 			marked, srv = true, true
+		case cur == nil && strings.TrimSpace(l) == "<!-- README test: run, systemd -->":
+			sysd = true
 		case cur == nil && l == "```sh":
-			cur = &readmeBlock{line: n + 1, run: marked, docker: dock, serve: srv}
+			cur = &readmeBlock{line: n + 1, run: marked, docker: dock, serve: srv, systemd: sysd}
 		case cur != nil && l == "```":
 			out = append(out, *cur)
-			cur, marked, dock, srv = nil, false, false, false
+			cur, marked, dock, srv, sysd = nil, false, false, false, false
 		case cur != nil:
 			cur.text += l + "\n"
 		case strings.TrimSpace(l) != "":
-			marked, dock, srv = false, false, false // the mark is for the block right after it
+			marked, dock, srv, sysd = false, false, false, false // the mark is for the block right after it
 		}
 	}
 	if cur != nil {

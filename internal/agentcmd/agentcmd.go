@@ -112,11 +112,20 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 		}
 		fmt.Fprintf(std.Err, "%s: %s\n", tool, line)
 	}
+	stageLine := func(prio int, line string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if journalErr {
+			fmt.Fprintf(std.Err, "<%d>%s\n", prio, line)
+			return
+		}
+		fmt.Fprintln(std.Err, line)
+	}
 	bin := ""
 	if exe, err := os.Executable(); err == nil {
 		bin = filepath.Dir(exe)
 	}
-	opts := service.Options{Name: o.name, Config: cfg, Bin: bin, Log: logLine, Notifier: service.Systemd{},
+	opts := service.Options{Name: o.name, Config: cfg, Bin: bin, Log: logLine, StageLog: stageLine, Notifier: service.Systemd{},
 		Watchdog: service.Watchdog(), Now: std.Now}
 	if o.journal == "always" || o.journal == "auto" && journalErr {
 		if !service.JournalAvailable() && o.journal == "always" {

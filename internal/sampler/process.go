@@ -51,6 +51,7 @@ func (s *Sampler) discover(ti int, c candidate, child bool) *proc {
 		p.unav["process.exe"] = reasonKernel
 	} else {
 		p.unav["process.exe"] = reasonOf(err)
+		p.exitHidden = errors.Is(err, fs.ErrPermission)
 	}
 	if uid, ok := s.ownerUID(c.st.PID); ok {
 		p.static.UID = &uid
@@ -367,7 +368,8 @@ func (s *Sampler) exitOf(p *proc, noticed string, now time.Time) *event.Exit {
 		if st.State == "Z" && noticed == event.NoticedGone {
 			ex.Noticed = event.NoticedZombie
 		}
-		if st.HasExitCode && (st.State == "Z" || st.State == "X") {
+		// A status this user may not read shows as 0: not a clean exit.
+		if st.HasExitCode && !p.exitHidden && (st.State == "Z" || st.State == "X") {
 			setStatus(ex, syscall.WaitStatus(st.ExitCode))
 		}
 	} else if err == nil && noticed == event.NoticedGone {

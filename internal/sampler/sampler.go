@@ -163,6 +163,10 @@ type proc struct {
 	oomSeq  uint64
 	oomAt   time.Time
 	child   bool
+	// exitHidden: this user may not read the process's exit status (the
+	// kernel shows another user's as 0 in /proc/PID/stat unless ptrace
+	// would be allowed; /proc/PID/exe answers EACCES under the same rule).
+	exitHidden bool
 	// The host's OOM kill count beside its last up sample: a death after
 	// which it rose sends the sampler to the kernel's log.
 	hostOOM   uint64

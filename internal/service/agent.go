@@ -44,8 +44,10 @@ type Options struct {
 	Config *Config
 	Bin    string // the directory of the sre-* tools ("" : PATH)
 	// Log writes one diagnostic line at a priority (the caller adds the
-	// journal's <N> prefix when stderr is the journal).
+	// journal's <N> prefix when stderr is the journal). StageLog writes a
+	// stage's own line, which names its tool already (nil: Log).
 	Log      func(priority int, line string)
+	StageLog func(priority int, line string)
 	Notifier Notifier // nil: none
 	Journal  Journal  // nil: events are not sent to the journal
 	// Watchdog is the manager's watchdog interval (0: none). The agent
@@ -412,6 +414,10 @@ func (a *Agent) stageLine(stage, line string) {
 	prio := PrioWarning
 	if strings.Contains(line, "lost:") || strings.Contains(line, "cannot") {
 		prio = PrioErr
+	}
+	if a.o.StageLog != nil {
+		a.o.StageLog(prio, line)
+		return
 	}
 	a.logf(prio, "%s", line)
 }
