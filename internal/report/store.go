@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -471,15 +472,21 @@ func (d *Dir) writeArchive(buf []byte, sync bool) error {
 	return nil
 }
 
-// rotated reports whether the open archive is no longer DIR/events.ndjson
-// (renamed by a rotation, or removed). Called under the lock.
+// rotated reports whether the open archive is no longer DIR/events.ndjson:
+// another file has its name (a rotation renamed it and started a new one),
+// or it was removed. An archive whose directory was moved away keeps
+// being written where it is. Called under the lock.
 func (d *Dir) rotated() bool {
 	open, err := d.archive.Stat()
 	if err != nil {
 		return true
 	}
 	now, err := os.Stat(filepath.Join(d.Path, ArchiveName))
-	return err != nil || !os.SameFile(open, now)
+	if err == nil {
+		return !os.SameFile(open, now)
+	}
+	st, ok := open.Sys().(*syscall.Stat_t)
+	return ok && st.Nlink == 0
 }
 
 func (d *Dir) flushLocked() error {

@@ -122,4 +122,17 @@ func TestPruneRun(t *testing.T) {
 	if code, stdout, _ = run(t, nil, "", "verify", "--dir", dir); code != 0 {
 		t.Errorf("verify after rotation: exit %d: %s", code, stdout)
 	}
+
+	// list reads the rotated archive too, and marks the pruned reports.
+	code, stdout, stderr = run(t, nil, "", "list", "--dir", dir, "--format", "json")
+	if code != 0 || strings.Count(stdout, "\n") != 4 || !strings.Contains(stdout, `"id":"e1"`) {
+		t.Errorf("list json: exit %d, stderr %q:\n%s", code, stderr, stdout)
+	}
+	code, stdout, _ = run(t, nil, "", "list", "--dir", dir, "--format", "table")
+	if code != 0 || strings.Count(stdout, "(pruned)") != 2 ||
+		!regexp.MustCompile(`(?m)api crashed 1 .*$`).MatchString(stdout) ||
+		!regexp.MustCompile(`(?m)^.*\(pruned\).*api crashed 2`).MatchString(stdout) ||
+		regexp.MustCompile(`(?m)^.*\(pruned\).*api crashed 3`).MatchString(stdout) {
+		t.Errorf("list table: exit %d:\n%s", code, stdout)
+	}
 }
