@@ -147,17 +147,23 @@ func (d *Dir) Prune(p Policy) (*PruneResult, error) {
 		// The notices first, durable, then the files: a prune cut short
 		// leaves files the archive already says are pruned (verify passes,
 		// the next prune removes them), never files gone unsaid.
-		for i, in := range gone {
+		for _, in := range gone {
 			if ledger.pruned[in.Name] == in.SHA256 {
 				continue // a prune cut short recorded it already
 			}
 			line := prunedNotice(&in.Pruned, p)
-			if err := d.appendLocked(line, i == len(gone)-1); err != nil {
+			if err := d.appendLocked(line, false); err != nil {
 				return nil, fmt.Errorf("archive: the pruning of %s could not be recorded, so nothing was removed: %w", in.Name, err)
 			}
 		}
 		if _, err := d.flushQueued(); err != nil {
 			return nil, err
+		}
+		if d.archive != nil {
+			// One fsync for them all, before the first file goes.
+			if err := d.archive.Sync(); err != nil {
+				return nil, fmt.Errorf("archive: fsync: the pruning could not be recorded, so nothing was removed: %w", unwrap(err))
+			}
 		}
 		for _, in := range gone {
 			for _, f := range in.Files() {
@@ -187,9 +193,7 @@ func (d *Dir) Prune(p Policy) (*PruneResult, error) {
 		}
 		res.Rotation, res.ArchiveSize = rot, size
 		if rot != nil {
-			for _, k := range rot.Kept {
-				res.Warnings = append(res.Warnings, k)
-			}
+			res.Warnings = append(res.Warnings, rot.Kept...)
 		}
 	}
 	return res, nil

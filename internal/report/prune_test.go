@@ -468,3 +468,30 @@ func TestRotateKeep(t *testing.T) {
 	}
 	verifyOK(t, dir)
 }
+
+// A prune cut short after its notices, before the files went: verify
+// passes meanwhile, and the next prune removes them without a second
+// notice.
+func TestPruneCutShort(t *testing.T) {
+	dir, d, _ := fiveIncidents(t)
+	p := Policy{KeepReports: 3, Now: t0.Add(5 * 24 * time.Hour), Host: "h"}
+	dry := prune(t, dir, Policy{KeepReports: 3, DryRun: true})
+	for i := range dry.Pruned {
+		if err := d.AppendArchive(prunedNotice(&dry.Pruned[i], p), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v := verifyOK(t, dir); v.Reports != 10 {
+		t.Errorf("verify: %d reports", v.Reports)
+	}
+	res := prune(t, dir, p)
+	if len(res.Pruned) != 2 {
+		t.Fatalf("pruned %v", prunedNames(res))
+	}
+	if n := archiveNotices(t, filepath.Join(dir, ArchiveName), NoticeReportPruned); len(n) != 2 {
+		t.Errorf("%d report_pruned notices, want 2", len(n))
+	}
+	if v := verifyOK(t, dir); v.Reports != 6 {
+		t.Errorf("verify: %d reports", v.Reports)
+	}
+}
