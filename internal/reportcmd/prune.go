@@ -62,7 +62,7 @@ func runPrune(_ context.Context, std cli.IO, args []string) error {
 	p.Host, _ = os.Hostname()
 	if fs.Changed("keep-days") {
 		if *keepDays < 1 || *keepDays > 100000 {
-			return cli.Usagef("--keep-days %d: want a whole number of days, 1 or more", *keepDays)
+			return cli.Usagef("--keep-days %d: want a whole number of days, 1 to 100000", *keepDays)
 		}
 		p.MaxAge = time.Duration(*keepDays) * 24 * time.Hour
 	}

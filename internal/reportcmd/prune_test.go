@@ -26,9 +26,10 @@ func TestPruneBadInput(t *testing.T) {
 	}{
 		{"no policy", nil, "prune: no policy: give --keep-days, --keep-reports, --max-size or --archive-max-size"},
 		{"dry run alone", []string{"--dry-run"}, "prune: no policy"},
-		{"days zero", []string{"--keep-days", "0"}, "--keep-days 0: want a whole number of days, 1 or more"},
+		{"days zero", []string{"--keep-days", "0"}, "--keep-days 0: want a whole number of days, 1 to 100000"},
 		{"days negative", []string{"--keep-days", "-3"}, "--keep-days -3: want a whole number of days"},
 		{"days not a number", []string{"--keep-days", "30d"}, `invalid argument "30d" for "--keep-days"`},
+		{"days huge", []string{"--keep-days", "100001"}, "--keep-days 100001: want a whole number of days, 1 to 100000"},
 		{"reports zero", []string{"--keep-reports", "0"}, "--keep-reports 0: want 1 or more"},
 		{"size bad", []string{"--max-size", "lots"}, `--max-size: "lots" is not a size`},
 		{"size zero", []string{"--max-size", "0"}, `--max-size "0": want more than 0 bytes`},
