@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -432,6 +433,13 @@ func (d *Dir) enqueue(buf []byte, sync bool) error {
 
 // writeArchive writes one line; on failure the archive is as it was.
 func (d *Dir) writeArchive(buf []byte, sync bool) error {
+	if d.archive != nil && d.rotated() {
+		// sre-report prune rotated the archive (under the lock, as this
+		// write is): the handle is the renamed file, so the record goes to
+		// the new one.
+		_ = d.archive.Close()
+		d.archive = nil
+	}
 	if d.archive == nil {
 		f, err := os.OpenFile(filepath.Join(d.Path, ArchiveName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		if err != nil {
@@ -462,6 +470,23 @@ func (d *Dir) writeArchive(buf []byte, sync bool) error {
 		}
 	}
 	return nil
+}
+
+// rotated reports whether the open archive is no longer DIR/events.ndjson:
+// another file has its name (a rotation renamed it and started a new one),
+// or it was removed. An archive whose directory was moved away keeps
+// being written where it is. Called under the lock.
+func (d *Dir) rotated() bool {
+	open, err := d.archive.Stat()
+	if err != nil {
+		return true
+	}
+	now, err := os.Stat(filepath.Join(d.Path, ArchiveName))
+	if err == nil {
+		return !os.SameFile(open, now)
+	}
+	st, ok := open.Sys().(*syscall.Stat_t)
+	return ok && st.Nlink == 0
 }
 
 func (d *Dir) flushLocked() error {
@@ -635,6 +660,11 @@ func (c *Chain) order() []*Entry {
 			roots = append(roots, e)
 		} else {
 			next[e.Prev] = append(next[e.Prev], e)
+			if _, ok := c.Entries[e.Prev]; !ok {
+				// Its predecessor is gone (pruned): the chain that is
+				// left starts here.
+				roots = append(roots, e)
+			}
 		}
 	}
 	sort.Slice(roots, func(i, j int) bool { return roots[i].Name < roots[j].Name })

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"bufio"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -17,6 +22,12 @@ import (
 // NoticeReportWritten is the notice code the archive records for each
 // report, with its name and SHA-256: what Verify checks the files against.
 const NoticeReportWritten = "report_written"
+
+// NoticeReportPruned is the notice code the archive records for each
+// incident the retention policy removed (sre-report prune): its report's
+// name and SHA-256 (and its context report's), and the incident's summary.
+// Verify accepts a link to a report so recorded.
+const NoticeReportPruned = "report_pruned"
 
 // Problem is one way the directory differs from what was written.
 type Problem struct {
@@ -36,6 +47,9 @@ type Verification struct {
 	// could not be (a full disk), each proven by a later report that the
 	// archive records: that report holds its SHA-256 in its link.
 	Vouched []Problem
+	// Pruned is how many reports the archive records as removed by the
+	// retention policy (report_pruned notices).
+	Pruned int
 }
 
 // Verify checks every report against the chain of SHA-256 links and against
@@ -58,10 +72,11 @@ func Verify(dir string) (*Verification, error) {
 	add := func(kind, name, format string, args ...any) {
 		v.Problems = append(v.Problems, Problem{kind, name, fmt.Sprintf(format, args...)})
 	}
-	written, err := readWritten(filepath.Join(dir, ArchiveName))
+	written, pruned, err := readLedger(dir)
 	if err != nil {
 		return nil, err
 	}
+	v.Pruned = len(pruned)
 
 	// 1. The chain: each report names its predecessor and that file's hash.
 	// Only one report may be the first: the one the archive knows (or, with
@@ -75,7 +90,13 @@ func Verify(dir string) (*Verification, error) {
 		}
 		follows[e.Prev] = append(follows[e.Prev], e.Name)
 		prev, ok := chain.Entries[e.Prev]
+		psum, wasPruned := pruned[e.Prev]
 		switch {
+		case !ok && wasPruned && psum == e.PrevSHA:
+			// Pruned by the retention policy, and recorded with the
+			// SHA-256 this report links to: the link holds.
+		case !ok && wasPruned:
+			add("altered", e.Prev, "pruned with SHA-256 %s, but %s recorded %s", short(psum), e.Name, short(e.PrevSHA))
 		case !ok:
 			add("removed", e.Prev, "missing, but %s follows it", e.Name)
 		case prev.SHA256 != e.PrevSHA:
@@ -125,7 +146,12 @@ func Verify(dir string) (*Verification, error) {
 	if written != nil {
 		for name, sum := range written {
 			e, ok := chain.Entries[name]
+			psum, wasPruned := pruned[name]
 			switch {
+			case !ok && wasPruned && psum == sum:
+				// Pruned, and the archive says so with the same SHA-256.
+			case !ok && wasPruned:
+				add("altered", name, "the archive recorded %s, but it was pruned as %s", short(sum), short(psum))
 			case !ok:
 				add("removed", name, "the archive records it, but the file is gone")
 			case e.SHA256 != sum:
@@ -141,7 +167,7 @@ func Verify(dir string) (*Verification, error) {
 			case ok && by != "":
 				v.Vouched = append(v.Vouched, Problem{"unrecorded", e.Name,
 					fmt.Sprintf("written while the archive could not record it; %s, which the archive records, holds its SHA-256", by)})
-			case len(follows[e.Name]) == 0 && len(follows[e.Prev]) <= 1 && headLinked(e, proof, len(written)):
+			case len(follows[e.Name]) == 0 && len(follows[e.Prev]) <= 1 && headLinked(e, proof, pruned, len(written)):
 				add("unrecorded", e.Name, "the archive has no record of it and no later report vouches for it yet: "+
 					"written while the archive could not be (sre-report named its event as lost), or inserted")
 			default:
@@ -205,9 +231,12 @@ func vouchers(c *Chain, written map[string]string) map[string]string {
 
 // headLinked tells whether an unrecorded newest report follows a proven
 // one (or is the first report of a directory whose archive records none).
-func headLinked(e *Entry, proof map[string]string, recorded int) bool {
+func headLinked(e *Entry, proof, pruned map[string]string, recorded int) bool {
 	if e.Prev == "" {
 		return recorded == 0
+	}
+	if sum, ok := pruned[e.Prev]; ok {
+		return sum == e.PrevSHA
 	}
 	_, ok := proof[e.Prev]
 	return ok
@@ -244,39 +273,181 @@ func dedupe(ps []Problem) []Problem {
 	return out
 }
 
-// readWritten returns name → SHA-256 of every report_written notice in the
-// archive; nil when there is no archive.
-func readWritten(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+// readLedger reads every archive of dir (the rotated ones, gzip too, then
+// events.ndjson) and returns name → SHA-256 of every report_written notice
+// (nil when there is no archive at all), and of every report_pruned one
+// (a report and its context report, each with its SHA-256).
+func readLedger(dir string) (written, pruned map[string]string, err error) {
+	files, err := ArchiveFiles(dir)
 	if err != nil {
-		return nil, fmt.Errorf("archive %s: %w", path, unwrap(err))
+		return nil, nil, err
 	}
-	defer f.Close()
-	out := map[string]string{}
-	r := ndjson.NewReader(f)
+	pruned = map[string]string{}
+	for _, path := range files {
+		err := readArchive(path, func(rec ndjson.Record) {
+			if rec.Kind != "notice" {
+				return
+			}
+			var n struct {
+				Code   string `json:"code"`
+				Detail struct {
+					Name    string `json:"name"`
+					SHA256  string `json:"sha256"`
+					Context *struct {
+						Name   string `json:"name"`
+						SHA256 string `json:"sha256"`
+					} `json:"context"`
+				} `json:"detail"`
+			}
+			if json.Unmarshal(rec.Raw, &n) != nil || n.Detail.Name == "" {
+				return
+			}
+			switch n.Code {
+			case NoticeReportWritten:
+				if written == nil {
+					written = map[string]string{}
+				}
+				written[n.Detail.Name] = n.Detail.SHA256
+			case NoticeReportPruned:
+				pruned[n.Detail.Name] = n.Detail.SHA256
+				if c := n.Detail.Context; c != nil && c.Name != "" {
+					pruned[c.Name] = c.SHA256
+				}
+			}
+		})
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if written == nil {
+			written = map[string]string{}
+		}
+	}
+	return written, pruned, nil
+}
+
+// readArchive calls fn for each record of one archive file, plain or gzip.
+func readArchive(path string, fn func(ndjson.Record)) error {
+	rc, err := OpenArchive(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return fmt.Errorf("archive %s: %w", path, unwrap(err))
+	}
+	defer rc.Close()
+	r := ndjson.NewReader(rc)
 	for {
 		rec, err := r.Next()
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("archive %s: %w", path, err)
+			return fmt.Errorf("archive %s: %w", path, err)
 		}
-		if rec.Kind != "notice" {
-			continue
-		}
-		var n struct {
-			Code   string `json:"code"`
-			Detail struct {
-				Name   string `json:"name"`
-				SHA256 string `json:"sha256"`
-			} `json:"detail"`
-		}
-		if json.Unmarshal(rec.Raw, &n) == nil && n.Code == NoticeReportWritten && n.Detail.Name != "" {
-			out[n.Detail.Name] = n.Detail.SHA256
-		}
+		fn(rec)
 	}
 }
+
+// IsRotatedArchive reports whether name is a rotated archive beside
+// events.ndjson: numbered (events.ndjson.1, events.ndjson.2.gz, as
+// sre-report prune and logrotate name them) or dated
+// (events.ndjson-20261206[.gz]).
+func IsRotatedArchive(name string) bool {
+	rest, ok := strings.CutPrefix(name, ArchiveName)
+	return ok && len(rest) > 1 && (rest[0] == '.' || rest[0] == '-') && !strings.HasSuffix(name, ".tmp")
+}
+
+// ArchiveFiles returns the paths of dir's archives, oldest first: the
+// rotated ones (by modification time, then the higher number first), then
+// events.ndjson, whether or not it exists.
+func ArchiveFiles(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("report directory %s: %w", dir, unwrap(err))
+	}
+	type rot struct {
+		name  string
+		mtime time.Time
+		num   int
+	}
+	var rs []rot
+	for _, de := range ents {
+		if de.IsDir() || !IsRotatedArchive(de.Name()) {
+			continue
+		}
+		fi, err := de.Info()
+		if err != nil {
+			continue // gone since the listing
+		}
+		num, _ := rotatedNumber(de.Name())
+		rs = append(rs, rot{de.Name(), fi.ModTime(), num})
+	}
+	sort.Slice(rs, func(i, j int) bool {
+		if !rs[i].mtime.Equal(rs[j].mtime) {
+			return rs[i].mtime.Before(rs[j].mtime)
+		}
+		if rs[i].num != rs[j].num {
+			return rs[i].num > rs[j].num
+		}
+		return rs[i].name < rs[j].name
+	})
+	out := make([]string, 0, len(rs)+1)
+	for _, r := range rs {
+		out = append(out, filepath.Join(dir, r.name))
+	}
+	return append(out, filepath.Join(dir, ArchiveName)), nil
+}
+
+// rotatedNumber is N of events.ndjson.N or events.ndjson.N.gz, and whether
+// name is such a numbered archive.
+func rotatedNumber(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, ArchiveName+".")
+	if !ok {
+		return 0, false
+	}
+	rest = strings.TrimSuffix(rest, ".gz")
+	n, err := strconv.Atoi(rest)
+	if err != nil || n < 1 || strconv.Itoa(n) != rest {
+		return 0, false
+	}
+	return n, true
+}
+
+// OpenArchive opens one archive file for reading, decompressing it when it
+// is gzip (by its magic bytes, whatever its name).
+func OpenArchive(path string) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(f, 256<<10)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		return &gzFile{zr, f}, nil
+	}
+	return &plainFile{br, f}, nil
+}
+
+type gzFile struct {
+	*gzip.Reader
+	f *os.File
+}
+
+func (g *gzFile) Close() error {
+	g.Reader.Close()
+	return g.f.Close()
+}
+
+type plainFile struct {
+	*bufio.Reader
+	f *os.File
+}
+
+func (p *plainFile) Close() error { return p.f.Close() }

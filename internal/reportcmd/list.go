@@ -97,28 +97,92 @@ func runList(ctx context.Context, std cli.IO, args []string) error {
 		types[t] = true
 	}
 
-	f, err := os.Open(filepath.Join(o.dir, report.ArchiveName))
+	// The rotated archives (events.ndjson.1.gz …) first, oldest first,
+	// then events.ndjson.
+	files, err := report.ArchiveFiles(o.dir)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+		return cli.Failf("archive: %v", err)
+	}
+	if len(files) == 1 {
+		if _, err := os.Stat(files[0]); errors.Is(err, os.ErrNotExist) {
 			if format == "table" {
 				fmt.Fprintf(std.Out, "no incidents: %s has no archive yet\n", o.dir)
 			}
 			return nil
 		}
-		return cli.Failf("archive: %v", err)
 	}
-	defer f.Close()
-	warner := ndjson.NewWarner(tool, filepath.Join(o.dir, report.ArchiveName), std.Err)
-	rd := ndjson.NewReader(f, ndjson.OnSkip(warner.Skip))
 	out := ndjson.NewWriter(std.Out)
-	var rows [][]string
+	var rows []listRow
+	pruned := map[string]bool{} // reports the retention policy removed
+	for _, path := range files {
+		f, err := report.OpenArchive(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return cli.Failf("archive %s: %v", path, err)
+		}
+		more, err := o.listFile(ctx, std, f, path, where, since, types, format, out, &rows, pruned)
+		f.Close()
+		if err != nil || !more {
+			return err
+		}
+	}
+	if format == "table" {
+		if len(rows) == 0 {
+			fmt.Fprintln(std.Out, "no incidents match")
+			return nil
+		}
+		t := tablewriter.NewTable(std.Out)
+		t.Header("TIME", "TARGET", "TYPE", "SEVERITY", "PID", "REPORT", "WHAT")
+		for _, r := range rows {
+			if pruned[r.report] {
+				r.cells[5] += " (pruned)"
+			}
+			if err := t.Append(r.cells); err != nil {
+				return cli.Failf("table: %v", err)
+			}
+		}
+		if err := t.Render(); err != nil {
+			return cli.Failf("table: %v", err)
+		}
+	}
+	return nil
+}
+
+// listRow is one row of the table, with its report's file name.
+type listRow struct {
+	cells  []string
+	report string
+}
+
+// listFile lists the matching events of one archive file: written at
+// once as NDJSON, or added to rows. It notes the reports recorded as
+// pruned. more is false when stdout was closed.
+func (o *listOptions) listFile(ctx context.Context, std cli.IO, f io.Reader, path string, where *gojq.Code, since time.Time,
+	types map[string]bool, format string, out *ndjson.Writer, rows *[]listRow, pruned map[string]bool) (more bool, err error) {
+	warner := ndjson.NewWarner(tool, path, std.Err)
+	rd := ndjson.NewReader(f, ndjson.OnSkip(warner.Skip))
+	defer func() { warner.Summary(rd.Counts()) }()
 	for {
 		rec, err := rd.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return true, nil
 		}
 		if err != nil {
-			return cli.Failf("archive: %v", err)
+			return false, cli.Failf("archive %s: %v", path, err)
+		}
+		if rec.Kind == event.KindNotice {
+			var n struct {
+				Code   string `json:"code"`
+				Detail struct {
+					Name string `json:"name"`
+				} `json:"detail"`
+			}
+			if json.Unmarshal(rec.Raw, &n) == nil && n.Code == report.NoticeReportPruned {
+				pruned[n.Detail.Name] = true
+			}
+			continue
 		}
 		if rec.Kind != event.KindEvent {
 			continue
@@ -138,7 +202,7 @@ func runList(ctx context.Context, std cli.IO, args []string) error {
 			_ = json.Unmarshal(rec.Raw, &v)
 			ok, err := truthy(ctx, where, v)
 			if err != nil {
-				return cli.Failf("--where %q on event %s: %v", o.where, ev.ID, err)
+				return false, cli.Failf("--where %q on event %s: %v", o.where, ev.ID, err)
 			}
 			if !ok {
 				continue
@@ -147,9 +211,9 @@ func runList(ctx context.Context, std cli.IO, args []string) error {
 		if format == "json" {
 			if err := out.WriteLine(rec.Raw); err != nil {
 				if errors.Is(err, ndjson.ErrClosed) {
-					return nil
+					return false, nil
 				}
-				return cli.Failf("%v", err)
+				return false, cli.Failf("%v", err)
 			}
 			continue
 		}
@@ -157,27 +221,9 @@ func runList(ctx context.Context, std cli.IO, args []string) error {
 		if ev.Process != nil {
 			pid = strconv.Itoa(ev.Process.PID)
 		}
-		rows = append(rows, []string{ev.TS.Local().Format("2006-01-02 15:04:05"), ev.Target, ev.Type, ev.Severity, pid,
-			shortID(ev.ID), truncate(ev.Msg, 60)})
+		*rows = append(*rows, listRow{[]string{ev.TS.Local().Format("2006-01-02 15:04:05"), ev.Target, ev.Type, ev.Severity, pid,
+			shortID(ev.ID), truncate(ev.Msg, 60)}, filepath.Base(ev.Report)})
 	}
-	warner.Summary(rd.Counts())
-	if format == "table" {
-		if len(rows) == 0 {
-			fmt.Fprintln(std.Out, "no incidents match")
-			return nil
-		}
-		t := tablewriter.NewTable(std.Out)
-		t.Header("TIME", "TARGET", "TYPE", "SEVERITY", "PID", "REPORT", "WHAT")
-		for _, r := range rows {
-			if err := t.Append(r); err != nil {
-				return cli.Failf("table: %v", err)
-			}
-		}
-		if err := t.Render(); err != nil {
-			return cli.Failf("table: %v", err)
-		}
-	}
-	return nil
 }
 
 func truthy(ctx context.Context, code *gojq.Code, v any) (bool, error) {

@@ -53,7 +53,7 @@ func TestBadInput(t *testing.T) {
 		want string
 	}{
 		{"unknown flag", []string{"--bogus"}, "unknown flag: --bogus"},
-		{"stray argument", []string{"lsit"}, `unexpected argument "lsit" (subcommands: list, show, verify, ecs, serve)`},
+		{"stray argument", []string{"lsit"}, `unexpected argument "lsit" (subcommands: list, show, verify, prune, ecs, serve)`},
 		{"log-lines zero", []string{"--log-lines", "0"}, "--log-lines 0: must be between 1 and 100000"},
 		{"timeout zero", []string{"--collector-timeout", "0s"}, "--collector-timeout 0s: must be positive"},
 		{"retry zero", []string{"--retry", "0s"}, "--retry 0s: must be positive"},

@@ -23,6 +23,7 @@ var subcommands = []subcommand{
 	{"list", runList, "[flags]", "the incidents in the archive"},
 	{"show", runShow, "ID", "print one report (event id or report id)"},
 	{"verify", runVerify, "", "prove no report was altered, removed or inserted"},
+	{"prune", runPrune, "[policy flags]", "remove old incidents, rotate the archive, by policy"},
 	{"ecs", runECS, "[--follow] [FILE...]", "the archive as ECS documents, for Elasticsearch"},
 	{"serve", runServe, "[flags]", "the read-only dashboard, in a browser (127.0.0.1:9479)"},
 }

@@ -24,7 +24,7 @@ func TestSubcommandTable(t *testing.T) {
 		}
 	}
 	_, _, errOut := run(t, nil, "", "nonesuch")
-	if want := `(subcommands: list, show, verify, ecs, serve)`; !strings.Contains(errOut, want) {
+	if want := `(subcommands: list, show, verify, prune, ecs, serve)`; !strings.Contains(errOut, want) {
 		t.Errorf("unknown argument: stderr %q does not name the subcommands %s", errOut, want)
 	}
 }
