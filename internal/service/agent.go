@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -175,6 +176,12 @@ const (
 // ends or it stalls. It returns nil after a clean stop, ErrUsage when the
 // chain refuses its configuration before anything flowed.
 func (a *Agent) Run(ctx context.Context) error {
+	if len(a.o.Config.Prune) > 0 {
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		defer func() { stop(); <-done }()
+		go func() { defer close(done); a.pruneLoop(pctx) }()
+	}
 	backoff := backoffMin
 	var gap *gapInfo
 	for {
@@ -455,4 +462,55 @@ func (a *Agent) writeGap(gap *gapInfo, to time.Time, more string) {
 		return
 	}
 	a.logf(PrioWarning, "%s", n.Msg)
+}
+
+// pruneLoop runs sre-report prune with the config's retention policy at
+// start and every PruneEvery, until ctx is done. What it removes it says
+// itself (relayed); a failure is logged and tried again next time: the
+// watch goes on.
+func (a *Agent) pruneLoop(ctx context.Context) {
+	var tool string
+	for _, s := range a.stages {
+		if s.Name == "sre-report" {
+			tool = s.Path
+		}
+	}
+	t := time.NewTicker(a.o.Config.PruneEvery)
+	defer t.Stop()
+	for {
+		if _, err := os.Stat(filepath.Join(a.o.Config.Dir, report.ArchiveName)); err != nil {
+			// Nothing written yet (a first start): nothing to prune.
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				continue
+			}
+		}
+		args := append([]string{"prune", "--dir", a.o.Config.Dir}, a.o.Config.Prune...)
+		cmd := exec.CommandContext(ctx, tool, args...)
+		out, err := cmd.CombinedOutput()
+		prio := PrioInfo // what it removed, or that nothing needed to go
+		if err != nil {
+			prio = PrioErr
+		}
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if l == "" {
+				continue
+			}
+			if a.o.StageLog != nil {
+				a.o.StageLog(prio, l)
+			} else {
+				a.logf(prio, "%s", l)
+			}
+		}
+		if err != nil && ctx.Err() == nil {
+			a.logf(PrioErr, "sre-report prune %s: %v; trying again in %s", strings.Join(a.o.Config.Prune, " "), err, a.o.Config.PruneEvery)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

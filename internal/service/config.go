@@ -11,6 +11,8 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/localsre/sre-agent/internal/detect"
 )
 
 // Config is one watch, as its YAML file describes it:
@@ -26,6 +28,9 @@ import (
 //	heal:
 //	  rules: /etc/sre-agent/demo.rules.yaml
 //	  apply: false              # dry run unless this says true
+//	retention:                  # sre-report prune, at start and every hour
+//	  keep_days: 30
+//	  archive_max_size: 100MiB
 type Config struct {
 	Path     string
 	Watch    Watch
@@ -36,6 +41,10 @@ type Config struct {
 	Detect string
 	Rules  string // sre-heal's rules file ("" for no sre-heal stage)
 	Apply  bool
+	// Prune is sre-report prune's policy flags ("" none), run at start and
+	// every PruneEvery.
+	Prune      []string
+	PruneEvery time.Duration
 }
 
 // Watch is what sre-sample watches: exactly one of its fields.
@@ -61,6 +70,14 @@ type rawConfig struct {
 		Rules string `yaml:"rules"`
 		Apply bool   `yaml:"apply"`
 	} `yaml:"heal"`
+	Retention *struct {
+		KeepDays       int    `yaml:"keep_days"`
+		KeepReports    int    `yaml:"keep_reports"`
+		MaxSize        string `yaml:"max_size"`
+		ArchiveMaxSize string `yaml:"archive_max_size"`
+		ArchiveKeep    int    `yaml:"archive_keep"`
+		Every          string `yaml:"every"`
+	} `yaml:"retention"`
 }
 
 // ErrConfig is any fault of a config file.
@@ -193,6 +210,46 @@ func ParseConfig(path string, data []byte, defaultDir string) (c *Config, err er
 			return nil, bad("heal: rules: missing (sre-heal's rules file)")
 		}
 		c.Rules, c.Apply = raw.Heal.Rules, raw.Heal.Apply
+	}
+	if r := raw.Retention; r != nil {
+		c.PruneEvery = time.Hour
+		if r.Every != "" {
+			d, err := time.ParseDuration(r.Every)
+			if err != nil || d < time.Second {
+				return nil, bad("retention.every %q: want a duration of 1s or more, such as 1h", r.Every)
+			}
+			c.PruneEvery = d
+		}
+		for _, n := range []struct {
+			key  string
+			v    int
+			flag string
+		}{{"keep_days", r.KeepDays, "--keep-days"}, {"keep_reports", r.KeepReports, "--keep-reports"}} {
+			switch {
+			case n.v < 0:
+				return nil, bad("retention.%s %d: want a positive number", n.key, n.v)
+			case n.v > 0:
+				c.Prune = append(c.Prune, n.flag, strconv.Itoa(n.v))
+			}
+		}
+		for _, z := range []struct{ key, v, flag string }{{"max_size", r.MaxSize, "--max-size"}, {"archive_max_size", r.ArchiveMaxSize, "--archive-max-size"}} {
+			if z.v == "" {
+				continue
+			}
+			if n, err := detect.ParseSize(z.v); err != nil || n <= 0 {
+				return nil, bad("retention.%s %q: want a size such as 512MiB or 1GB", z.key, z.v)
+			}
+			c.Prune = append(c.Prune, z.flag, z.v)
+		}
+		if r.ArchiveKeep != 0 {
+			if r.ArchiveKeep < 0 || r.ArchiveMaxSize == "" {
+				return nil, bad("retention.archive_keep %d: a positive number, with archive_max_size", r.ArchiveKeep)
+			}
+			c.Prune = append(c.Prune, "--archive-keep", strconv.Itoa(r.ArchiveKeep))
+		}
+		if len(c.Prune) == 0 {
+			return nil, bad("retention: names no policy (keep_days, keep_reports, max_size or archive_max_size)")
+		}
 	}
 	return c, nil
 }

@@ -57,6 +57,9 @@ func TestParseConfig(t *testing.T) {
 		{"watch: {container: web}\nlog: [/a.log, /b.log]\nheal: {rules: /etc/r.yaml, apply: true}\ndetect: {mem_max: 80%}\n", func(c *Config) bool {
 			return c.Watch.Container == "web" && len(c.Logs) == 2 && c.Rules == "/etc/r.yaml" && c.Apply && strings.Contains(c.Detect, "mem_max: 80%")
 		}},
+		{"watch: {name: a}\nretention: {keep_days: 30, max_size: 1GiB, archive_max_size: 100MiB, archive_keep: 3}\n", func(c *Config) bool {
+			return strings.Join(c.Prune, " ") == "--keep-days 30 --max-size 1GiB --archive-max-size 100MiB --archive-keep 3" && c.PruneEvery == time.Hour
+		}},
 	}
 	for _, g := range good {
 		c, err := ParseConfig("w.yaml", []byte(g.yaml), "/def")
@@ -65,18 +68,23 @@ func TestParseConfig(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"":                                        "watch: missing",
-		"watch: {}\n":                             "watch: names nothing",
-		"watch: {name: a, pid: 3}\n":              "names more than one",
-		"watch: {name: -x}\n":                     `watch.name "-x": not a process name`,
-		"watch: {match: '('}\n":                   `watch.match "(":`,
-		"watch: {pid: -4}\n":                      "watch.pid -4",
-		"watch: {name: a}\ninterval: 1ms\n":       `interval "1ms"`,
-		"watch: {name: a}\nlog: rel.log\n":        `log "rel.log": want an absolute path`,
-		"watch: {name: a}\nlog: [3]\n":            "log: want a file",
-		"watch: {name: a}\nheal: {apply: true}\n": "heal: rules: missing",
-		"watch: {name: a}\ncolour: red\n":         "w.yaml:2:",
-		"watch: [\n":                              "w.yaml:",
+		"":                                                "watch: missing",
+		"watch: {}\n":                                     "watch: names nothing",
+		"watch: {name: a, pid: 3}\n":                      "names more than one",
+		"watch: {name: -x}\n":                             `watch.name "-x": not a process name`,
+		"watch: {match: '('}\n":                           `watch.match "(":`,
+		"watch: {pid: -4}\n":                              "watch.pid -4",
+		"watch: {name: a}\ninterval: 1ms\n":               `interval "1ms"`,
+		"watch: {name: a}\nlog: rel.log\n":                `log "rel.log": want an absolute path`,
+		"watch: {name: a}\nlog: [3]\n":                    "log: want a file",
+		"watch: {name: a}\nheal: {apply: true}\n":         "heal: rules: missing",
+		"watch: {name: a}\ncolour: red\n":                 "w.yaml:2:",
+		"watch: [\n":                                      "w.yaml:",
+		"watch: {name: a}\nretention: {}\n":               "retention: names no policy",
+		"watch: {name: a}\nretention: {keep_days: -1}\n":  "retention.keep_days -1",
+		"watch: {name: a}\nretention: {max_size: lots}\n": `retention.max_size "lots"`,
+		"watch: {name: a}\nretention: {keep_days: 3, every: 1ms}\n":      `retention.every "1ms"`,
+		"watch: {name: a}\nretention: {keep_days: 3, archive_keep: 2}\n": "retention.archive_keep 2: a positive number, with archive_max_size",
 	}
 	for in, want := range bad {
 		_, err := ParseConfig("w.yaml", []byte(in), "/def")
@@ -504,5 +512,34 @@ func TestNewFindsTools(t *testing.T) {
 	defer a.Close()
 	if d := Describe(a.Stages()); d != "sre-sample --interval 1s x | sre-detect --pass | sre-report --dir "+cfg.Dir {
 		t.Errorf("chain %q", d)
+	}
+}
+
+// TestAgentRetention: the config's retention policy runs sre-report prune
+// at start and every period: of two crash reports, the older goes, said
+// in the archive by a report_pruned notice, and verify still passes.
+func TestAgentRetention(t *testing.T) {
+	n := listenNotify(t)
+	v := victim(t, "svc-prune")
+	r := startAgent(t, "watch: {name: svc-prune}\ninterval: 100ms\ndetect: {absent_after: 0s}\nretention: {keep_reports: 1, every: 1s}\n", nil)
+	n.wait(t, "READY=1")
+	v.Process.Kill()
+	waitArchive(t, r.dir, "the first crash", func(m map[string]any) bool { return m["type"] == "crash" && m["report"] != nil })
+	first := ""
+	for _, rec := range archive(t, r.dir) {
+		if rec["type"] == "crash" && first == "" {
+			first, _ = rec["id"].(string)
+		}
+	}
+	v2 := victim(t, "svc-prune")
+	waitArchive(t, r.dir, "the recovery", func(m map[string]any) bool { return m["type"] == "recovered" })
+	v2.Process.Kill()
+	waitArchive(t, r.dir, "a second crash", func(m map[string]any) bool { return m["type"] == "crash" && m["report"] != nil && m["id"] != first })
+	pruned := waitArchive(t, r.dir, "a report_pruned notice", func(m map[string]any) bool { return m["code"] == "report_pruned" })
+	if d, _ := pruned["detail"].(map[string]any); d["event_id"] != first {
+		t.Errorf("pruned %v; want the first crash %s", pruned, first)
+	}
+	if out, err := exec.Command(filepath.Join(bin, "sre-report"), "verify", "--dir", r.dir).CombinedOutput(); err != nil {
+		t.Errorf("verify after the prune: %v\n%s", err, out)
 	}
 }
