@@ -135,6 +135,7 @@ func TestMakeInstall(t *testing.T) {
 				}
 				if rewrite {
 					data = bytes.ReplaceAll(data, []byte("/usr/local/bin/"), []byte(prefix+"/bin/"))
+					data = bytes.ReplaceAll(data, []byte("/usr/local/share/doc/sre-agent/"), []byte(prefix+"/share/doc/sre-agent/"))
 				}
 				want[prefix+dst] = data
 			}

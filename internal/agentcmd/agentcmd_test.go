@@ -62,7 +62,7 @@ func TestCheck(t *testing.T) {
 	t.Setenv("PATH", bin)
 	code, out, errOut := run(t, map[string]string{"STATE_DIRECTORY": "/var/lib/sre-agent/demo"}, "--config", cfg, "--check")
 	want := "demo: watches the pid in /run/api.pid every 2s into /var/lib/sre-agent/demo\n" +
-		"sre-sample --interval 2s --pidfile /run/api.pid | sre-detect --pass | sre-report --dir /var/lib/sre-agent/demo --log /var/log/api.log | sre-heal --rules /etc/sre-agent/r.yaml\n"
+		"sre-sample --interval 2s --pidfile /run/api.pid | sre-detect --pass --state /var/lib/sre-agent/demo/.sre-detect-demo.state | sre-report --dir /var/lib/sre-agent/demo --log /var/log/api.log | sre-heal --rules /etc/sre-agent/r.yaml\n"
 	if code != 0 || out != want {
 		t.Errorf("exit %d\n%s\nstderr %s\nwant\n%s", code, out, errOut, want)
 	}

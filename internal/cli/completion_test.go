@@ -425,6 +425,9 @@ print -r -- "sourced=$_comps[sre-sample] $+functions[_sre-sample]"`, "zsh", fpat
 			continue
 		}
 		for _, w := range strings.Fields(l) {
+			if w == "<done>" {
+				continue
+			}
 			if !slices.Contains(sections[cur], w) {
 				sections[cur] = append(sections[cur], w)
 			}
@@ -457,12 +460,20 @@ out=$2
 zpty z 'TERM=dumb zsh -f -i'
 zpty -w z "fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D"
 zpty -w z "compadd() { local -a a; builtin compadd -O a \"\$@\"; (( \$#a )) && print -r -- \"\${(j: :)a}\" >> $out; builtin compadd \"\$@\" }"
+# TAB completes, then says so in the file: the next key waits for it, as
+# zle cuts a completion short when more input is already waiting.
+zpty -w z "tab-done() { zle complete-word; print -r -- '<done>' >> $out }; zle -N tab-done; bindkey '^I' tab-done"
 n=0
 for line in "${@:3}"; do
 	(( n++ ))
 	zpty -w z "print -r -- '[$line]' >> $out; print MARK''$n"
 	zpty -r z got "*MARK$n*" || exit 1
 	zpty -w -n z "$line"$'\t'
+	tries=0
+	until [[ -f $out && $(grep -c '^<done>$' $out) -ge $n ]]; do
+		sleep 0.05
+		(( ++tries > 1200 )) && exit 1
+	done
 	zpty -w -n z $'\C-u'
 done
 (( n++ ))

@@ -54,6 +54,10 @@ type Config struct {
 
 	Whens []When
 
+	// Prior is each target's last sighting by an earlier run (sre-detect
+	// --state): its first sample here is compared with it (unwatched.go).
+	Prior []Sighting
+
 	// Summary is the period of summary records; 0 turns them off.
 	Summary time.Duration
 

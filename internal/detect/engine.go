@@ -54,6 +54,7 @@ type Engine struct {
 	sum     *summaries
 	decoded *event.Sample // cur decoded in full, on demand
 	decErr  error
+	prior   map[targetKey]Sighting // Config.Prior, until each target's first sample
 }
 
 type targetKey struct{ host, target string }
@@ -212,7 +213,10 @@ func New(cfg Config, emit Emit) (*Engine, error) {
 	if cfg.Warnf == nil {
 		cfg.Warnf = func(string, ...any) {}
 	}
-	e := &Engine{cfg: cfg, targets: map[targetKey]*Target{}, in: event.NewInterner(), emit: emit}
+	e := &Engine{cfg: cfg, targets: map[targetKey]*Target{}, in: event.NewInterner(), emit: emit, prior: map[targetKey]Sighting{}}
+	for _, sg := range cfg.Prior {
+		e.prior[targetKey{sg.Host, sg.Target}] = sg
+	}
 	for _, r := range registry {
 		if slices.Contains(cfg.Disabled, r.name) {
 			continue
@@ -300,6 +304,15 @@ func (e *Engine) Use() error {
 		t = &Target{Host: s.Host, Name: s.Target, up: map[event.Identity]*Proc{}, firstSeen: s.TS, slots: make([]any, len(e.dets))}
 		e.targets[key] = t
 		e.order = append(e.order, t)
+		if was, ok := e.prior[key]; ok {
+			delete(e.prior, key)
+			if !s.HasExit {
+				e.unwatched(t, s, was)
+				if e.err != nil {
+					return e.err
+				}
+			}
+		}
 	}
 	if s.TS.After(e.clock) {
 		e.clock = s.TS

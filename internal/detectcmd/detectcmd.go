@@ -57,6 +57,9 @@ type Options struct {
 	Pass    bool
 	Strict  bool
 	Version bool
+	// State is the --state file: the last sighting of each target, read at
+	// start and kept as samples come (state.go).
+	State string
 }
 
 func parse(std cli.IO, args []string) (*Options, error) {
@@ -90,6 +93,7 @@ func parse(std cli.IO, args []string) (*Options, error) {
 	fs.StringArrayVar(&whenSev, "when-severity", nil, "severity of condition NAME: `NAME=critical|warning|info` (default warning)")
 	durVar(fs, &c.Summary, "summary", "a summary record per target every period of sample time (0: off)")
 	fs.BoolVar(&o.Strict, "strict", false, "exit 1 when any line or sample was skipped")
+	fs.StringVar(&o.State, "state", "", "keep each target's last sighting in `FILE`, so that a restart tells what happened while nothing watched (a crash or a restart)")
 	config := fs.String("config", "", "read flags from the YAML `FILE` (mem_max: 80%, leak_window: 30m, …); flags given here win")
 	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
 	if err := cli.Parse(fs, args); err != nil {
@@ -111,6 +115,13 @@ func parse(std cli.IO, args []string) (*Options, error) {
 	}
 	if err := c.Check(); err != nil {
 		return nil, cli.Usagef("%v", err)
+	}
+	if o.State != "" {
+		prior, err := readState(o.State)
+		if err != nil {
+			return nil, cli.Usagef("--state %s: %v", o.State, err)
+		}
+		c.Prior = prior
 	}
 	return o, nil
 }
@@ -189,7 +200,7 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 	if err != nil {
 		return cli.Usagef("%v", err)
 	}
-	d := &driver{o: o, out: out, eng: eng, warn: warn, skipped: map[string]int64{}}
+	d := &driver{o: o, out: out, eng: eng, warn: warn, skipped: map[string]int64{}, stderr: std.Err}
 	quit := make(chan struct{})
 	defer close(quit)
 	done := make(chan error, 1)
@@ -229,6 +240,11 @@ type driver struct {
 	// the reader may still be counting.
 	snap ndjson.Counts
 	cur  *batch // the batch being filled
+	// The --state file's last write, by sample time, and its last error
+	// said.
+	stateAt  time.Time
+	stateErr string
+	stderr   io.Writer
 }
 
 // use passes rec on and runs the detectors on its sample, decoded into s,
@@ -247,6 +263,7 @@ func (d *driver) use(rec ndjson.Record, derr error, s *detect.Sample) error {
 		err = d.eng.UseSample(s)
 	}
 	if err == nil {
+		d.keepState(s.TS, false)
 		return nil
 	}
 	var se *detect.SkipError
@@ -266,6 +283,7 @@ func (d *driver) finish(stderr io.Writer, err error, ended bool) error {
 		if err == nil {
 			err = d.eng.Flush()
 		}
+		d.keepState(time.Time{}, true)
 	}
 	if errors.Is(err, ndjson.ErrClosed) {
 		return nil // the reader of our output is gone: a quiet end

@@ -107,7 +107,10 @@ func New(o Options) (*Agent, error) {
 		return lookPath(name)
 	}
 	sampleArgs := append([]string{"--interval", c.Interval.String()}, c.Watch.sampleArgs()...)
-	detectArgs := []string{"--pass"} // samples flow to the end: they are the chain's heartbeat
+	// Samples flow to the end: they are the chain's heartbeat. The state
+	// file lets a chain started again tell what the target did while
+	// nothing watched.
+	detectArgs := []string{"--pass", "--state", filepath.Join(c.Dir, ".sre-detect-"+stateName(o.Name)+".state")}
 	if c.Detect != "" {
 		f, err := os.CreateTemp("", "sre-agent-detect-*.yaml")
 		if err != nil {
@@ -140,6 +143,20 @@ func New(o Options) (*Agent, error) {
 	}
 	a.stages = specs
 	return a, nil
+}
+
+// stateName is a watch name made safe for a file name.
+func stateName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 {
+		return "watch"
+	}
+	return string(b)
 }
 
 // Stages returns the chain the agent runs.
@@ -176,6 +193,11 @@ const (
 // ends or it stalls. It returns nil after a clean stop, ErrUsage when the
 // chain refuses its configuration before anything flowed.
 func (a *Agent) Run(ctx context.Context) error {
+	// sre-detect's state file lives in the report directory, which
+	// sre-report would make only once it starts.
+	if err := os.MkdirAll(a.o.Config.Dir, 0o755); err != nil {
+		return fmt.Errorf("report directory %s: %w", a.o.Config.Dir, err)
+	}
 	if len(a.o.Config.Prune) > 0 {
 		pctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})

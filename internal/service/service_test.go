@@ -510,7 +510,7 @@ func TestNewFindsTools(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if d := Describe(a.Stages()); d != "sre-sample --interval 1s x | sre-detect --pass | sre-report --dir "+cfg.Dir {
+	if d := Describe(a.Stages()); d != "sre-sample --interval 1s x | sre-detect --pass --state "+cfg.Dir+"/.sre-detect-watch.state | sre-report --dir "+cfg.Dir {
 		t.Errorf("chain %q", d)
 	}
 }
@@ -541,5 +541,51 @@ func TestAgentRetention(t *testing.T) {
 	}
 	if out, err := exec.Command(filepath.Join(bin, "sre-report"), "verify", "--dir", r.dir).CombinedOutput(); err != nil {
 		t.Errorf("verify after the prune: %v\n%s", err, out)
+	}
+}
+
+// TestAgentUnwatched: what the target did while the chain was down is
+// told when it comes back: a target that died meanwhile is a crash "ended
+// while unwatched" with its process as last seen; one replaced meanwhile
+// is restarted.
+func TestAgentUnwatched(t *testing.T) {
+	n := listenNotify(t)
+	v := victim(t, "svc-gap")
+	r := startAgent(t, "watch: {name: svc-gap}\ninterval: 100ms\ndetect: {absent_after: 0s}\n", nil)
+	n.wait(t, "READY=1")
+	waitArchive(t, r.dir, "the start", func(m map[string]any) bool { return m["type"] == "started" })
+	time.Sleep(2500 * time.Millisecond) // the state file is written every 2 s of samples
+	// The chain loses a stage; the target dies in the gap.
+	syscall.Kill(stagePID(t, r.a, "sre-detect"), syscall.SIGSTOP)
+	syscall.Kill(stagePID(t, r.a, "sre-sample"), syscall.SIGKILL)
+	v.Process.Kill()
+	v.Wait()
+	crash := waitArchive(t, r.dir, "a crash told after the gap", func(m map[string]any) bool {
+		d, _ := m["detail"].(map[string]any)
+		return m["type"] == "crash" && d["unwatched"] == true
+	})
+	p, _ := crash["process"].(map[string]any)
+	if p == nil || fmt.Sprint(p["pid"]) != fmt.Sprint(v.Process.Pid) || !strings.Contains(fmt.Sprint(crash["msg"]), "ended while unwatched") ||
+		crash["report"] == nil {
+		t.Errorf("the crash after the gap: %v", crash)
+	}
+	// Up again, then replaced while the chain is down: restarted.
+	v2 := victim(t, "svc-gap")
+	waitArchive(t, r.dir, "the target up again", func(m map[string]any) bool {
+		pp, _ := m["process"].(map[string]any)
+		return m["type"] == "started" && pp != nil && fmt.Sprint(pp["pid"]) == fmt.Sprint(v2.Process.Pid)
+	})
+	time.Sleep(2500 * time.Millisecond)
+	syscall.Kill(stagePID(t, r.a, "sre-sample"), syscall.SIGKILL)
+	v2.Process.Kill()
+	v2.Wait()
+	v3 := victim(t, "svc-gap")
+	re := waitArchive(t, r.dir, "a restart told after the gap", func(m map[string]any) bool {
+		d, _ := m["detail"].(map[string]any)
+		return m["type"] == "restarted" && d["unwatched"] == true
+	})
+	if d, _ := re["detail"].(map[string]any); fmt.Sprint(d["previous_pid"]) != fmt.Sprint(v2.Process.Pid) ||
+		!strings.Contains(fmt.Sprint(re["msg"]), fmt.Sprintf("gave way to pid %d", v3.Process.Pid)) {
+		t.Errorf("the restart after the gap: %v", re)
 	}
 }
