@@ -181,12 +181,13 @@ func (a *Agent) notify(state string) {
 	}
 }
 
-// Backoff between restarts of the chain: 1 s, doubling to 30 s; back to
-// 1 s once a chain has run a minute.
+// Backoff between restarts of the chain: 1 s, doubling to 30 s while
+// chains end before they did their work for a while (a stage that cannot
+// run); back to 1 s after a chain whose records flowed for 3 intervals, at
+// least 3 s (a stage lost once: the watch comes back at once).
 const (
-	backoffMin   = time.Second
-	backoffMax   = 30 * time.Second
-	backoffReset = time.Minute
+	backoffMin = time.Second
+	backoffMax = 30 * time.Second
 )
 
 // Run runs the chain until ctx is done, starting it again whenever a stage
@@ -226,7 +227,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			return fmt.Errorf("%w: %s before any record flowed", ErrUsage, res.why)
 		}
 		ch.Abort(2 * time.Second)
-		if a.o.Now().Sub(started) > backoffReset {
+		if res.flowed && a.o.Now().Sub(started) >= max(3*a.o.Config.Interval, 3*time.Second) {
 			backoff = backoffMin
 		}
 		a.logf(PrioErr, "the watch stopped: %s; starting the chain again in %s", res.why, backoff)
@@ -251,6 +252,7 @@ type gapInfo struct {
 type followResult struct {
 	stopped bool
 	usage   bool
+	flowed  bool // records reached the end before it ended
 	why     string
 	at      time.Time
 }
@@ -329,7 +331,7 @@ func (a *Agent) follow(ctx context.Context, ch *Chain, gap *gapInfo) followResul
 					a.notify("WATCHDOG=1")
 				}
 			case idle >= a.o.Stall:
-				return followResult{why: fmt.Sprintf("no record reached the end of the chain for %s (a stage hung)", idle.Round(time.Second)), at: a.o.Now()}
+				return followResult{why: fmt.Sprintf("no record reached the end of the chain for %s (a stage hung)", idle.Round(time.Second)), at: a.o.Now(), flowed: flowed}
 			}
 		}
 	}
@@ -345,7 +347,7 @@ func (a *Agent) lost(ex Exit, flowed bool) followResult {
 	if !flowed && ex.Code() == 2 {
 		return followResult{usage: true, why: ex.String()}
 	}
-	return followResult{why: ex.String(), at: ex.At}
+	return followResult{why: ex.String(), at: ex.At, flowed: flowed}
 }
 
 func (a *Agent) markReady() {
