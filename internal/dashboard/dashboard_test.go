@@ -562,3 +562,19 @@ func shortOf(id string) string {
 	s := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(s[:4])
 }
+
+// TestPrunedReport: an incident whose report sre-report prune removed says
+// so, when and why, rather than that the report is missing.
+func TestPrunedReport(t *testing.T) {
+	f := newFixture(t)
+	e := f.ev(f.now.Add(-time.Hour), "api", event.TypeCrash, event.SevCritical, "api died", nil, true)
+	name := report.FileName(e.TS.Time, "api", event.TypeCrash, shortOf(e.ID))
+	os.Remove(filepath.Join(f.dir, name))
+	f.append(&event.Notice{Header: event.NewHeader(event.KindNotice, "sre-report", "box", f.now), Code: "report_pruned",
+		Msg: "pruned", Detail: map[string]any{"name": name, "why": "beyond the newest 1"}})
+	f.d.Refresh()
+	body := f.page("/incident?id=" + url.QueryEscape(e.ID))
+	if !strings.Contains(body, "The report was pruned at 2026-12-07 03:00:00Z by the retention policy (beyond the newest 1)") {
+		t.Errorf("a pruned report:\n%s", body[strings.Index(body, `<h2 id="rep">`):][:400])
+	}
+}

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"hash/maphash"
 	"slices"
 	"strings"
@@ -80,6 +81,8 @@ type model struct {
 	// answers are recovered events by the hash of the crash they answer.
 	answers map[uint64]int32
 	hist    map[uint32]*history
+	// pruned says, by report name, when and why sre-report prune removed it.
+	pruned map[string]string
 	agg     *score.Aggregator
 	in      *event.Interner // targets, types and severities, shared by their records
 	counts  counts
@@ -100,6 +103,7 @@ func newModel() *model {
 		actions: map[uint64][]loc{},
 		answers: map[uint64]int32{},
 		hist:    map[uint32]*history{},
+		pruned:  map[string]string{},
 		agg:     score.New(Windows, time.Time{}),
 		in:      event.NewInterner(),
 	}
@@ -143,6 +147,19 @@ func (m *model) add(kind string, raw []byte, l loc) bool {
 	case event.KindEvent, event.KindAction, event.KindSummary:
 	case event.KindNotice:
 		m.counts.Notices++
+		if bytes.Contains(raw, []byte(`"report_pruned"`)) {
+			var n struct {
+				TS     event.Time `json:"ts"`
+				Code   string     `json:"code"`
+				Detail struct {
+					Name string `json:"name"`
+					Why  string `json:"why"`
+				} `json:"detail"`
+			}
+			if json.Unmarshal(raw, &n) == nil && n.Code == "report_pruned" && n.Detail.Name != "" {
+				m.pruned[n.Detail.Name] = fmt.Sprintf("pruned at %s by the retention policy (%s); its summary stays in the archive", fmtUTC(n.TS.Time), n.Detail.Why)
+			}
+		}
 		return true
 	default:
 		return true // samples, scores: nothing to draw

@@ -444,6 +444,7 @@ func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) {
 		rec := d.row(j, win.Label)
 		data.Recovered = &rec
 	}
+	prunedWhy := d.m.pruned[reportName(ln.Report)]
 	d.mu.RUnlock()
 
 	data.ReportName = reportName(ln.Report)
@@ -455,9 +456,12 @@ func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) {
 	default:
 		data.ReportURL = reportURL(data.ReportName)
 		text, mtime, err := d.readReport(data.ReportName)
-		if err != nil {
+		switch {
+		case err != nil && prunedWhy != "":
+			data.ReportErr = "The report was " + cleanText(prunedWhy, false) + "."
+		case err != nil:
 			data.ReportErr = cleanText(err.Error(), false)
-		} else {
+		default:
 			data.ReportText = cleanText(text, true)
 			if c := contextOf(text); c != "" {
 				data.ContextURL = reportURL(c)
