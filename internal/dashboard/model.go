@@ -83,9 +83,9 @@ type model struct {
 	hist    map[uint32]*history
 	// pruned says, by report name, when and why sre-report prune removed it.
 	pruned map[string]string
-	agg     *score.Aggregator
-	in      *event.Interner // targets, types and severities, shared by their records
-	counts  counts
+	agg    *score.Aggregator
+	in     *event.Interner // targets, types and severities, shared by their records
+	counts counts
 }
 
 // counts are what the reading of the archive met, for the page's footer.
