@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bufio"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -325,33 +324,13 @@ func fileSize(path string) int64 {
 
 // readSummary reads a report's header lines into p.
 func readSummary(path string, p *Pruned) {
-	f, err := os.Open(path)
+	e, err := readEntry(path)
 	if err != nil {
 		return
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for n := 0; sc.Scan() && n < 40; n++ {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		switch k {
-		case "What":
-			p.What = v
-		case "When-UTC":
-			if t, err := time.Parse(event.TimeLayout, v); err == nil {
-				p.Time = t
-			}
-		case "Type":
-			p.Type = v
-		case "Target":
-			p.Target = v
-		case "Severity":
-			p.Severity = v
-		}
+	p.What, p.Type, p.Target, p.Severity = e.What, e.Type, e.Target, e.Severity
+	if !e.When.IsZero() {
+		p.Time = e.When
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/localsre/sre-agent/internal/event"
 )
 
 // ArchiveName is the append-only event archive inside a report directory.
@@ -586,6 +588,10 @@ type Entry struct {
 	PrevSHA string
 	// ContextFor is, on a context report, the report it completes.
 	ContextFor string
+	// The incident as its header tells it (What:, When-UTC:, Type:,
+	// Target:, Severity:): what a pruned report leaves in the archive.
+	What, Type, Target, Severity string
+	When                         time.Time
 }
 
 // Chain is the reports of a directory, read back.
@@ -631,6 +637,18 @@ func readEntry(path string) (*Entry, error) {
 		}
 		v = strings.TrimSpace(v)
 		switch k {
+		case "What":
+			e.What = v
+		case "When-UTC":
+			if t, err := time.Parse(event.TimeLayout, v); err == nil {
+				e.When = t
+			}
+		case "Type":
+			e.Type = v
+		case "Target":
+			e.Target = v
+		case "Severity":
+			e.Severity = v
 		case keyReportID:
 			e.ID = v
 		case keyEventID:
