@@ -79,14 +79,17 @@ while time.time() - start < duration:
         next_death += period
     if now >= next_kill and len(stage_kills) < kills:
         stages = [(p, c) for p, c in children(agent.pid) if c in ("sre-sample", "sre-detect", "sre-report")]
-        if stages:
+        killed = False
+        if len(stages) == 3:  # a whole chain: not one still starting
             p, c = random.choice(stages)
             try:
                 os.kill(p, signal.SIGKILL)
                 stage_kills.append((c, time.time()))
+                killed = True
             except ProcessLookupError:
                 pass
-        next_kill = now + random.uniform(0, 2 * (duration - (now - start)) / max(1, kills - len(stage_kills)))
+        left = duration - (now - start)
+        next_kill = now + (random.uniform(0, 2 * left / max(1, kills - len(stage_kills))) if killed else 0.1)
     time.sleep(0.02)
 v.kill()
 v.wait()

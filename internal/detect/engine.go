@@ -55,6 +55,7 @@ type Engine struct {
 	decoded *event.Sample // cur decoded in full, on demand
 	decErr  error
 	prior   map[targetKey]Sighting // Config.Prior, until each target's first sample
+	changes uint64                 // processes begun or ended: Sightings changed
 }
 
 type targetKey struct{ host, target string }
@@ -566,6 +567,7 @@ func (e *Engine) update(p *Proc, s *Sample) {
 }
 
 func (e *Engine) end(t *Target, p *Proc, s *Sample, cause string, next *Proc) {
+	e.changes++
 	delete(t.up, p.ID)
 	t.ended = append(t.ended, p.ID)
 	if len(t.ended) > 64 {
@@ -605,6 +607,7 @@ func (e *Engine) policyCrash(t *Target, pe *policyEnd, s *Sample) {
 }
 
 func (e *Engine) begin(t *Target, p *Proc, s *Sample, cause string, prev *Proc, c *Crash) {
+	e.changes++
 	e.observe(Obs{Kind: KindBegin, S: s, T: t, P: p, Cause: cause, Other: prev, Crash: c})
 }
 

@@ -26,6 +26,10 @@ type Sighting struct {
 	Sample json.RawMessage `json:"sample,omitempty"`
 }
 
+// Changes counts the processes begun and ended so far: when it moved,
+// Sightings say something new (not only a later time).
+func (e *Engine) Changes() uint64 { return e.changes }
+
 // Sightings returns the last sighting of every target, in order of first
 // sight.
 func (e *Engine) Sightings() []Sighting {

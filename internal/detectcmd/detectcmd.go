@@ -242,8 +242,9 @@ type driver struct {
 	cur  *batch // the batch being filled
 	// The --state file's last write, by sample time, and its last error
 	// said.
-	stateAt  time.Time
-	stateErr string
+	stateAt      time.Time
+	stateChanges uint64
+	stateErr     string
 	stderr   io.Writer
 }
 

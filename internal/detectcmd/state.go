@@ -16,8 +16,9 @@ import (
 // sre-detect started after a gap in the watch (a stage lost, a reboot)
 // tells what happened meanwhile: a target that was up and is down ended
 // unwatched (a crash), one up with another process was restarted. It is
-// written at most every stateEvery of sample time and at the end, through
-// a temporary file and a rename: a reader never sees half of it. It is a
+// written when a process of a target began or ended, else at most every
+// stateEvery of sample time, and at the end, through a temporary file and a
+// rename: a reader never sees half of it. It is a
 // hint, not a record, so it is not fsync'd.
 
 const stateEvery = 2 * time.Second
@@ -50,13 +51,15 @@ func readState(path string) ([]detect.Sighting, error) {
 	return sf.Targets, nil
 }
 
-// keepState writes the state file when stateEvery of sample time went by
-// since the last write, or now when final.
+// keepState writes the state file when a process began or ended, when
+// stateEvery of sample time went by since the last write, or now when
+// final.
 func (d *driver) keepState(ts time.Time, final bool) {
-	if d.o.State == "" || !final && ts.Sub(d.stateAt) < stateEvery {
+	changed := d.eng.Changes() != d.stateChanges
+	if d.o.State == "" || !final && !changed && ts.Sub(d.stateAt) < stateEvery {
 		return
 	}
-	d.stateAt = ts
+	d.stateAt, d.stateChanges = ts, d.eng.Changes()
 	err := writeState(d.o.State, d.eng.Sightings())
 	msg := ""
 	if err != nil {
