@@ -245,7 +245,7 @@ type driver struct {
 	stateAt      time.Time
 	stateChanges uint64
 	stateErr     string
-	stderr   io.Writer
+	stderr       io.Writer
 }
 
 // use passes rec on and runs the detectors on its sample, decoded into s,
