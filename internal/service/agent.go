@@ -182,9 +182,11 @@ func (a *Agent) notify(state string) {
 }
 
 // Backoff between restarts of the chain: 1 s, doubling to 30 s while
-// chains end before they did their work for a while (a stage that cannot
-// run); back to 1 s after a chain whose records flowed for 3 intervals, at
-// least 3 s (a stage lost once: the watch comes back at once).
+// chains fail before they did their work for a while (a stage that cannot
+// run: it exits, or crashes); back to 1 s after a chain whose records
+// flowed for 3 intervals, at least 3 s, and after a stage killed from
+// outside (SIGKILL, SIGTERM: no fault of the chain's, and the watch must
+// come back at once).
 const (
 	backoffMin = time.Second
 	backoffMax = 30 * time.Second
@@ -215,24 +217,34 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		a.logf(PrioInfo, "watching %s: %s", a.o.Config.Watch.What(), Describe(a.stages))
 		res := a.follow(ctx, ch, gap)
-		gap = nil
+		if res.flowed {
+			gap = nil // follow wrote it when the first record came
+		}
 		switch {
 		case res.stopped:
 			a.notify("STOPPING=1\nSTATUS=stopping: flushing every event")
 			ch.Stop(a.o.StopGrace)
 			a.logf(PrioInfo, "stopped; every stage flushed and exited")
+			if gap != nil {
+				a.writeGap(gap, a.o.Now(), "the agent was stopped before the chain came back")
+			}
 			return nil
 		case res.usage:
 			ch.Abort(time.Second)
 			return fmt.Errorf("%w: %s before any record flowed", ErrUsage, res.why)
 		}
 		ch.Abort(2 * time.Second)
-		if res.flowed && a.o.Now().Sub(started) >= max(3*a.o.Config.Interval, 3*time.Second) {
+		if res.killed || res.flowed && a.o.Now().Sub(started) >= max(3*a.o.Config.Interval, 3*time.Second) {
 			backoff = backoffMin
 		}
 		a.logf(PrioErr, "the watch stopped: %s; starting the chain again in %s", res.why, backoff)
 		a.notify("STATUS=restarting the chain: " + res.why)
-		gap = &gapInfo{from: res.at, why: res.why}
+		if gap == nil {
+			gap = &gapInfo{from: res.at, why: res.why}
+		} else {
+			// The chain before did not come back: the gap goes on.
+			gap.why += "; then " + res.why
+		}
 		select {
 		case <-ctx.Done():
 			a.notify("STOPPING=1")
@@ -253,6 +265,7 @@ type followResult struct {
 	stopped bool
 	usage   bool
 	flowed  bool // records reached the end before it ended
+	killed  bool // a stage was killed from outside (SIGKILL, SIGTERM): no fault of its own
 	why     string
 	at      time.Time
 }
@@ -347,7 +360,7 @@ func (a *Agent) lost(ex Exit, flowed bool) followResult {
 	if !flowed && ex.Code() == 2 {
 		return followResult{usage: true, why: ex.String()}
 	}
-	return followResult{why: ex.String(), at: ex.At, flowed: flowed}
+	return followResult{why: ex.String(), at: ex.At, flowed: flowed, killed: ex.Killed()}
 }
 
 func (a *Agent) markReady() {

@@ -38,6 +38,21 @@ func (e Exit) Code() int {
 	return -1
 }
 
+// Killed reports whether someone else ended the stage: SIGKILL, SIGTERM,
+// SIGINT or SIGHUP, rather than its own exit or crash.
+func (e Exit) Killed() bool {
+	var ee *exec.ExitError
+	if errors.As(e.Err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			switch ws.Signal() {
+			case syscall.SIGKILL, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP:
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (e Exit) String() string {
 	var ee *exec.ExitError
 	if errors.As(e.Err, &ee) {
