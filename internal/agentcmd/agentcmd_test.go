@@ -67,3 +67,17 @@ func TestCheck(t *testing.T) {
 		t.Errorf("exit %d\n%s\nstderr %s\nwant\n%s", code, out, errOut, want)
 	}
 }
+
+// TestJournalAlways: --journal always with no journal to write to is one
+// line saying so, exit 1, before anything starts.
+func TestJournalAlways(t *testing.T) {
+	if _, err := os.Stat("/run/systemd/journal/socket"); err == nil {
+		t.Skip("this machine has a journal: the refusal cannot be seen here (TestServiceInSystemd writes to a real one)")
+	}
+	cfg := filepath.Join(t.TempDir(), "demo.yaml")
+	os.WriteFile(cfg, []byte("watch: {name: api}\n"), 0o644)
+	code, _, errOut := run(t, nil, "--config", cfg, "--journal", "always")
+	if code != cli.ExitFailure || errOut != "sre-agent: --journal always: the journal's socket does not answer\n" {
+		t.Errorf("exit %d, %q", code, errOut)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/localsre/sre-agent/internal/report"
@@ -42,6 +43,8 @@ type Dashboard struct {
 	readOnce sync.Once
 
 	chain chainCache
+
+	followers atomic.Int32 // pages following /live now (maxLive)
 }
 
 // New returns a Dashboard of o.Dir; it reads nothing until Run or the
@@ -119,6 +122,7 @@ func (d *Dashboard) Refresh() {
 			}
 		}
 		m.sort()
+		m.agg.Prune(d.o.Now())
 		d.mu.Lock()
 		d.m, d.files = m, files
 		d.mu.Unlock()
@@ -138,6 +142,9 @@ func (d *Dashboard) Refresh() {
 	err = d.m.read(uint16(len(cur)-1), lf)
 	grew := d.m.counts != before
 	d.m.sort()
+	// Facts older than the longest window count in no figure: a server
+	// that runs for months keeps only those a page can show.
+	d.m.agg.Prune(d.o.Now())
 	d.mu.Unlock()
 	if err != nil {
 		d.sayErrs([]error{err})

@@ -578,3 +578,24 @@ func TestPrunedReport(t *testing.T) {
 		t.Errorf("a pruned report:\n%s", body[strings.Index(body, `<h2 id="rep">`):][:400])
 	}
 }
+
+// TestOldFactsPruned: what no window can show is not kept, when the
+// archive is first read and as it grows, so a server that runs for months
+// holds 30 days of facts.
+func TestOldFactsPruned(t *testing.T) {
+	f := newFixture(t)
+	old := f.now.Add(-40 * 24 * time.Hour)
+	c := f.ev(old, "api", event.TypeCrash, event.SevCritical, "long ago", nil, false)
+	f.ev(old.Add(time.Minute), "api", event.TypeRecovered, event.SevInfo, "back", map[string]any{"crash_id": c.ID, "downtime_s": 60.0}, false)
+	f.d.Refresh()
+	if got := f.d.m.agg.Downtime("api", f.now.Add(-60*24*time.Hour), f.now); len(got) != 0 {
+		t.Errorf("a 40-day-old incident kept: %+v", got)
+	}
+	c2 := f.ev(f.now.Add(-24*time.Hour), "api", event.TypeCrash, event.SevCritical, "yesterday", nil, false)
+	f.ev(f.now.Add(-24*time.Hour+time.Minute), "api", event.TypeRecovered, event.SevInfo, "back", map[string]any{"crash_id": c2.ID, "downtime_s": 60.0}, false)
+	f.now = f.now.Add(30*24*time.Hour - 23*time.Hour) // yesterday's is now just past 30 days
+	f.d.Refresh()
+	if got := f.d.m.agg.Downtime("api", f.now.Add(-60*24*time.Hour), f.now); len(got) != 0 {
+		t.Errorf("an incident past the longest window kept as the archive grew: %+v", got)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 )
 
@@ -12,19 +11,17 @@ import (
 // come back later (503), and a page without it still works (reload).
 const maxLive = 64
 
-var liveCount atomic.Int32
-
 // live is a Server-Sent Events stream: "change" each time the archive
 // gained records, so an open page fetches itself again and shows them
 // without a reload. A page passes the generation it was made at (since=);
 // a change made between the page and the stream is sent at once.
 func (d *Dashboard) live(w http.ResponseWriter, r *http.Request) {
-	if liveCount.Add(1) > maxLive {
-		liveCount.Add(-1)
+	if d.followers.Add(1) > maxLive {
+		d.followers.Add(-1)
 		http.Error(w, "too many live pages; reload to see what is new", http.StatusServiceUnavailable)
 		return
 	}
-	defer liveCount.Add(-1)
+	defer d.followers.Add(-1)
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
