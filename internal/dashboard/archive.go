@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/localsre/sre-agent/internal/ndjson"
@@ -26,6 +27,46 @@ type archFile struct {
 	mtime    int64
 	offset   int64  // read up to here (the end of the last whole line)
 	tail     []byte // the bytes before offset, to notice a rewrite
+
+	// fh is the file, opened once for the lines pages read back (a page
+	// reads dozens) and closed when a new reading replaces this one. It
+	// stays the inode that was read, even once renamed by a rotation.
+	hmu sync.Mutex
+	fh  *os.File
+}
+
+// handle returns f opened for reading back, checking on the first call
+// that it is the file that was read.
+func (f *archFile) handle() (*os.File, error) {
+	f.hmu.Lock()
+	defer f.hmu.Unlock()
+	if f.fh != nil {
+		return f.fh, nil
+	}
+	file, err := os.Open(f.path)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := file.Stat(); err == nil {
+		if s, ok := st.Sys().(*syscall.Stat_t); ok && (s.Ino != f.ino || uint64(s.Dev) != f.dev) {
+			file.Close()
+			return nil, errors.New("archive rotated since it was read; the page will follow")
+		}
+	}
+	f.fh = file
+	return file, nil
+}
+
+// closeFiles closes the handles of a reading no page uses any more.
+func closeFiles(files []*archFile) {
+	for _, f := range files {
+		f.hmu.Lock()
+		if f.fh != nil {
+			f.fh.Close()
+			f.fh = nil
+		}
+		f.hmu.Unlock()
+	}
 }
 
 // isRotated reports whether name is a rotated archive: logrotate's
@@ -164,12 +205,12 @@ func readLine(files []*archFile, l loc) ([]byte, error) {
 		return nil, errors.New("archive changed")
 	}
 	f := files[l.file]
-	file, err := os.Open(f.path)
-	if err != nil {
-		return nil, err
-	}
-	defer file.Close()
 	if f.gz {
+		file, err := os.Open(f.path)
+		if err != nil {
+			return nil, err
+		}
+		defer file.Close()
 		zr, err := gzip.NewReader(file)
 		if err != nil {
 			return nil, err
@@ -182,10 +223,9 @@ func readLine(files []*archFile, l loc) ([]byte, error) {
 		_, err = io.ReadFull(zr, b)
 		return b, err
 	}
-	if st, err := file.Stat(); err == nil {
-		if s, ok := st.Sys().(*syscall.Stat_t); ok && (s.Ino != f.ino || uint64(s.Dev) != f.dev) {
-			return nil, errors.New("archive rotated since it was read; the page will follow")
-		}
+	file, err := f.handle()
+	if err != nil {
+		return nil, err
 	}
 	b := make([]byte, l.n)
 	if _, err := file.ReadAt(b, l.off); err != nil {

@@ -126,6 +126,7 @@ func (d *Dashboard) Refresh() {
 		d.mu.Lock()
 		d.m, d.files = m, files
 		d.mu.Unlock()
+		closeFiles(cur) // no page reads the old reading any more
 		d.sayErrs(errs)
 		if cur != nil || m.counts != (counts{}) {
 			d.notify()
