@@ -48,6 +48,10 @@ func (s *Sample) AppendJSON(dst []byte) ([]byte, error) {
 		b = append(b, `,"container":`...)
 		b = appendContainer(b, s.Container)
 	}
+	if s.Pod != nil {
+		b = append(b, `,"pod":`...)
+		b = appendPod(b, s.Pod)
+	}
 	if s.System != nil {
 		b = append(b, `,"system":`...)
 		if b, err = appendSystem(b, s.System); err != nil {

@@ -264,8 +264,12 @@ type Sample struct {
 	// Container is the container a container target watches; its main
 	// process is Process.
 	Container *Container `json:"container,omitempty"`
-	System    *System    `json:"system,omitempty"`
-	Exit      *Exit      `json:"exit,omitempty"`
+	// Pod is the pod a pod target watches (sre-sample --pod); such a
+	// sample has no process: the pod's containers run on a node of the
+	// cluster, and are known by what the API says of them.
+	Pod    *Pod    `json:"pod,omitempty"`
+	System *System `json:"system,omitempty"`
+	Exit   *Exit   `json:"exit,omitempty"`
 	// Unavailable maps a field path (process.fds) to why it is absent.
 	Unavailable map[string]string `json:"unavailable,omitempty"`
 }
@@ -280,7 +284,7 @@ func (s *Sample) Validate() error {
 		return invalid("kind %q: want sample", s.Kind)
 	case s.Target == "":
 		return invalid("target: missing")
-	case s.Up && s.Process == nil:
+	case s.Up && s.Process == nil && s.Pod == nil:
 		return invalid("up sample without process")
 	case s.Up && s.Exit != nil:
 		return invalid("up sample with exit")

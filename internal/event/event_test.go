@@ -401,6 +401,21 @@ func fullRecords() []struct {
 				StartedAt: ptr(event.At(ts0.Add(-time.Hour))), MemoryLimitBytes: ptr(uint64(16 << 20)),
 				ExitCode: ptr(137), OOMKilled: ptr(true),
 			},
+			Pod: &event.Pod{
+				Namespace: "shop", Name: "web-7d9f8b6c5-x2x4q", UID: "5b0d1f0c-6f1e-4a57-9a51-2f4c8e1d9b10",
+				Owner: &event.PodOwner{Kind: "Deployment", Name: "web", ReplicaSet: "web-7d9f8b6c5"},
+				Node: "edge-1", Phase: "Running", Reason: "Evicted", Message: "The node was low on resource: memory.",
+				Ready: true, Deleting: true, ResourceVersion: "48213",
+				Containers: []event.PodContainer{{
+					Name: "app", Ready: true, RestartCount: 3,
+					State: event.PodContainerState{Status: event.PodWaiting, Reason: "CrashLoopBackOff",
+						Message: "back-off 40s restarting failed container", ExitCode: ptr(1), Signal: 9,
+						StartedAt: ptr(event.At(ts0.Add(-time.Minute))), FinishedAt: ptr(event.At(ts0))},
+					LastState: &event.PodContainerState{Status: event.PodTerminated, Reason: "OOMKilled",
+						Message: "killed", ExitCode: ptr(137), Signal: 9,
+						StartedAt: ptr(event.At(ts0.Add(-time.Hour))), FinishedAt: ptr(event.At(ts0.Add(-time.Minute)))},
+				}},
+			},
 			Exit: &event.Exit{
 				PID: 4242, Noticed: event.NoticedPidfd, Code: ptr(0), Signal: "SIGKILL", SignalNum: 9,
 				CoreDump: true, UptimeS: 3600.5, OOMKilled: ptr(true),

@@ -48,6 +48,10 @@ type SampleView struct {
 	HasContainer bool
 	Container    ContainerView
 
+	// Pod is what a pod target's sample says of its pod; nil for any
+	// other target.
+	Pod *Pod
+
 	// checked reports that reading the line also proved it valid JSON, with
 	// its "v" and "kind" keys each once and unescaped and no other key that
 	// encoding/json could take for them: all that ReadHead checks of a line,
@@ -221,6 +225,13 @@ func parseSample(raw []byte, s *SampleView, in *Interner) error {
 			if err := parseContainer(&l, s, in); err != nil {
 				return err
 			}
+		case "pod":
+			if l.null() {
+				continue
+			}
+			if err := parsePod(&l, s); err != nil {
+				return err
+			}
 		case "system":
 			if l.null() {
 				continue
@@ -249,7 +260,7 @@ func parseSample(raw []byte, s *SampleView, in *Interner) error {
 		return badSample("no target")
 	case !hasUp:
 		return badSample("no up")
-	case s.Up && !s.HasProc:
+	case s.Up && !s.HasProc && s.Pod == nil:
 		return badSample("up without process")
 	case s.Up && s.HasExit:
 		return badSample("up with exit")

@@ -189,6 +189,9 @@ func TestSampleViewMatchesSample(t *testing.T) {
 				*c.ExitCode = small(*c.ExitCode)
 			}
 		}
+		if p := s.Pod; p != nil {
+			p.Namespace, p.Name = "ns"+p.Namespace, "pod"+p.Name // what a pod sample must have
+		}
 		s.Up = s.Up && s.Process != nil && s.Exit == nil
 		line, err := s.AppendJSON(nil)
 		if err != nil {
@@ -246,6 +249,7 @@ func want(s *event.Sample, line []byte) event.SampleView {
 		v.Container = event.ContainerView{ID: c.ID, State: c.State, Health: c.Health, HealthOutput: c.HealthOutput,
 			RestartCount: c.RestartCount, ExitCode: opt(c.ExitCode), OOMKilled: opt(c.OOMKilled)}
 	}
+	v.Pod = s.Pod
 	return v
 }
 
