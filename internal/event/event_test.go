@@ -404,7 +404,7 @@ func fullRecords() []struct {
 			Pod: &event.Pod{
 				Namespace: "shop", Name: "web-7d9f8b6c5-x2x4q", UID: "5b0d1f0c-6f1e-4a57-9a51-2f4c8e1d9b10",
 				Owner: &event.PodOwner{Kind: "Deployment", Name: "web", ReplicaSet: "web-7d9f8b6c5"},
-				Node: "edge-1", Phase: "Running", Reason: "Evicted", Message: "The node was low on resource: memory.",
+				Node:  "edge-1", Phase: "Running", Reason: "Evicted", Message: "The node was low on resource: memory.",
 				Ready: true, Deleting: true, ResourceVersion: "48213",
 				Containers: []event.PodContainer{{
 					Name: "app", Ready: true, RestartCount: 3,
