@@ -11,7 +11,7 @@ import (
 // CheckNamespace checks a namespace name: a DNS-1123 label.
 func CheckNamespace(s string) error {
 	if errs := validation.IsDNS1123Label(s); len(errs) > 0 {
-		return fmt.Errorf("namespace %q: %s", s, errs[0])
+		return fmt.Errorf("namespace %q: %s", s, short(errs[0]))
 	}
 	return nil
 }
@@ -20,7 +20,7 @@ func CheckNamespace(s string) error {
 // subdomain.
 func CheckName(what, s string) error {
 	if errs := validation.IsDNS1123Subdomain(s); len(errs) > 0 {
-		return fmt.Errorf("%s name %q: %s", what, s, errs[0])
+		return fmt.Errorf("%s name %q: %s", what, s, short(errs[0]))
 	}
 	return nil
 }
@@ -76,4 +76,13 @@ func ParseSelector(s string) (Selector, error) {
 		return Selector{}, fmt.Errorf("pod selector %q: the label selector selects every pod", s)
 	}
 	return Selector{ns, ls}, nil
+}
+
+// short drops the example and the regular expression from a validation
+// message, which stays one readable line.
+func short(msg string) string {
+	if i := strings.Index(msg, " (e.g."); i > 0 {
+		return msg[:i]
+	}
+	return msg
 }

@@ -31,6 +31,7 @@ Usage:
   sre-sample [flags] --match REGEX         processes whose command line matches
   sre-sample [flags] --pid N | --pidfile FILE | --user USER
   sre-sample [flags] --container NAME|ID | --container-label KEY=VALUE
+  sre-sample [flags] --pod NAMESPACE/NAME | --pod-selector NAMESPACE:SELECTOR
   sre-sample [flags] -- CMD [ARGS...]      start CMD, sample it, exit with its status
 
 Every tick prints one "sample" record per matching process (or one with
@@ -43,6 +44,12 @@ OOM kill). Its death, start and health changes are followed through the
 daemon's events (DOCKER_HOST, default the local socket) and sampled the
 moment Docker reports them.
 
+A pod target says what the Kubernetes API says of the pod ("pod": owner,
+node, phase, ready, and each container's restart count, state and last
+state), at once on every change and at every tick. The cluster is the one
+kubectl would use (--kubeconfig, KUBECONFIG, ~/.kube/config, in-cluster);
+sre-kube, beside sre-sample or on PATH, does the watching.
+
 Examples:
   sre-sample nginx                          # every nginx process, once a second
   sre-sample --match 'gunicorn.*api' --interval 5s
@@ -52,6 +59,7 @@ Examples:
   sre-sample --child-log app.log -- ./app --port 8080
   sre-sample --container web | sre-detect   # a container's deaths, OOM kills, health
   sre-sample --container-label com.docker.compose.project=shop
+  sre-sample --pod-selector shop:app=web | sre-detect   # a workload's pods, restarts, OOM kills
 `
 
 // Options are sre-sample's flags.
@@ -63,6 +71,10 @@ type Options struct {
 	User            string
 	Containers      []string
 	ContainerLabels []string
+	Pods            []string
+	PodSelectors    []string
+	Kubeconfig      string
+	KubeContext     string
 	Exclude         []int
 	One             bool
 	Interval        time.Duration
@@ -91,6 +103,10 @@ func parse(std cli.IO, args []string) (*Options, error) {
 	fs.StringArrayVar(&o.Pidfiles, "pidfile", nil, "sample the process whose PID is in `FILE`, re-read at every tick (repeatable)")
 	fs.StringArrayVar(&o.Containers, "container", nil, "sample the Docker container `NAME|ID`, its main process and its deaths as Docker tells them (repeatable)")
 	fs.StringArrayVar(&o.ContainerLabels, "container-label", nil, "sample every running Docker container with label `KEY=VALUE` (or KEY), and each that starts later (repeatable)")
+	fs.StringArrayVar(&o.Pods, "pod", nil, "sample the Kubernetes pod `NAMESPACE/NAME` as the API tells it (repeatable)")
+	fs.StringArrayVar(&o.PodSelectors, "pod-selector", nil, "sample the pods of `NAMESPACE:SELECTOR` (kubectl -l syntax) as they come and go (repeatable)")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "pod targets: kubeconfig `FILE` (default: KUBECONFIG, else ~/.kube/config, else in-cluster)")
+	fs.StringVar(&o.KubeContext, "context", "", "pod targets: kubeconfig `CONTEXT` (default: its current context)")
 	fs.StringVar(&o.User, "user", "", "sample the processes of `USER` (name or uid); with NAME or --match, only theirs")
 	fs.IntSliceVar(&o.Exclude, "exclude-tree", nil, "never select process `PID`, its descendants or the commands that launched it (sudo, timeout) by NAME, --match or --user (repeatable)")
 	fs.BoolVar(&o.One, "one", false, "refuse a target that matches several processes and list them")
@@ -156,7 +172,11 @@ func (o *Options) check() error {
 			return cli.Usagef("--container-label %s: given twice", l)
 		}
 	}
-	selectors := len(o.Names) + len(o.Matches) + len(o.PIDs) + len(o.Pidfiles) + len(o.Containers) + len(o.ContainerLabels)
+	if err := o.checkPods(); err != nil {
+		return err
+	}
+	selectors := len(o.Names) + len(o.Matches) + len(o.PIDs) + len(o.Pidfiles) + len(o.Containers) + len(o.ContainerLabels) +
+		len(o.Pods) + len(o.PodSelectors)
 	if o.LaunchCmd != nil {
 		if selectors > 0 || o.User != "" {
 			return cli.Usagef("launch mode (-- CMD) takes no other target")
@@ -169,7 +189,7 @@ func (o *Options) check() error {
 			return cli.Usagef("--child-log: only in launch mode (-- CMD)")
 		}
 		if selectors == 0 && o.User == "" {
-			return cli.Usagef("no target: give a process NAME, --match REGEX, --pid N, --pidfile FILE, --user USER, --container NAME, --container-label KEY=VALUE or -- CMD")
+			return cli.Usagef("no target: give a process NAME, --match REGEX, --pid N, --pidfile FILE, --user USER, --container NAME, --container-label KEY=VALUE, --pod NAMESPACE/NAME, --pod-selector NAMESPACE:SELECTOR or -- CMD")
 		}
 	}
 	for _, n := range o.Names {
@@ -251,7 +271,7 @@ func (o *Options) targets() ([]sampler.Target, error) {
 }
 
 // Run is sre-sample.
-func Run(ctx context.Context, std cli.IO, args []string) error {
+func Run(ctx context.Context, std cli.IO, args []string) (rerr error) {
 	o, err := parse(std, args)
 	if err != nil {
 		return err
@@ -286,6 +306,33 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 		return launch(ctx, std, o, cfg, emit)
 	}
 	cfg.Targets = targets
+	if o.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Duration)
+		defer cancel()
+	}
+	var waitPods func() error
+	if o.hasPods() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		if waitPods, err = startPods(ctx, std, o, host, out); err != nil {
+			return err
+		}
+		if len(targets) == 0 && len(o.ContainerLabels) == 0 {
+			return waitPods() // pods alone: sre-kube's samples are the output
+		}
+		// Processes and pods: whichever side stops first stops the other,
+		// and sre-kube's failure is sre-sample's.
+		podErr := make(chan error, 1)
+		go func() { podErr <- waitPods(); cancel() }()
+		defer func() {
+			cancel()
+			if perr := <-podErr; perr != nil && rerr == nil {
+				rerr = perr
+			}
+		}()
+	}
 	if len(o.Containers)+len(o.ContainerLabels) > 0 {
 		// Only a user who watches a container pays for a client.
 		dc, err := docker.New(docker.EnvFrom(std.Getenv))
@@ -298,11 +345,6 @@ func Run(ctx context.Context, std cli.IO, args []string) error {
 	s, err := sampler.New(cfg)
 	if err != nil {
 		return cli.Usagef("%v", err)
-	}
-	if o.Duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Duration)
-		defer cancel()
 	}
 	err = s.Run(ctx, emit)
 	switch {
