@@ -50,8 +50,9 @@ type WatchHooks struct {
 	// API server tells them (a relist after a gap retells the current
 	// state: the reader tells news from repeats by what changed).
 	Change func(Change)
-	// Gone is told once when the API server stops answering; Back once
-	// when it answers again, with how long it was away.
+	// Gone is told once when the API server stops answering (or refuses:
+	// IsForbidden tells RBAC's answer); Back once when it answers again,
+	// with how long it was away.
 	Gone func(err error)
 	Back func(away time.Duration)
 	// Synced is told once, when every pod the first lists found has been
@@ -171,7 +172,7 @@ func (w *watchHealth) failed(_ context.Context, _ *cache.Reflector, err error) {
 	}
 	w.mu.Unlock()
 	if first && w.hooks.Gone != nil {
-		w.hooks.Gone(errors.New(Why(err)))
+		w.hooks.Gone(err)
 	}
 }
 
