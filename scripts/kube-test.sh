@@ -7,6 +7,7 @@
 #   eval "$(scripts/kube-test.sh [DIR])"      # default DIR /tmp/sre-kube
 #   scripts/kube-test.sh build                 # only build (cached)
 #   scripts/kube-test.sh restart-apiserver [DIR]
+#   scripts/kube-test.sh stop-apiserver [DIR] | start-apiserver [DIR]
 #   scripts/kube-test.sh apiserver OWN-DIR [DIR]   # a second API server
 #   scripts/kube-test.sh stop [DIR]
 #
@@ -348,12 +349,13 @@ own_apiserver() {
 	echo "export SRE_KUBE_DIR=$own SRE_KUBECONFIG=$own/admin.kubeconfig"
 }
 
-restart_apiserver() {
-	local dir=$1 admin port t0 tokens argv=()
+# apiserver_saved reads the flags kube-apiserver was started with in $1
+# into argv, its port into port and the admin token into admin.
+apiserver_saved() {
+	local dir=$1 tokens=
 	[ -f "$dir/kube-apiserver.args" ] || die "no kube-apiserver was started in $dir"
 	mapfile -t argv <"$dir/kube-apiserver.args"
 	port=
-	tokens=
 	for a in "${argv[@]}"; do
 		case $a in
 		--secure-port=*) port=${a#*=} ;;
@@ -361,6 +363,11 @@ restart_apiserver() {
 		esac
 	done
 	admin=$(token_of "$(dirname "$tokens")" admin)
+}
+
+restart_apiserver() {
+	local dir=$1 admin port t0 argv=()
+	apiserver_saved "$dir"
 	t0=$(date +%s%3N)
 	stop_pid kube-apiserver "$dir"
 	spawn kube-apiserver "$dir" "${argv[@]}"
@@ -368,10 +375,29 @@ restart_apiserver() {
 	log "kube-apiserver in $dir restarted on port $port: away for $(($(date +%s%3N) - t0)) ms"
 }
 
+# stop_apiserver and start_apiserver are restart-apiserver in two steps,
+# for a test that changes the cluster (through another API server) while
+# this one is away.
+stop_apiserver() {
+	stop_pid kube-apiserver "$1"
+	log "kube-apiserver in $1 stopped"
+}
+
+start_apiserver() {
+	local dir=$1 admin port argv=()
+	apiserver_saved "$dir"
+	alive "$dir/kube-apiserver.pid" && die "kube-apiserver in $dir already runs"
+	spawn kube-apiserver "$dir" "${argv[@]}"
+	wait_ready kube-apiserver "$dir" "https://127.0.0.1:$port" "$admin" 120
+	log "kube-apiserver in $dir started again on port $port"
+}
+
 case "${1:-}" in
 build) build >/dev/null ;;
 stop) stop "${2:-/tmp/sre-kube}" ;;
 restart-apiserver) restart_apiserver "${2:-/tmp/sre-kube}" ;;
+stop-apiserver) stop_apiserver "${2:-/tmp/sre-kube}" ;;
+start-apiserver) start_apiserver "${2:-/tmp/sre-kube}" ;;
 apiserver)
 	[ -n "${2:-}" ] || die "usage: $0 apiserver OWN-DIR [DIR]"
 	own_apiserver "$2" "${3:-/tmp/sre-kube}"

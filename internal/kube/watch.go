@@ -137,14 +137,14 @@ func (c *Client) informer(ns string, base metav1.ListOptions, health *watchHealt
 			var l corev1.PodList
 			err := c.core.Get().Namespace(ns).Resource("pods").VersionedParams(&o, c.params).
 				Timeout(requestTimeout).Do(ctx).Into(&l)
-			health.answered(err)
+			health.note(ctx, err)
 			return &l, err
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.FieldSelector, o.LabelSelector = base.FieldSelector, base.LabelSelector
 			o.Watch = true
 			w, err := c.core.Get().Namespace(ns).Resource("pods").VersionedParams(&o, c.params).Watch(ctx)
-			health.answered(err)
+			health.note(ctx, err)
 			return w, err
 		},
 	}
@@ -176,9 +176,14 @@ func (w *watchHealth) failed(_ context.Context, _ *cache.Reflector, err error) {
 	}
 }
 
-// answered notes a list or watch request's outcome.
-func (w *watchHealth) answered(err error) {
+// note notes a list or watch request's outcome. The informer retries a
+// refused connection without telling its error handler, so each request's
+// own error is what tells an outage.
+func (w *watchHealth) note(ctx context.Context, err error) {
 	if err != nil {
+		if ctx.Err() == nil {
+			w.failed(ctx, nil, err)
+		}
 		return
 	}
 	w.mu.Lock()

@@ -470,6 +470,31 @@ func (p *Plane) RestartAPIServer(t testing.TB) {
 	}
 }
 
+// StopAPIServer stops an API server of the test's own (APIServer), and
+// StartAPIServer starts it again on the same port: between the two the
+// test may change the cluster through the shared API server, which this
+// one's clients do not reach.
+func (p *Plane) StopAPIServer(t testing.TB) {
+	t.Helper()
+	if !p.own {
+		t.Fatal("StopAPIServer: stop an API server of the test's own (p.APIServer(t)), not the shared one")
+	}
+	run(t, 2*time.Minute, "stop-apiserver", p.Dir)
+}
+
+// StartAPIServer starts again an API server StopAPIServer stopped,
+// returning once /readyz answers.
+func (p *Plane) StartAPIServer(t testing.TB) {
+	t.Helper()
+	if !p.own {
+		t.Fatal("StartAPIServer: an API server of the test's own (p.APIServer(t))")
+	}
+	run(t, 3*time.Minute, "start-apiserver", p.Dir)
+	if err := p.ready(30 * time.Second); err != nil {
+		t.Fatalf("the API server %s after its start: %v", p.Server, err)
+	}
+}
+
 // token returns the user's token from the plane's token file.
 func (p *Plane) token(user string) (string, error) {
 	f, err := os.Open(p.tokens)
