@@ -27,6 +27,7 @@ import (
 	"github.com/localsre/sre-agent/internal/event"
 	"github.com/localsre/sre-agent/internal/event/eventtest"
 	"github.com/localsre/sre-agent/internal/healcmd"
+	"github.com/localsre/sre-agent/internal/kubecmd"
 	"github.com/localsre/sre-agent/internal/reportcmd"
 	"github.com/localsre/sre-agent/internal/samplecmd"
 	"github.com/localsre/sre-agent/internal/score/promtest"
@@ -42,6 +43,7 @@ func TestMain(m *testing.M) {
 		"sre-report": func() { os.Exit(cli.Main("sre-report", reportcmd.Run)) },
 		"sre-score":  func() { os.Exit(cli.Main("sre-score", scorecmd.Run)) },
 		"sre-heal":   func() { os.Exit(cli.Main("sre-heal", healcmd.Run)) },
+		"sre-kube":   func() { os.Exit(cli.Main("sre-kube", kubecmd.Run)) },
 	})
 }
 
@@ -68,6 +70,9 @@ func TestScripts(t *testing.T) {
 					return false, nil
 				}
 				return os.Remove(probe) == nil, nil
+			case "kube":
+				// A Kubernetes control plane answers (scripts/kube-test.sh).
+				return kubeReady()
 			case "docker":
 				// A daemon answers on DOCKER_HOST (scripts/dockerd-test.sh).
 				if os.Getenv("DOCKER_HOST") == "" {
@@ -91,6 +96,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("REPO", repo)
 			env.Setenv("MYUID", me.Uid)
 			env.Values[procsKey{}] = map[string]*spawned{}
+			env.Values[kubeVarsKey{}] = new([]string)
 			if h := os.Getenv("DOCKER_HOST"); h != "" {
 				env.Setenv("DOCKER_HOST", h)
 			}
@@ -112,6 +118,7 @@ func TestScripts(t *testing.T) {
 			"memcg":              cmdMemcg,
 			"freeport":           cmdFreeport,
 			"promquery":          cmdPromquery,
+			"kube":               cmdKube,
 		},
 	})
 }
@@ -181,7 +188,7 @@ func lookPathIn(ts *testscript.TestScript, file string) (string, error) {
 	return "", fmt.Errorf("%s not found", file)
 }
 
-var envKeys = []string{"PATH", "HOME", "WORK", "TMPDIR", "NO_COLOR", "DOCKER_HOST", "REPO"}
+var envKeys = []string{"PATH", "HOME", "WORK", "TMPDIR", "NO_COLOR", "DOCKER_HOST", "REPO", "KUBECONFIG"}
 
 func scriptEnv(ts *testscript.TestScript) []string {
 	env := os.Environ()
@@ -192,6 +199,10 @@ func scriptEnv(ts *testscript.TestScript) []string {
 	// them ($victim_PID).
 	for name := range procs(ts) {
 		env = append(env, name+"_PID="+ts.Getenv(name+"_PID"))
+	}
+	// The names `kube` set ($NS, $POD_0).
+	for _, k := range *ts.Value(kubeVarsKey{}).(*[]string) {
+		env = append(env, k+"="+ts.Getenv(k))
 	}
 	return env
 }
