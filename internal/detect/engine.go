@@ -82,6 +82,9 @@ type Target struct {
 	ended   []event.Identity
 	group   group
 	slots   []any
+	// pod is set for a pod target (a Kubernetes pod, sre-sample --pod):
+	// its samples take the pod path, not the process life cycle.
+	pod *podTrack
 }
 
 // group is one tick of a target: the samples sharing a ts.
@@ -307,7 +310,9 @@ func (e *Engine) Use() error {
 		e.order = append(e.order, t)
 		if was, ok := e.prior[key]; ok {
 			delete(e.prior, key)
-			if !s.HasExit {
+			if prev := priorPod(was); s.Pod != nil || prev != nil {
+				t.pod = &podTrack{prior: prev, priorTS: was.TS}
+			} else if !s.HasExit {
 				e.unwatched(t, s, was)
 				if e.err != nil {
 					return e.err
@@ -320,6 +325,11 @@ func (e *Engine) Use() error {
 	}
 	if e.sum != nil {
 		e.sum.flushBefore(e, s.TS)
+	}
+	if s.Pod != nil || t.pod != nil {
+		// A pod's containers are known by what the cluster's API says of
+		// them, not by pids: they have a path of their own (pod.go).
+		return e.usePod(t, s)
 	}
 	var err error
 	if s.HasExit {
