@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/localsre/sre-agent/internal/event"
@@ -373,8 +374,12 @@ func podStarted(o *Obs, p *event.Pod) {
 		// (one before it started) by process_start.
 		d["process_start"] = *latest
 	}
+	about := "containers: " + strings.Join(names, ", ")
+	if ow := p.Owner; ow != nil {
+		about = ow.Kind + " " + ow.Name + "; " + about
+	}
 	o.emit(ev{typ: event.TypeStarted, sev: event.SevInfo, detail: d, noProcess: true,
-		msg: fmt.Sprintf("%s is up: pod %s on node %s, phase %s.", o.T.Name, p.Ref(), nodeName(p), p.Phase)})
+		msg: fmt.Sprintf("%s is up on node %s (%s).", o.T.Name, nodeName(p), about)})
 }
 
 func nodeName(p *event.Pod) string {
@@ -412,7 +417,7 @@ func podUnready(o *Obs, p *event.Pod) {
 	d["not_ready"] = names
 	msg := fmt.Sprintf("%s is running but not ready", o.T.Name)
 	if len(names) > 0 {
-		msg += fmt.Sprintf(": containers not ready: %v", names)
+		msg += " (not ready: " + strings.Join(names, ", ") + ")"
 	}
 	o.emit(ev{typ: "unready", sev: event.SevWarning, key: "pod:" + p.UID, detail: d, noProcess: true, msg: msg + "."})
 }
@@ -423,7 +428,7 @@ func podEvicted(o *Obs, p *event.Pod) {
 	msg := fmt.Sprintf("%s was evicted from node %s", o.T.Name, nodeName(p))
 	if p.Message != "" {
 		d["message"] = p.Message
-		msg += ": " + p.Message
+		msg += ": " + strings.TrimRight(p.Message, ".")
 	}
 	o.emit(ev{typ: "evicted", sev: event.SevCritical, key: "pod:" + p.UID, detail: d, noProcess: true, msg: msg + "."})
 }
