@@ -56,6 +56,7 @@ type Engine struct {
 	decErr  error
 	prior   map[targetKey]Sighting // Config.Prior, until each target's first sample
 	changes uint64                 // processes begun or ended: Sightings changed
+	podDet  Detector               // the pod detector, nil when disabled
 }
 
 type targetKey struct{ host, target string }
@@ -228,8 +229,14 @@ func New(cfg Config, emit Emit) (*Engine, error) {
 		if r.name == "custom" && len(cfg.Whens) == 0 {
 			continue
 		}
-		e.dets = append(e.dets, r.new(&e.cfg))
 		e.names = append(e.names, r.name)
+		if r.name == "pod" {
+			// Only pod targets' samples reach it (usePod): the process
+			// path does not call it.
+			e.podDet = r.new(&e.cfg)
+			continue
+		}
+		e.dets = append(e.dets, r.new(&e.cfg))
 	}
 	if cfg.Summary > 0 {
 		e.sum = newSummaries(cfg.Summary)

@@ -21,6 +21,7 @@ import (
 
 // podTrack is what the engine keeps of a pod target.
 type podTrack struct {
+	st  podState  // the pod detector's
 	ts  time.Time // the last sample used
 	up  bool
 	raw []byte // the last sample with a pod, for Sightings
@@ -63,6 +64,10 @@ func (e *Engine) usePod(t *Target, s *Sample) error {
 		pt.raw = append(pt.raw[:0], s.Raw...)
 	}
 	pt.ts, pt.up = s.TS, s.Up
+	if e.podDet != nil && e.err == nil {
+		e.ob = Obs{Kind: KindPod, S: s, T: t, e: e, slot: -1}
+		e.podDet.Observe(&e.ob)
+	}
 	e.observe(Obs{Kind: KindPod, S: s, T: t})
 	e.observe(Obs{Kind: KindSample, S: s, T: t})
 	return e.err
@@ -94,7 +99,8 @@ func checkPod(p *event.Pod) error {
 // for the pod, unready when its Ready condition turns false while it runs,
 // evicted when the kubelet evicted it. A sample that says again what an
 // earlier one said (the same status re-sent, a relist after the API server
-// came back) says nothing new.
+// came back) says nothing new. The engine calls it for pod targets'
+// samples alone, so that the process path does not pay for it.
 type pod struct{}
 
 var _ Detector = pod{}
@@ -128,7 +134,7 @@ func (pod) Observe(o *Obs) {
 	if o.Kind != KindPod || o.S.Pod == nil {
 		return
 	}
-	p, st := o.S.Pod, targetState[podState](o)
+	p, st := o.S.Pod, &o.T.pod.st
 	if !st.seen || st.uid != p.UID {
 		// A new pod under this target (a first sight, or one recreated
 		// under the same name): its restarts count from here, or from the

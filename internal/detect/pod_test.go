@@ -348,3 +348,17 @@ func TestPodWhen(t *testing.T) {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
 }
+
+// TestPodDisabled: --disable pod turns off every pod event, and the pod
+// samples still take the pod path (nothing from the process life cycle).
+func TestPodDisabled(t *testing.T) {
+	cfg := Defaults()
+	cfg.Disabled = []string{"pod"}
+	cfg.AbsentAfter = time.Second
+	deleted := webPod(1, event.PodContainerState{Status: event.PodTerminated}, ended("Error", 1, 0, 15))
+	deleted.Deleting = true
+	evs := podEvents(t, cfg, []podLine{{0, webPod(0, running(0), nil)}, {20, webPod(1, running(18), ended("Error", 1, 0, 15))}, {30, deleted}, {90, deleted}})
+	if len(evs) != 0 {
+		t.Errorf("events %v, want none", types(evs))
+	}
+}

@@ -71,7 +71,8 @@ const (
 	KindSample             // every sample used, last: host-wide conditions
 	// KindPod is a sample of a pod target (one with a pod, or of a target
 	// that had one): no process life cycle, no P. The pod detector reads
-	// it, and custom conditions; it comes before the sample's KindSample.
+	// it first (pod.go), then the others (custom conditions); it comes
+	// before the sample's KindSample.
 	KindPod
 )
 
