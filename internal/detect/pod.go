@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -83,6 +84,8 @@ func checkPod(p *event.Pod) error {
 			return fmt.Errorf("pod.containers[%d].name: missing", i)
 		case c.RestartCount < 0:
 			return fmt.Errorf("pod.containers[%d].restart_count %d: negative", i, c.RestartCount)
+		case c.RestartCount > math.MaxInt32:
+			return fmt.Errorf("pod.containers[%d].restart_count %d: more than the API's int32", i, c.RestartCount)
 		}
 		for j := range i {
 			if p.Containers[j].Name == c.Name {
@@ -214,20 +217,27 @@ func podRestarts(o *Obs, p *event.Pod, c *event.PodContainer, cs *podCtr, n int)
 		}
 		cs.pending = nil
 	}
-	first := c.RestartCount - n + 1
-	for r := first; r < c.RestartCount; r++ {
-		at := o.S.TS
-		if ls != nil && ls.StartedAt != nil && ls.StartedAt.Before(at) {
-			at = ls.StartedAt.Time // they had all happened by then
-		}
-		cr := podCrashEvent(o, p, c, cs, r, at, nil)
+	at := o.S.TS
+	if ls != nil && ls.StartedAt != nil && ls.StartedAt.Before(at) {
+		at = ls.StartedAt.Time // they had all happened by then
+	}
+	r := c.RestartCount - n + 1
+	if lump := n - 1 - maxUnseen; lump > 0 {
+		// More than a stream of samples can have missed (a count off
+		// by millions would be as many events): the oldest are one crash.
+		cr := podCrashEvent(o, p, c, cs, r+lump, at, nil, lump+1)
+		podRecovered(o, p, c, &cr, time.Time{}, false)
+		r += lump + 1
+	}
+	for ; r < c.RestartCount; r++ {
+		cr := podCrashEvent(o, p, c, cs, r, at, nil, 1)
 		podRecovered(o, p, c, &cr, time.Time{}, false)
 	}
-	at := o.S.TS
+	at = o.S.TS
 	if ls != nil && ls.FinishedAt != nil {
 		at = ls.FinishedAt.Time // the death, not its sighting
 	}
-	cr := podCrashEvent(o, p, c, cs, c.RestartCount, at, ls)
+	cr := podCrashEvent(o, p, c, cs, c.RestartCount, at, ls, 1)
 	cs.pending = &cr
 }
 
@@ -307,19 +317,26 @@ func endDetail(d map[string]any, ls *event.PodContainerState) string {
 	return how
 }
 
+// maxUnseen is the most restarts no sample showed that are told one crash
+// each, in one sample; those before them are told as one.
+const maxUnseen = 1000
+
 func podCrashKey(p *event.Pod, c *event.PodContainer, restart int) string {
 	return fmt.Sprintf("pod:%s/%s#%d", p.UID, c.Name, restart)
 }
 
 // podCrashEvent tells restart number restart of c, at ts: how it ended
 // when ls (its last_state) says, else as not observed.
-func podCrashEvent(o *Obs, p *event.Pod, c *event.PodContainer, cs *podCtr, restart int, ts time.Time, ls *event.PodContainerState) podCrash {
+func podCrashEvent(o *Obs, p *event.Pod, c *event.PodContainer, cs *podCtr, restart int, ts time.Time, ls *event.PodContainerState, lumped int) podCrash {
 	d := podDetail(p)
 	d["container"] = c.Name
 	d["restart_count"] = restart
 	d["observed"] = ls != nil
 	var msg string
-	if restart < c.RestartCount {
+	if lumped > 1 {
+		d["restarts"] = lumped
+		msg = fmt.Sprintf("%s container %s restarted %d times while no sample showed it (restarts %d to %d); how they ended is not known", o.T.Name, c.Name, lumped, restart-lumped+1, restart)
+	} else if restart < c.RestartCount {
 		msg = fmt.Sprintf("%s container %s restarted while no sample showed it (restart %d); how it ended is not known", o.T.Name, c.Name, restart)
 	} else {
 		msg = fmt.Sprintf("%s container %s %s; restart %d", o.T.Name, c.Name, endDetail(d, ls), restart)

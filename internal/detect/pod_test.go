@@ -49,7 +49,7 @@ type podLine struct {
 	p   event.Pod
 }
 
-func (l podLine) bytes(t *testing.T) []byte {
+func (l podLine) bytes(t testing.TB) []byte {
 	t.Helper()
 	p := l.p
 	up := p.Phase == "Running" && !p.Deleting
@@ -361,4 +361,73 @@ func TestPodDisabled(t *testing.T) {
 	if len(evs) != 0 {
 		t.Errorf("events %v, want none", types(evs))
 	}
+}
+
+// TestPodHugeJump: a count far beyond what samples can miss is still one
+// crash per restart up to a bound, the oldest told as one crash that
+// says how many it stands for; a count beyond the API's int32 is a bad
+// sample.
+func TestPodHugeJump(t *testing.T) {
+	evs := podEvents(t, Defaults(), []podLine{{0, webPod(0, running(0), nil)}, {20, webPod(5000, running(18), ended("Error", 1, 10, 15))}})
+	crashes, restarts := 0, 0
+	for _, ev := range evs {
+		if ev.Type != "crash" {
+			continue
+		}
+		crashes++
+		if n, ok := ev.Detail["restarts"].(int); ok {
+			restarts += n
+		} else {
+			restarts++
+		}
+	}
+	if crashes != maxUnseen+1 || restarts != 5000 {
+		t.Errorf("%d crashes telling %d restarts, want %d telling 5000", crashes, restarts, maxUnseen+1)
+	}
+	big := strings.Replace(string(podLine{30, webPod(7, running(0), nil)}.bytes(t)), `"restart_count":7`, `"restart_count":4294967296`, 1)
+	e, _ := eventsOf(t)
+	var se *SkipError
+	if err := e.Sample([]byte(big)); !errors.As(err, &se) || se.Reason != SkipBadSample {
+		t.Errorf("restart_count 2^32: %v, want a bad_sample skip", err)
+	}
+}
+
+// FuzzPodSamples feeds pod samples with any bytes in place of their pod
+// through the engine after a good one: never a panic, every event valid.
+func FuzzPodSamples(f *testing.F) {
+	pods := []event.Pod{webPod(1, running(20), ended("Error", 1, 0, 15)), webPod(3, backoff(), ended("OOMKilled", 137, 0, 15))}
+	for _, p := range pods {
+		s := event.Sample{Header: event.NewHeader(event.KindSample, "sre-sample", "h", podT0.Add(time.Minute)), Target: p.Ref(), Up: true, Matches: 1, Pod: &p}
+		b, err := s.AppendJSON(nil)
+		if err != nil {
+			f.Fatal(err)
+		}
+		i := strings.Index(string(b), `"pod":`)
+		f.Add(string(b[i+6 : len(b)-1]))
+	}
+	f.Add(`{"namespace":"shop","name":"web-1","phase":"Running","ready":true,"containers":[{"name":"app","ready":true,"restart_count":99999999,"state":{"status":"running"}}]}`)
+	f.Add(`{"namespace":"shop","name":"web-1","containers":[{"name":"app","restart_count":-3,"state":{}}]}`)
+	first := string(podLine{0, webPod(0, running(0), nil)}.bytes(f))
+	f.Fuzz(func(t *testing.T, pod string) {
+		e, err := New(Defaults(), func(rec any) error {
+			if ev, ok := rec.(*event.Event); ok {
+				if err := ev.Validate(); err != nil {
+					t.Fatalf("%s: %v", ev.Type, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Sample([]byte(first)); err != nil {
+			t.Fatal(err)
+		}
+		line := `{"v":1,"kind":"sample","ts":"2026-01-01T00:01:00Z","host":"h","src":"sre-sample","target":"shop/web-1","seq":2,"up":true,"matches":1,"pod":` + pod + `}`
+		err = e.Sample([]byte(line))
+		var se *SkipError
+		if err != nil && !errors.As(err, &se) {
+			t.Fatalf("%s: %v", line, err)
+		}
+	})
 }
