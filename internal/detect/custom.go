@@ -30,7 +30,9 @@ func (d *custom) Observe(o *Obs) {
 		// A condition that fired on a sample without a process (the target
 		// was down) ends on the first sample where it is false, up or not.
 		st, tst = procState[customState](o), targetState[customState](o)
-	case KindDown:
+	case KindDown, KindPod:
+		// A pod target's sample has no process: its conditions are the
+		// target's.
 		st = targetState[customState](o)
 	default:
 		return

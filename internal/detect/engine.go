@@ -56,6 +56,7 @@ type Engine struct {
 	decErr  error
 	prior   map[targetKey]Sighting // Config.Prior, until each target's first sample
 	changes uint64                 // processes begun or ended: Sightings changed
+	podDet  Detector               // the pod detector, nil when disabled
 }
 
 type targetKey struct{ host, target string }
@@ -82,6 +83,9 @@ type Target struct {
 	ended   []event.Identity
 	group   group
 	slots   []any
+	// pod is set for a pod target (a Kubernetes pod, sre-sample --pod):
+	// its samples take the pod path, not the process life cycle.
+	pod *podTrack
 }
 
 // group is one tick of a target: the samples sharing a ts.
@@ -225,8 +229,14 @@ func New(cfg Config, emit Emit) (*Engine, error) {
 		if r.name == "custom" && len(cfg.Whens) == 0 {
 			continue
 		}
-		e.dets = append(e.dets, r.new(&e.cfg))
 		e.names = append(e.names, r.name)
+		if r.name == "pod" {
+			// Only pod targets' samples reach it (usePod): the process
+			// path does not call it.
+			e.podDet = r.new(&e.cfg)
+			continue
+		}
+		e.dets = append(e.dets, r.new(&e.cfg))
 	}
 	if cfg.Summary > 0 {
 		e.sum = newSummaries(cfg.Summary)
@@ -307,7 +317,9 @@ func (e *Engine) Use() error {
 		e.order = append(e.order, t)
 		if was, ok := e.prior[key]; ok {
 			delete(e.prior, key)
-			if !s.HasExit {
+			if prev := priorPod(was); s.Pod != nil || prev != nil {
+				t.pod = &podTrack{prior: prev, priorTS: was.TS}
+			} else if !s.HasExit {
 				e.unwatched(t, s, was)
 				if e.err != nil {
 					return e.err
@@ -320,6 +332,11 @@ func (e *Engine) Use() error {
 	}
 	if e.sum != nil {
 		e.sum.flushBefore(e, s.TS)
+	}
+	if s.Pod != nil || t.pod != nil {
+		// A pod's containers are known by what the cluster's API says of
+		// them, not by pids: they have a path of their own (pod.go).
+		return e.usePod(t, s)
 	}
 	var err error
 	if s.HasExit {

@@ -27,6 +27,7 @@ var registry = []entry{
 	{"started", "first sight of a target", newStarted},
 	{"recovered", "the target is up again after a crash", newRecovered},
 	{"restarted", "a new process replaced the old one between two ticks, or Docker's restart policy restarted a container", newRestarted},
+	{"pod", "a Kubernetes pod target: started, a container's restart (crash, recovered), crashloop, unready, evicted", newPod},
 	{"unhealthy", "a container's health check turned unhealthy", newUnhealthy},
 	{"flapping", "--flap-count deaths within --flap-window: a crash loop", newFlapping},
 	{"absent", "no process for --absent-after", newAbsent},
@@ -68,6 +69,11 @@ const (
 	KindUp                 // an up sample of P
 	KindDown               // a tick found the target without any process
 	KindSample             // every sample used, last: host-wide conditions
+	// KindPod is a sample of a pod target (one with a pod, or of a target
+	// that had one): no process life cycle, no P. The pod detector reads
+	// it first (pod.go), then the others (custom conditions); it comes
+	// before the sample's KindSample.
+	KindPod
 )
 
 // Causes of a beginning or an end.
@@ -123,6 +129,9 @@ type ev struct {
 	noProcess     bool  // a host-wide event: no process
 	live          bool  // process is proc's last live reading, not the sample's
 	target        *Target
+	// ts, when set, dates the event instead of the sample: a pod
+	// container's crash is dated by the kubelet's finished_at.
+	ts time.Time
 }
 
 // emit sends an event made from o's sample and returns its id.
@@ -136,9 +145,13 @@ func (o *Obs) emit(v ev) string {
 	if v.proc != nil {
 		id = v.proc.ID
 	}
+	ts := o.S.TS
+	if !v.ts.IsZero() {
+		ts = v.ts
+	}
 	out := &event.Event{
-		Header:   event.NewHeader(event.KindEvent, Src, t.Host, o.S.TS),
-		ID:       e.id(o.S.TS, t, v.typ, v.key, id),
+		Header:   event.NewHeader(event.KindEvent, Src, t.Host, ts),
+		ID:       e.id(ts, t, v.typ, v.key, id),
 		Type:     v.typ,
 		Severity: v.sev,
 		Target:   t.Name,

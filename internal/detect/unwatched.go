@@ -22,7 +22,8 @@ type Sighting struct {
 	StartTicks uint64    `json:"start_ticks,omitempty"`
 	TS         time.Time `json:"ts"` // the last sample
 	// Sample is the last up sample, whose process a crash found after the
-	// gap carries.
+	// gap carries; for a pod target, its last sample with a pod, whose
+	// containers' restart counts the next run counts restarts from.
 	Sample json.RawMessage `json:"sample,omitempty"`
 }
 
@@ -35,6 +36,10 @@ func (e *Engine) Changes() uint64 { return e.changes }
 func (e *Engine) Sightings() []Sighting {
 	out := make([]Sighting, 0, len(e.order))
 	for _, t := range e.order {
+		if pt := t.pod; pt != nil {
+			out = append(out, pt.sighting(t))
+			continue
+		}
 		sg := Sighting{Host: t.Host, Target: t.Name, Up: len(t.up) > 0, TS: t.group.ts}
 		for _, p := range t.up {
 			if p.LastTS.After(sg.TS) {

@@ -37,8 +37,14 @@ samples' own timestamps, so replaying a recorded stream gives the same
 events.
 
 Detectors (turn off with --disable NAME): crash, started, recovered,
-restarted, unhealthy, flapping, absent, memory, leak, threads, fds, cpu,
-oom, custom.
+restarted, pod, unhealthy, flapping, absent, memory, leak, threads, fds,
+cpu, oom, custom.
+
+A Kubernetes pod target (sre-sample --pod, --pod-selector: samples with a
+"pod") has events of its own, from the pod detector: started; crash, one
+per container restart, dated when the container died; recovered, with the
+kubelet's downtime; crashloop (CrashLoopBackOff), unready and evicted, once
+each time they begin.
 
 Examples:
   sre-sample nginx | sre-detect

@@ -178,7 +178,8 @@ func (a *Aggregator) seen(t *target, ts time.Time) {
 
 // addRecovered closes the incident a recovered answers. The incident runs
 // from detail.down_since (the crash) for detail.downtime_s; a recovery after
-// --at leaves the incident open at --at (windows clip it there).
+// --at leaves the incident open at --at (windows clip it there). One with a
+// crash_id and neither figure closes that crash without an incident.
 func (a *Aggregator) addRecovered(r *Rec) {
 	start, end := r.TS, r.TS
 	switch {
@@ -215,6 +216,13 @@ func (a *Aggregator) addRecovered(r *Rec) {
 				delete(t.open, id)
 			}
 		}
+	}
+	if r.CrashID != "" && r.DownSince == nil && r.DowntimeS == nil {
+		// It answers a crash whose downtime no one saw (a pod's container
+		// restarted more than once between two samples): the crash counts
+		// as a failure, and no incident of a made-up length is added.
+		a.maybePrune()
+		return
 	}
 	if !a.old(end) {
 		t.incidents = append(t.incidents, interval{start, end})
