@@ -124,7 +124,7 @@ func watchLoop(ctx context.Context, std cli.IO, o *watchOpts, c *kube.Client, sp
 				send(watchMsg{warn: fmt.Sprintf("cannot watch pods: %s; retrying until RBAC allows it (deploy/kubernetes/rbac.yaml)", kube.Why(err))})
 				return
 			}
-			send(watchMsg{warn: fmt.Sprintf("Kubernetes API server %s gone: %s; pod watches resume from where they stopped when it answers again", c.Host(), kube.Why(err))})
+			send(watchMsg{warn: fmt.Sprintf("Kubernetes API server %s gone: %s; pod watches resume from where they stopped once it is back", c.Host(), kube.Why(err))})
 		},
 		Back: func(d time.Duration) {
 			send(watchMsg{warn: fmt.Sprintf("Kubernetes API server %s answers again after %v: pod watches resumed", c.Host(), d.Round(time.Millisecond))})
