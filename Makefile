@@ -34,13 +34,14 @@ DOCS        := $(wildcard docs/*.md docs/*.png)
 BINS        := $(addprefix $(BIN)/,$(CMDS))
 GOSRC       := go.mod go.sum $(shell find cmd internal -type f ! -name '*_test.go' ! -path '*/testdata/*' 2>/dev/null)
 
-.PHONY: help build test test-systemd test-nonroot check fmt vet staticcheck bench demo clean install uninstall install-config
+.PHONY: help build test test-systemd test-nonroot kube-plane check fmt vet staticcheck bench demo clean install uninstall install-config
 
 help:
 	@echo "make build         build $(CMDS) into $(BIN)/"
 	@echo "make demo          build, then watch a process crash (no root needed)"
 	@echo "make test          all tests with the race detector (unit, fixture, end-to-end)"
 	@echo "make test-systemd  the service under a real systemd in a container (needs DOCKER_HOST and scripts/systemd-test-image.sh)"
+	@echo "make kube-plane    build the tests' Kubernetes control plane into /var/cache/sre-agent (cold ~15 min; then eval \"\$$(scripts/kube-test.sh)\")"
 	@echo "make check         gofmt + go vet (amd64, arm64, arm, 386) + staticcheck + make test + test-systemd + the scripts as an ordinary user"
 	@echo "make bench         benchmarks against the baselines (see bench/README.md)"
 	@echo "make install       binaries, systemd units, completions, docs under PREFIX=$(PREFIX) (DESTDIR= to stage; docs/install.md)"
@@ -64,6 +65,12 @@ test-systemd:
 # As root, run the unit tests and end-to-end scripts again as nobody: most users are not root.
 test-nonroot:
 	scripts/test-nonroot.sh
+
+# The tests' Kubernetes control plane (kube-apiserver, kube-controller-manager,
+# etcd) from the Go module proxy, cached outside the clone; start it with
+# eval "$(scripts/kube-test.sh)".
+kube-plane:
+	scripts/kube-test.sh build
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -24,8 +24,15 @@ for pkg in $pkgs; do
 done
 chmod -R a+rX "$dir"
 chown "$user" "$dir/tmp"
+# The Kubernetes control plane scripts/kube-test.sh started, when there is
+# one: its kubeconfig and token file are readable by all (a throwaway plane
+# on loopback), and a test that restarts an API server starts one of its own
+# as this user, so the pod tests run here too rather than skip.
+kube=()
+[ -n "${SRE_KUBE_DIR:-}" ] && kube+=("SRE_KUBE_DIR=$SRE_KUBE_DIR")
+[ -n "${SRE_KUBECONFIG:-}" ] && kube+=("SRE_KUBECONFIG=$SRE_KUBECONFIG")
 as_user() {
-	runuser -u "$user" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$dir/tmp" TMPDIR="$dir/tmp" SRE_TEST_BIN="$dir/tools" "$@"
+	runuser -u "$user" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$dir/tmp" TMPDIR="$dir/tmp" SRE_TEST_BIN="$dir/tools" "${kube[@]}" "$@"
 }
 failed=0
 for pkg in $pkgs; do
