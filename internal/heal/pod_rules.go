@@ -2,8 +2,8 @@ package heal
 
 import (
 	"fmt"
-	"slices"
 	"regexp"
+	"slices"
 	"strings"
 )
 
