@@ -2,8 +2,9 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
+	"net/http"
 	"net/url"
 	"strconv"
 
@@ -56,7 +57,7 @@ func (c *Client) PreviousLogs(ctx context.Context, ns, pod, container string, ta
 	l, err := c.logs(ctx, ns, pod, container, true, tail, limitBytes)
 	// No pod (404) or no right to read its log (403): the current run's
 	// log would say the same.
-	if err == nil || IsForbidden(err) || IsNotFound(err) {
+	if err == nil || IsForbidden(err) || IsNotFound(err) || errors.Is(err, ErrNoNode) {
 		return l, err
 	}
 	cur, cerr := c.logs(ctx, ns, pod, container, false, tail, limitBytes)
@@ -78,24 +79,28 @@ func (c *Client) logs(ctx context.Context, ns, pod, container string, previous b
 		o.LimitBytes = &limitBytes
 	}
 	l := Logs{Container: container, Previous: previous, Call: LogCall(ns, pod, container, previous, tail, limitBytes)}
-	rc, err := c.core.Get().Namespace(ns).Resource("pods").Name(pod).SubResource("log").
-		VersionedParams(o, c.params).Stream(ctx)
+	if limitBytes <= 0 {
+		limitBytes = 16 << 20
+		o.LimitBytes = &limitBytes
+	}
+	// Do, not Stream: the answer is bounded by limitBytes, and its status
+	// tells an empty log (200) from no log at all (204).
+	res := c.core.Get().Namespace(ns).Resource("pods").Name(pod).SubResource("log").
+		VersionedParams(o, c.params).Do(ctx)
+	var code int
+	res.StatusCode(&code)
+	data, err := res.Raw()
 	if err != nil {
 		return l, err
 	}
-	defer rc.Close()
-	max := limitBytes
-	if max <= 0 {
-		max = 16 << 20
+	if code == http.StatusNoContent {
+		return l, ErrNoNode
 	}
-	l.Data, err = io.ReadAll(io.LimitReader(rc, max+1))
-	if int64(len(l.Data)) > max {
-		l.Data, l.Cut = l.Data[:max], true
-	} else if limitBytes > 0 && int64(len(l.Data)) == limitBytes {
-		l.Cut = true
-	}
-	if err != nil {
-		return l, fmt.Errorf("reading the log: %w", err)
-	}
+	l.Data = data
+	l.Cut = int64(len(data)) >= limitBytes
 	return l, nil
 }
+
+// ErrNoNode is the API server's answer for the log of a pod no node runs
+// (204 No Content): no kubelet has a log to give.
+var ErrNoNode = errors.New("the API server has no log for it: the pod runs on no node, so no kubelet has one (204 No Content)")
