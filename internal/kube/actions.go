@@ -8,6 +8,7 @@ import (
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -152,6 +153,10 @@ func (c *Client) UpdateScale(ctx context.Context, ns, kind, name string, s *Scal
 		SetHeader("Content-Type", "application/json").Body(body).Do(ctx).Error()
 	return call, err
 }
+
+// IsConflict reports an answer that the object changed since it was
+// read (its resourceVersion moved on).
+func IsConflict(err error) bool { return apierrors.IsConflict(err) }
 
 // Controller is pod p's controller (kind and name), nil for a bare pod.
 func Controller(p *corev1.Pod) *metav1.OwnerReference { return metav1.GetControllerOf(p) }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
+	"io"
 	"net/url"
 	"strconv"
 
@@ -83,24 +83,21 @@ func (c *Client) logs(ctx context.Context, ns, pod, container string, previous b
 		limitBytes = 16 << 20
 		o.LimitBytes = &limitBytes
 	}
-	// Do, not Stream: the answer is bounded by limitBytes, and its status
-	// tells an empty log (200) from no log at all (204).
-	res := c.core.Get().Namespace(ns).Resource("pods").Name(pod).SubResource("log").
-		VersionedParams(o, c.params).Do(ctx)
-	var code int
-	res.StatusCode(&code)
-	data, err := res.Raw()
+	rc, err := c.core.Get().Namespace(ns).Resource("pods").Name(pod).SubResource("log").
+		VersionedParams(o, c.params).Stream(ctx)
 	if err != nil {
 		return l, err
 	}
-	if code == http.StatusNoContent {
-		return l, ErrNoNode
+	defer rc.Close()
+	l.Data, err = io.ReadAll(io.LimitReader(rc, limitBytes))
+	if err != nil {
+		return l, fmt.Errorf("reading the log: %w", err)
 	}
-	l.Data = data
-	l.Cut = int64(len(data)) >= limitBytes
+	l.Cut = int64(len(l.Data)) >= limitBytes
 	return l, nil
 }
 
 // ErrNoNode is the API server's answer for the log of a pod no node runs
-// (204 No Content): no kubelet has a log to give.
+// (the API server answers 204 No Content, an empty body): no kubelet
+// has a log to give. Told by the pod's spec, before asking.
 var ErrNoNode = errors.New("the API server has no log for it: the pod runs on no node, so no kubelet has one (204 No Content)")

@@ -194,7 +194,8 @@ scale subresource, within bounds: it reads the replicas wanted now, takes
 --by N (+N or -N) or --to N, keeps the result within [--min, --max], moves
 at most --step, and never to 0 unless --allow-zero. At a bound it changes
 nothing ("no_change", exit 0). The update carries the resourceVersion read,
-so a scale made meanwhile by another is not overwritten (exit 1). What
+so a scale made meanwhile by another is never overwritten: it is read
+again and the target computed afresh (up to 5 times). What
 sre-heal's scale runs.
 ` + actAbout
 
@@ -247,36 +248,46 @@ func runScale(ctx context.Context, std cli.IO, args []string) error {
 		return err
 	}
 	r := &result{Verb: "update", Resource: res + "/scale", Namespace: w.ns, Name: w.name, Kind: w.kind, DryRun: dryRun}
-	s, err := c.GetScale(ctx, w.ns, w.kind, w.name)
-	if err != nil {
-		r.Verb, r.Result, r.Error = "get", resultFailed, kube.Why(err)
-		if kube.IsNotFound(err) {
-			r.Error = "no such " + w.kind
+	// The scale's resourceVersion is the workload's, which its controller
+	// moves on with each status it writes: a conflict is read again and
+	// the target computed afresh from what is there now.
+	for try := 1; ; try++ {
+		r.Verb, r.Messages = "update", nil
+		s, err := c.GetScale(ctx, w.ns, w.kind, w.name)
+		if err != nil {
+			r.Verb, r.Result, r.Error = "get", resultFailed, kube.Why(err)
+			if kube.IsNotFound(err) {
+				r.Error = "no such " + w.kind
+			}
+			return finish(std.Out, r)
 		}
+		from := s.Replicas
+		to, why := b.target(int(from))
+		r.From, r.To = &from, ptr(int32(to))
+		if to == int(from) {
+			r.Result = resultNoChange
+			r.Messages = append(r.Messages, "no change: "+why)
+			return finish(std.Out, r)
+		}
+		if why != "" {
+			r.Messages = append(r.Messages, why)
+		}
+		r.Call, _ = kube.ScaleCall(w.ns, w.kind, w.name, int32(to))
+		if dryRun {
+			r.Result = resultPlanned
+			return finish(std.Out, r)
+		}
+		_, err = c.UpdateScale(ctx, w.ns, w.kind, w.name, s, int32(to))
+		if kube.IsConflict(err) && try < 5 {
+			continue
+		}
+		if err != nil {
+			r.Result, r.Error = resultFailed, kube.Why(err)
+			return finish(std.Out, r)
+		}
+		r.Result = resultOK
 		return finish(std.Out, r)
 	}
-	from := s.Replicas
-	to, why := b.target(int(from))
-	r.From, r.To = &from, ptr(int32(to))
-	if to == int(from) {
-		r.Result = resultNoChange
-		r.Messages = append(r.Messages, "no change: "+why)
-		return finish(std.Out, r)
-	}
-	if why != "" {
-		r.Messages = append(r.Messages, why)
-	}
-	r.Call, _ = kube.ScaleCall(w.ns, w.kind, w.name, int32(to))
-	if dryRun {
-		r.Result = resultPlanned
-		return finish(std.Out, r)
-	}
-	if _, err := c.UpdateScale(ctx, w.ns, w.kind, w.name, s, int32(to)); err != nil {
-		r.Result, r.Error = resultFailed, kube.Why(err)
-		return finish(std.Out, r)
-	}
-	r.Result = resultOK
-	return finish(std.Out, r)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -151,6 +151,10 @@ func keepEvidence(ctx context.Context, c *kube.Client, ref kube.PodRef, containe
 		if cn != "" {
 			what = "logs of container " + cn
 		}
+		if p != nil && p.Spec.NodeName == "" {
+			r.Unread = append(r.Unread, unread{what, "could not read logs: " + kube.ErrNoNode.Error()})
+			continue
+		}
 		l, err := c.PreviousLogs(ctx, ref.Namespace, ref.Name, cn, int64(tail), logLimitBytes)
 		if err != nil {
 			r.Unread = append(r.Unread, unread{what, "could not read logs: " + kube.Why(err)})
