@@ -27,6 +27,7 @@ import (
 	"github.com/localsre/sre-agent/internal/event"
 	"github.com/localsre/sre-agent/internal/event/eventtest"
 	"github.com/localsre/sre-agent/internal/healcmd"
+	"github.com/localsre/sre-agent/internal/kubecmd"
 	"github.com/localsre/sre-agent/internal/reportcmd"
 	"github.com/localsre/sre-agent/internal/samplecmd"
 	"github.com/localsre/sre-agent/internal/score/promtest"
@@ -42,6 +43,7 @@ func TestMain(m *testing.M) {
 		"sre-report": func() { os.Exit(cli.Main("sre-report", reportcmd.Run)) },
 		"sre-score":  func() { os.Exit(cli.Main("sre-score", scorecmd.Run)) },
 		"sre-heal":   func() { os.Exit(cli.Main("sre-heal", healcmd.Run)) },
+		"sre-kube":   func() { os.Exit(cli.Main("sre-kube", kubecmd.Run)) },
 	})
 }
 
@@ -74,6 +76,13 @@ func TestScripts(t *testing.T) {
 					return false, nil
 				}
 				return exec.Command("docker", "version").Run() == nil, nil
+			case "kube":
+				// A control plane answers (scripts/kube-test.sh).
+				kc := os.Getenv("SRE_KUBECONFIG")
+				if kc == "" {
+					return false, nil
+				}
+				return exec.Command("kubectl", "--kubeconfig", kc, "--request-timeout=5s", "get", "--raw", "/readyz").Run() == nil, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -93,6 +102,12 @@ func TestScripts(t *testing.T) {
 			env.Values[procsKey{}] = map[string]*spawned{}
 			if h := os.Getenv("DOCKER_HOST"); h != "" {
 				env.Setenv("DOCKER_HOST", h)
+			}
+			// The control plane scripts/kube-test.sh started.
+			for _, k := range []string{"SRE_KUBECONFIG", "SRE_KUBE_DIR"} {
+				if v := os.Getenv(k); v != "" {
+					env.Setenv(k, v)
+				}
 			}
 			return nil
 		},
@@ -181,7 +196,7 @@ func lookPathIn(ts *testscript.TestScript, file string) (string, error) {
 	return "", fmt.Errorf("%s not found", file)
 }
 
-var envKeys = []string{"PATH", "HOME", "WORK", "TMPDIR", "NO_COLOR", "DOCKER_HOST", "REPO"}
+var envKeys = []string{"PATH", "HOME", "WORK", "TMPDIR", "NO_COLOR", "DOCKER_HOST", "REPO", "SRE_KUBECONFIG", "SRE_KUBE_DIR"}
 
 func scriptEnv(ts *testscript.TestScript) []string {
 	env := os.Environ()
