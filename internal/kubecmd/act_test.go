@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -260,5 +261,60 @@ func TestActionsForbidden(t *testing.T) {
 	}
 	if want := `User "sre-viewer" cannot get resource "pods/log" in API group "" in the namespace "` + ns + `"`; !strings.HasPrefix(r.Unread[0].Why, "could not read logs: forbidden: ") || !strings.HasSuffix(r.Unread[0].Why, want) {
 		t.Errorf("unread logs: %q\nwant %q", r.Unread[0].Why, want)
+	}
+}
+
+// TestShippedRBAC binds deploy/kubernetes/rbac.yaml's roles to a user in a
+// namespace, as the file says to, and runs every subcommand as that user:
+// the roles grant what each needs, and the namespace beside is refused.
+func TestShippedRBAC(t *testing.T) {
+	p := kubetest.Start(t)
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		kubetest.Need(t, "no kubectl on PATH to apply deploy/kubernetes/rbac.yaml")
+	}
+	if out, err := exec.Command(kubectl, "--kubeconfig", p.Kubeconfig, "apply", "-f", "../../deploy/kubernetes/rbac.yaml").CombinedOutput(); err != nil {
+		t.Fatalf("kubectl apply: %v: %s", err, out)
+	}
+	ns, other := p.Namespace(t), p.Namespace(t)
+	for _, role := range []string{"sre-agent-watch", "sre-agent-restart-pod", "sre-agent-rollout-restart", "sre-agent-scale"} {
+		if out, err := exec.Command(kubectl, "--kubeconfig", p.Kubeconfig, "-n", ns, "create", "rolebinding", role,
+			"--clusterrole="+role, "--user="+kubetest.Agent).CombinedOutput(); err != nil {
+			t.Fatalf("kubectl create rolebinding: %v: %s", err, out)
+		}
+	}
+	for _, n := range []string{ns, other} {
+		p.Deployment(t, n, "web", 1, nil)
+	}
+	pod := p.WaitPods(t, ns, "app=web", 1, time.Minute)[0]
+	otherPod := p.WaitPods(t, other, "app=web", 1, time.Minute)[0]
+	kc := "--kubeconfig=" + p.KubeconfigFor(t, kubetest.Agent)
+	dir := t.TempDir()
+	// RBAC takes effect through a watch: the first may be refused.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r, _, code := run(t, "scale", kc, "--namespace", ns, "--kind", "Deployment", "--name", "web", "--by", "+1", "--min", "1", "--max", "2", "--dry-run")
+		if code == 0 && r.Result == "planned" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scale --dry-run as %s: exit %d, %+v", kubetest.Agent, code, r)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, args := range [][]string{
+		{"evidence", "--pod", ns + "/" + pod.Name, "--dir", dir},
+		{"scale", "--namespace", ns, "--kind", "Deployment", "--name", "web", "--by", "+1", "--min", "1", "--max", "2"},
+		{"rollout-restart", "--namespace", ns, "--kind", "Deployment", "--name", "web"},
+		{"restart-pod", "--pod", ns + "/" + pod.Name, "--evidence-dir", dir},
+	} {
+		r, stderr, code := run(t, append(args, kc)...)
+		if code != 0 || r.Result != "ok" || (args[0] == "evidence" || args[0] == "restart-pod") && len(r.Files) != 2 {
+			t.Errorf("%s as %s: exit %d, %+v, %s", args[0], kubetest.Agent, code, r, stderr)
+		}
+	}
+	_, stderr, code := run(t, "restart-pod", "--pod", other+"/"+otherPod.Name, kc)
+	if code != 1 || !strings.Contains(stderr, `User "sre-agent" cannot get resource "pods" in API group "" in the namespace "`+other+`"`) {
+		t.Errorf("restart-pod in a namespace not bound: exit %d, %q", code, stderr)
 	}
 }
