@@ -65,7 +65,9 @@ func detailStr(ev *event.Event, key string) string {
 func podOf(ev *event.Event) (ns, pod string) {
 	ns, pod = detailStr(ev, "namespace"), detailStr(ev, "pod")
 	if ns == "" && pod == "" && ev != nil {
-		ns, pod, _ = strings.Cut(ev.Target, "/")
+		if n, p, ok := strings.Cut(ev.Target, "/"); ok {
+			ns, pod = n, p
+		}
 	}
 	return ns, pod
 }
