@@ -25,8 +25,10 @@ controller would be gone for good: refused (exit 3) unless --allow-orphan.
 The delete carries the pod's uid as a precondition (--uid, else the uid just
 read), so a new pod of the same name is never the one deleted. With
 --evidence-dir, the pod's previous logs and events are kept there first
-(as sre-kube evidence does); when nothing could be kept the pod is not
-deleted, unless --best-effort.
+(as sre-kube evidence does); when any of it could not be kept (a log RBAC
+denies, a kubelet out of reach, a full disk) the pod is not deleted, unless
+--best-effort. A pod no node runs has no log: that is said, and is no
+reason to keep it.
 ` + actAbout
 
 func runRestartPod(ctx context.Context, std cli.IO, args []string) error {
@@ -101,10 +103,17 @@ func runRestartPod(ctx context.Context, std cli.IO, args []string) error {
 	}
 	if dir != "" {
 		keepEvidence(ctx, c, ref, "", dir, tail, std.Now(), r)
-		if len(r.Files) == 0 && !bestEffort {
-			why := "no evidence could be kept, so the pod was not deleted (--best-effort deletes it all the same)"
-			if len(r.Unread) > 0 {
-				why += ": " + r.Unread[0].What + ": " + r.Unread[0].Why
+		var missed *unread
+		for i := range r.Unread {
+			if !r.Unread[i].none {
+				missed = &r.Unread[i]
+				break
+			}
+		}
+		if (missed != nil || len(r.Files) == 0) && !bestEffort {
+			why := "evidence not kept, so the pod was not deleted (--best-effort deletes it all the same)"
+			if missed != nil {
+				why += ": " + missed.What + ": " + missed.Why
 			}
 			return fail(resultFailed, why)
 		}

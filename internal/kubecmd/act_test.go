@@ -233,7 +233,7 @@ func TestActionsForbidden(t *testing.T) {
 	// A pod a node runs, so that its log is the kubelet's to give and
 	// RBAC is asked for it.
 	onNode := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "on-node", Namespace: ns},
-		Spec: corev1.PodSpec{NodeName: "node-a", Containers: []corev1.Container{{Name: "app", Image: kubetest.Image}}}}
+		Spec: corev1.PodSpec{NodeName: "node-a", TerminationGracePeriodSeconds: new(int64(0)), Containers: []corev1.Container{{Name: "app", Image: kubetest.Image}}}}
 	if _, err := p.Client.CoreV1().Pods(ns).Create(context.Background(), onNode, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -317,4 +317,37 @@ func TestShippedRBAC(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, `User "sre-agent" cannot get resource "pods" in API group "" in the namespace "`+other+`"`) {
 		t.Errorf("restart-pod in a namespace not bound: exit %d, %q", code, stderr)
 	}
+}
+
+// TestRestartPodEvidenceRequired: a log the API server refuses (RBAC) is
+// evidence not kept, and the pod is not deleted; --best-effort deletes it
+// and says what was not kept.
+func TestRestartPodEvidenceRequired(t *testing.T) {
+	p := kubetest.Start(t)
+	ns := p.Namespace(t)
+	for _, name := range []string{"on-node", "on-node-2"} {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": name}},
+			Spec: corev1.PodSpec{NodeName: "node-a", TerminationGracePeriodSeconds: new(int64(0)), Containers: []corev1.Container{{Name: "app", Image: kubetest.Image}}}}
+		if _, err := p.Client.CoreV1().Pods(ns).Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Grant(t, ns, kubetest.Viewer, []rbacv1.PolicyRule{
+		{Verbs: []string{"get", "delete"}, APIGroups: []string{""}, Resources: []string{"pods"}},
+		{Verbs: []string{"list"}, APIGroups: []string{""}, Resources: []string{"events"}},
+	})
+	kc := "--kubeconfig=" + p.KubeconfigFor(t, kubetest.Viewer)
+	dir := t.TempDir()
+	r, stderr, code := run(t, "restart-pod", "--pod", ns+"/on-node", "--allow-orphan", "--evidence-dir", dir, kc)
+	if code != 1 || r.Result != "failed" || len(r.Files) != 2 ||
+		!strings.Contains(r.Error, `evidence not kept, so the pod was not deleted (--best-effort deletes it all the same): logs of container app: could not read logs: forbidden: `) ||
+		!strings.Contains(r.Error, `cannot get resource "pods/log"`) {
+		t.Fatalf("exit %d, %+v, %s", code, r, stderr)
+	}
+	p.WaitPods(t, ns, "app=on-node", 1, 10*time.Second)
+	r, stderr, code = run(t, "restart-pod", "--pod", ns+"/on-node-2", "--allow-orphan", "--evidence-dir", dir, "--best-effort", kc)
+	if code != 0 || r.Result != "ok" || len(r.Unread) != 1 {
+		t.Fatalf("--best-effort: exit %d, %+v, %s", code, r, stderr)
+	}
+	p.WaitPods(t, ns, "app=on-node-2", 0, time.Minute)
 }

@@ -133,7 +133,7 @@ func keepEvidence(ctx context.Context, c *kube.Client, ref kube.PodRef, containe
 	p, perr := c.Pod(ctx, ref.Namespace, ref.Name)
 	if perr != nil {
 		p = nil
-		r.Unread = append(r.Unread, unread{"pod " + ref.String(), "could not read the pod: " + kube.Why(perr)})
+		r.Unread = append(r.Unread, unread{What: "pod " + ref.String(), Why: "could not read the pod: " + kube.Why(perr)})
 	}
 	containers := []string{container}
 	if container == "" && p != nil {
@@ -142,7 +142,7 @@ func keepEvidence(ctx context.Context, c *kube.Client, ref kube.PodRef, containe
 			containers = append(containers, sc.Name)
 		}
 		if len(containers) > maxContainers {
-			r.Unread = append(r.Unread, unread{"logs", fmt.Sprintf("only the first %d of %d containers' logs kept", maxContainers, len(containers))})
+			r.Unread = append(r.Unread, unread{What: "logs", Why: fmt.Sprintf("only the first %d of %d containers' logs kept", maxContainers, len(containers))})
 			containers = containers[:maxContainers]
 		}
 	}
@@ -152,12 +152,12 @@ func keepEvidence(ctx context.Context, c *kube.Client, ref kube.PodRef, containe
 			what = "logs of container " + cn
 		}
 		if p != nil && p.Spec.NodeName == "" {
-			r.Unread = append(r.Unread, unread{what, "could not read logs: " + kube.ErrNoNode.Error()})
+			r.Unread = append(r.Unread, unread{what, "could not read logs: " + kube.ErrNoNode.Error(), true})
 			continue
 		}
 		l, err := c.PreviousLogs(ctx, ref.Namespace, ref.Name, cn, int64(tail), logLimitBytes)
 		if err != nil {
-			r.Unread = append(r.Unread, unread{what, "could not read logs: " + kube.Why(err)})
+			r.Unread = append(r.Unread, unread{What: what, Why: "could not read logs: " + kube.Why(err)})
 			continue
 		}
 		run := "previous"
@@ -180,7 +180,7 @@ func keepEvidence(ctx context.Context, c *kube.Client, ref kube.PodRef, containe
 	}
 	evs, err := c.PodEvents(ctx, ref.Namespace, ref.Name)
 	if err != nil {
-		r.Unread = append(r.Unread, unread{"events", "could not read events: " + kube.Why(err)})
+		r.Unread = append(r.Unread, unread{What: "events", Why: "could not read events: " + kube.Why(err)})
 	} else {
 		var b bytes.Buffer
 		fmt.Fprintf(&b, "# events of pod %s, oldest first (%s)\n", ref, kube.EventsCall(ref.Namespace, ref.Name))
@@ -206,7 +206,7 @@ func keepEvidence(ctx context.Context, c *kube.Client, ref kube.PodRef, containe
 func writeEvidence(r *result, dir, name, what string, data []byte) {
 	path, err := writeDurable(dir, name, data)
 	if err != nil {
-		r.Unread = append(r.Unread, unread{what, "could not write " + filepath.Join(dir, name) + ": " + unwrapPath(err).Error()})
+		r.Unread = append(r.Unread, unread{What: what, Why: "could not write " + filepath.Join(dir, name) + ": " + unwrapPath(err).Error()})
 		return
 	}
 	r.Files = append(r.Files, file{Path: path, What: what, Bytes: len(data)})

@@ -57,6 +57,9 @@ type file struct {
 type unread struct {
 	What string `json:"what"`
 	Why  string `json:"why"`
+	// none: there is nothing to read (a pod no node runs has no log),
+	// not a failure to read it.
+	none bool
 }
 
 // finish prints r and returns the error that gives its exit status; the
