@@ -27,7 +27,11 @@ var _ Action = podAction{}
 
 // kubeResult is sre-kube's result line (internal/kubecmd).
 type kubeResult struct {
-	Result string `json:"result"`
+	Verb      string `json:"verb"`
+	Resource  string `json:"resource"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Result    string `json:"result"`
 	Call   string `json:"call"`
 	Error  string `json:"error"`
 	Owner  string `json:"owner"`
@@ -191,6 +195,10 @@ func (a podAction) Do(ctx context.Context, j *Job) Outcome {
 		o.Result, o.Err = event.ResultFailed, fmt.Sprintf("run %s: %v", prog, runErr)
 	case code != 0 || parseErr != nil:
 		o.Result, o.Err = event.ResultFailed, why
+		if res.Error != "" && res.Verb != "" {
+			// As RBAC names it: "update deployments/scale shop/web: forbidden: …".
+			o.Err = fmt.Sprintf("%s %s %s/%s: %s", res.Verb, res.Resource, res.Namespace, res.Name, res.Error)
+		}
 		if o.Err == "" {
 			o.Err = fmt.Sprintf("sre-kube exited %d with no result line", code)
 		}
