@@ -32,12 +32,12 @@ type kubeResult struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	Result    string `json:"result"`
-	Call   string `json:"call"`
-	Error  string `json:"error"`
-	Owner  string `json:"owner"`
-	From   *int   `json:"from"`
-	To     *int   `json:"to"`
-	Files  []struct {
+	Call      string `json:"call"`
+	Error     string `json:"error"`
+	Owner     string `json:"owner"`
+	From      *int   `json:"from"`
+	To        *int   `json:"to"`
+	Files     []struct {
 		Path string `json:"path"`
 		What string `json:"what"`
 	} `json:"files"`
