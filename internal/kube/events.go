@@ -60,9 +60,13 @@ func EventsCall(ns, pod string) string {
 }
 
 func podEventSelector(ns, pod string) string {
-	return fields.SelectorFromSet(fields.Set{
-		"involvedObject.kind": "Pod", "involvedObject.namespace": ns, "involvedObject.name": pod,
-	}).String()
+	// In this order, always (a Set's would be a map's): the audit and
+	// the tests read it.
+	return fields.AndSelectors(
+		fields.OneTermEqualSelector("involvedObject.kind", "Pod"),
+		fields.OneTermEqualSelector("involvedObject.namespace", ns),
+		fields.OneTermEqualSelector("involvedObject.name", pod),
+	).String()
 }
 
 // PodEvents lists the events about pod ns/pod, oldest first, the newest
