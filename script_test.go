@@ -100,6 +100,12 @@ func TestScripts(t *testing.T) {
 			if h := os.Getenv("DOCKER_HOST"); h != "" {
 				env.Setenv("DOCKER_HOST", h)
 			}
+			// The control plane scripts/kube-test.sh started.
+			for _, k := range []string{"SRE_KUBECONFIG", "SRE_KUBE_DIR"} {
+				if v := os.Getenv(k); v != "" {
+					env.Setenv(k, v)
+				}
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -188,7 +194,7 @@ func lookPathIn(ts *testscript.TestScript, file string) (string, error) {
 	return "", fmt.Errorf("%s not found", file)
 }
 
-var envKeys = []string{"PATH", "HOME", "WORK", "TMPDIR", "NO_COLOR", "DOCKER_HOST", "REPO", "KUBECONFIG"}
+var envKeys = []string{"PATH", "HOME", "WORK", "TMPDIR", "NO_COLOR", "DOCKER_HOST", "REPO", "KUBECONFIG", "SRE_KUBECONFIG", "SRE_KUBE_DIR"}
 
 func scriptEnv(ts *testscript.TestScript) []string {
 	env := os.Environ()

@@ -56,7 +56,7 @@ type actionKind struct {
 	check func(*Rule) error // validates the rule's action-specific keys
 }
 
-// registry lists every action. Kubernetes actions join here, as the container ones did.
+// registry lists every action.
 var registry = map[string]actionKind{
 	"restart_process": {restartProcess{}, checkCommand},
 	"run":             {runCommand{}, checkCommand},
@@ -66,6 +66,10 @@ var registry = map[string]actionKind{
 	"restart_container": {containerAction{"restart"}, checkContainer},
 	"stop_container":    {containerAction{"stop"}, checkContainer},
 	"start_container":   {containerAction{"start"}, checkContainer},
+
+	"restart_pod":     {podAction{"restart_pod"}, checkPod},
+	"rollout_restart": {podAction{"rollout_restart"}, checkPod},
+	"scale":           {podAction{"scale"}, checkPod},
 }
 
 // ActionNames lists the known actions, sorted.

@@ -17,6 +17,10 @@ var containerActions = map[string]string{
 // on an action that does not act on a container.
 func containerKeys(r *Rule, raw *rawRule) error {
 	_, isContainer := containerActions[r.Action]
+	if r.Action == "restart_pod" {
+		// It keeps the pod's logs first, as a container action does.
+		return captureKeys(r, raw)
+	}
 	set := map[string]bool{
 		"container": len(raw.Container) > 0, "container_label": raw.ContainerLabel != "",
 		"stop_timeout_seconds": raw.StopTimeoutSeconds != nil, "capture_lines": raw.CaptureLines != nil,
@@ -25,6 +29,9 @@ func containerKeys(r *Rule, raw *rawRule) error {
 	if !isContainer {
 		for _, k := range []string{"container", "container_label", "stop_timeout_seconds", "capture_lines", "capture"} {
 			if set[k] {
+				if k == "capture_lines" || k == "capture" {
+					return keyErrf(k, "%s: only for restart_container, stop_container, start_container and restart_pod", k)
+				}
 				return keyErrf(k, "%s: only for restart_container, stop_container and start_container", k)
 			}
 		}
@@ -38,6 +45,16 @@ func containerKeys(r *Rule, raw *rawRule) error {
 			return keyErrf("stop_timeout_seconds", "stop_timeout_seconds %d: must be between 0 and 3600", *raw.StopTimeoutSeconds)
 		}
 		r.StopTimeout = *raw.StopTimeoutSeconds
+	}
+	return captureKeys(r, raw)
+}
+
+// captureKeys reads the keys of the evidence kept before acting.
+func captureKeys(r *Rule, raw *rawRule) error {
+	for k, set := range map[string]bool{"container": len(raw.Container) > 0, "container_label": raw.ContainerLabel != "", "stop_timeout_seconds": raw.StopTimeoutSeconds != nil} {
+		if set && r.Action == "restart_pod" {
+			return keyErrf(k, "%s: only for restart_container, stop_container and start_container", k)
+		}
 	}
 	if raw.CaptureLines != nil {
 		if *raw.CaptureLines < 1 || *raw.CaptureLines > 100000 {

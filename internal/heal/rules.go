@@ -98,7 +98,17 @@ type Rule struct {
 	StopTimeout    int
 	CaptureLines   int
 	CaptureBestEff bool
-	Line, Col      int
+	// Kubernetes actions (pod_rules.go): the namespaces the rule may act
+	// in, the workloads it may act on, and scale's bounds.
+	Namespaces  []string
+	Workloads   []Workload
+	AllowOrphan bool
+	MinReplicas int
+	MaxReplicas int
+	Step        int
+	By          int
+	AllowZero   bool
+	Line, Col   int
 
 	when *gojq.Code
 }
@@ -143,6 +153,14 @@ type rawRule struct {
 	StopTimeoutSeconds *int              `yaml:"stop_timeout_seconds"`
 	CaptureLines       *int              `yaml:"capture_lines"`
 	Capture            string            `yaml:"capture"`
+	Namespaces         []string          `yaml:"namespaces"`
+	Workloads          []string          `yaml:"workloads"`
+	AllowOrphan        *bool             `yaml:"allow_orphan"`
+	MinReplicas        *int              `yaml:"min_replicas"`
+	MaxReplicas        *int              `yaml:"max_replicas"`
+	Step               *int              `yaml:"step"`
+	AllowZero          *bool             `yaml:"allow_zero"`
+	By                 *int              `yaml:"by"`
 }
 
 type rawBackoff struct {
@@ -474,6 +492,12 @@ func (p *parsing) rule(i int, raw *rawRule) (*Rule, error) {
 		}
 	}
 	if err := containerKeys(r, raw); err != nil {
+		var ke *keyError
+		if errors.As(err, &ke) {
+			return nil, p.errf(i, ke.key, "rule %q: %s", r.Name, ke.msg)
+		}
+	}
+	if err := podKeys(r, raw); err != nil {
 		var ke *keyError
 		if errors.As(err, &ke) {
 			return nil, p.errf(i, ke.key, "rule %q: %s", r.Name, ke.msg)

@@ -81,7 +81,7 @@ func TestParseErrors(t *testing.T) {
 		{"relative command", strings.Replace(okRule, `/bin/true`, `true`, 1), "r.yaml:5:14: rule \"a\": command[0] \"true\": must be an absolute path"},
 		{"missing command", strings.Replace(okRule, "    command: [\"/bin/true\"]\n", "", 1), "r.yaml:2:5: rule \"a\": action run: command: missing"},
 		{"placeholder in program", strings.Replace(okRule, `/bin/true`, `/bin/{target}`, 1), "r.yaml:5:14: rule \"a\": command[0] \"/bin/{target}\": placeholders are not allowed"},
-		{"unknown action", strings.Replace(okRule, "action: run", "action: reboot", 1), "r.yaml:4:13: rule \"a\": action \"reboot\": unknown (one of restart_container, restart_process, run, signal, start_container, stop_container, systemd_restart)"},
+		{"unknown action", strings.Replace(okRule, "action: run", "action: reboot", 1), "r.yaml:4:13: rule \"a\": action \"reboot\": unknown (one of restart_container, restart_pod, restart_process, rollout_restart, run, scale, signal, start_container, stop_container, systemd_restart)"},
 		{"missing action", strings.Replace(okRule, "    action: run\n", "", 1), "r.yaml:2:5: rule \"a\": action: missing"},
 		{"escalate missing", okRule + "    escalate: nobody\n", "r.yaml:7:15: rule \"a\": escalate names \"nobody\", which is not a rule"},
 		{"escalate self", okRule + "    escalate: a\n", "r.yaml:7:15: rule \"a\": escalates to itself"},

@@ -57,6 +57,14 @@ capture: best_effort. A container with a Docker restart policy is never
 restarted or started: Docker does that itself. A dry run prints the API call
 (POST /containers/NAME/restart?t=10) and asks the daemon nothing.
 
+restart_pod, rollout_restart and scale act on Kubernetes through sre-kube
+(beside sre-heal, else on PATH; SRE_KUBE names another), with the cluster
+KUBECONFIG names: only in the namespaces their rule names (namespaces:),
+on the workloads it names (workloads: [Deployment/web]); an event outside
+them is refused and audited. restart_pod keeps the pod's previous logs and
+events in DIR first. A dry run runs sre-kube --dry-run, which reads but
+never writes: the record's argv is the exact API call.
+
 Examples:
   sre-sample --pidfile /run/api.pid | sre-detect | sre-report | sre-heal --rules rules.yaml
   sre-sample --pidfile /run/api.pid | sre-detect | sre-report | sre-heal --rules rules.yaml --apply
@@ -189,6 +197,8 @@ func runs(r *heal.Rule) string {
 			s += " --user"
 		}
 		return s + " restart -- " + r.Unit
+	case "restart_pod", "rollout_restart", "scale":
+		return heal.PodPlan(r)
 	case "restart_container", "stop_container", "start_container":
 		op := strings.TrimSuffix(r.Action, "_container")
 		var t *int

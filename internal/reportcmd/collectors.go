@@ -74,6 +74,7 @@ func collectors(ctx context.Context, std cli.IO, o *Options) (first, slow []fore
 		{Name: "host", Order: 30, Collector: forensics.NewHostCollector("/proc", o.Disks)},
 		{Name: "kernel", Order: 40, Collector: forensics.NewKernelCollector("/proc")},
 		{Name: "docker", Order: 50, Collector: forensics.NewDockerCollector(dockerAPI, o.ContainerLogLines)},
+		{Name: "pod", Order: 55, Collector: forensics.NewPodEvidenceCollector(forensics.FindSreKube(std.Getenv), o.Dir, o.ContainerLogLines)},
 		{Name: "kubernetes", Order: 60, Collector: forensics.NewKubernetesCollector(kubectl)},
 		{Name: "tools", Order: 70, Collector: tools},
 	}
@@ -104,13 +105,24 @@ func collectors(ctx context.Context, std cli.IO, o *Options) (first, slow []fore
 // both streams — in the first report: they are the evidence of what
 // happened, kept before anything (a restart policy, a heal rule, --rm) can
 // take them, and one inspect and one logs call cost milliseconds.
+//
+// A pod's incident (sre-detect's pod events) has its evidence — the
+// previous run's log and the pod's events, kept as files by sre-kube — in
+// the first report likewise, within --collector-timeout: a restart, a
+// rescheduling or sre-heal's restart_pod would take them.
 func (st *filterState) split(inc *forensics.Incident) (first, slow []forensics.Entry) {
-	if inc.Event == nil || inc.Event.Detail["container_id"] == nil || forensics.ContainerOf(inc) == "" {
+	own := ""
+	switch {
+	case inc.Event != nil && inc.Event.Detail["container_id"] != nil && forensics.ContainerOf(inc) != "":
+		own = "docker"
+	case podIncident(inc):
+		own = "pod"
+	default:
 		return st.first, st.slow
 	}
 	first = append(first, st.first...)
 	for _, e := range st.slow {
-		if e.Name == "docker" {
+		if e.Name == own {
 			// At the first report's own priority, not the context's.
 			if y, ok := e.Collector.(yielding); ok {
 				e.Collector = y.Collector
@@ -121,6 +133,11 @@ func (st *filterState) split(inc *forensics.Incident) (first, slow []forensics.E
 		}
 	}
 	return first, slow
+}
+
+func podIncident(inc *forensics.Incident) bool {
+	ns, pod, _ := forensics.PodOf(inc)
+	return ns != "" && pod != ""
 }
 
 // versioned is the tools collector's version cache.
