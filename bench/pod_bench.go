@@ -14,9 +14,8 @@
 // server's own floor.
 //
 // memory makes a Deployment of PODS pods, marks each Running, and reads
-// sre-kube's VmHWM once every pod has been sampled, beside sre-sample's
-// own (which links no Kubernetes client) and a bare client-go informer
-// holding the same pods.
+// sre-kube's VmHWM once every pod has been sampled five times, beside
+// sre-sample's own, which relays its lines and links no Kubernetes client.
 package main
 
 import (
@@ -30,6 +29,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -201,8 +201,9 @@ func latency(kc, bin string, n int) error {
 
 	sh := fmt.Sprintf("%s --pod-selector %s:app=lat --interval 1s --kubeconfig %s | %s",
 		filepath.Join(bin, "sre-sample"), ns, kc, filepath.Join(bin, "sre-detect"))
-	cmd := exec.Command("bash", "-c", "exec "+sh)
+	cmd := exec.Command("bash", "-c", sh)
 	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the pipeline ends with the run
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -210,7 +211,7 @@ func latency(kc, bin string, n int) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM); _ = cmd.Wait() }()
 	crashes := make(chan time.Time, 64)
 	started := make(chan struct{}, 1)
 	go func() {
@@ -329,15 +330,20 @@ func memory(kc, bin string, n int) error {
 	return nil
 }
 
+// childNamed finds ppid's child called name. A child is listed under the
+// thread that forked it, which for a Go program is any of its threads.
 func childNamed(ppid int, name string) (int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", ppid, ppid))
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", ppid))
 	if err != nil {
 		return 0, err
 	}
-	for _, f := range strings.Fields(string(b)) {
-		pid, _ := strconv.Atoi(f)
-		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == name {
-			return pid, nil
+	for _, t := range tasks {
+		b, _ := os.ReadFile(t)
+		for _, f := range strings.Fields(string(b)) {
+			pid, _ := strconv.Atoi(f)
+			if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == name {
+				return pid, nil
+			}
 		}
 	}
 	return 0, fmt.Errorf("no %s child of %d", name, ppid)
