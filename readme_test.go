@@ -30,6 +30,12 @@ type readmeBlock struct {
 	// until stopped, so the test waits for http://127.0.0.1:9479/ to show
 	// an incident, then stops it.
 	serve bool
+	// kube: marked <!-- README test: run, kube -->: run as written, with
+	// KUBECONFIG the control plane of SRE_KUBECONFIG
+	// (scripts/kube-test.sh), alone after the blocks before it; the test
+	// stands in for the kubelet that plane lacks (kubeletFor). Skipped
+	// without a plane, except in CI.
+	kube bool
 	// systemd: marked <!-- README test: run, systemd -->: run by
 	// TestServiceInSystemd in a real systemd, not by TestReadme.
 	systemd bool
@@ -40,7 +46,7 @@ func readmeBlocks(t *testing.T, readme string) []readmeBlock {
 	t.Helper()
 	var out []readmeBlock
 	var cur *readmeBlock
-	marked, dock, srv, sysd := false, false, false, false
+	marked, dock, srv, sysd, kb := false, false, false, false, false
 	sc := bufio.NewScanner(strings.NewReader(readme))
 	for n := 1; sc.Scan(); n++ {
 		l := sc.Text()
@@ -53,15 +59,17 @@ func readmeBlocks(t *testing.T, readme string) []readmeBlock {
 			marked, srv = true, true
 		case cur == nil && strings.TrimSpace(l) == "<!-- README test: run, systemd -->":
 			sysd = true
+		case cur == nil && strings.TrimSpace(l) == "<!-- README test: run, kube -->":
+			marked, kb = true, true
 		case cur == nil && l == "```sh":
-			cur = &readmeBlock{line: n + 1, run: marked, docker: dock, serve: srv, systemd: sysd}
+			cur = &readmeBlock{line: n + 1, run: marked, docker: dock, serve: srv, systemd: sysd, kube: kb}
 		case cur != nil && l == "```":
 			out = append(out, *cur)
-			cur, marked, dock, srv, sysd = nil, false, false, false, false
+			cur, marked, dock, srv, sysd, kb = nil, false, false, false, false, false
 		case cur != nil:
 			cur.text += l + "\n"
 		case strings.TrimSpace(l) != "":
-			marked, dock, srv, sysd = false, false, false, false // the mark is for the block right after it
+			marked, dock, srv, sysd, kb = false, false, false, false, false // the mark is for the block right after it
 		}
 	}
 	if cur != nil {
@@ -210,6 +218,10 @@ func TestReadme(t *testing.T) {
 		}
 		if blk.serve {
 			runServeBlock(t, setup.String()+blk.text, clone, env, blk.line)
+			continue
+		}
+		if blk.kube {
+			runKubeBlock(t, script, clone, env, blk.line)
 			continue
 		}
 		setup.WriteString(blk.text)
