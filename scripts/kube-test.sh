@@ -207,7 +207,13 @@ EOF
 	mv "$1.tmp" "$1"
 }
 
-# apiserver_argv DIR(shared) OWN-DIR PORT ETCD-URL BIN RECONCILER
+# apiserver_argv DIR(shared) OWN-DIR PORT ETCD-URL BIN sets argv.
+# No endpoint reconciler: it would write 127.0.0.1 into the kubernetes
+# Service's endpoints, which validation refuses (loopback), every 10 s; and
+# two servers on two ports would fight over them. --shutdown-send-retry-after:
+# on SIGTERM the server answers 429 until its requests drain, then closes
+# open watches within 2 s; without it, one open watch holds the shutdown
+# for the full 60 s request timeout.
 apiserver_argv() {
 	local d=$1 own=$2
 	argv=("$5/kube-apiserver"
@@ -220,7 +226,8 @@ apiserver_argv() {
 		--service-account-key-file="$d/sa.pub"
 		--service-account-signing-key-file="$d/sa.key"
 		--service-cluster-ip-range=10.0.0.0/24
-		--endpoint-reconciler-type="$6"
+		--endpoint-reconciler-type=none
+		--shutdown-send-retry-after=true
 		--profiling=false)
 }
 
@@ -236,8 +243,10 @@ start() {
 			echo "export SRE_KUBE_DIR=$dir SRE_KUBECONFIG=$dir/admin.kubeconfig"
 			return 0
 		fi
-		log "the control plane in $dir does not answer: starting it afresh"
-		stop "$dir"
+		if alive "$dir/etcd.pid" || alive "$dir/kube-apiserver.pid" || alive "$dir/kube-controller-manager.pid"; then
+			log "the control plane in $dir does not answer: stopping what is left of it"
+			stop "$dir"
+		fi
 	fi
 	command -v openssl >/dev/null || die "no openssl on PATH (apt-get install openssl)"
 	command -v curl >/dev/null || die "no curl on PATH (apt-get install curl)"
@@ -292,7 +301,7 @@ EOF
 
 	log "starting kube-apiserver on $url (log $dir/kube-apiserver.log)"
 	local argv
-	apiserver_argv "$dir" "$dir" "$aport" "$etcd_url" "$bin" lease
+	apiserver_argv "$dir" "$dir" "$aport" "$etcd_url" "$bin"
 	spawn kube-apiserver "$dir" "${argv[@]}"
 	wait_ready kube-apiserver "$dir" "$url" "$admin" 120
 	kubeconfig "$dir/admin.kubeconfig" "$url" "$dir/certs/apiserver.crt" "$admin"
@@ -337,10 +346,8 @@ own_apiserver() {
 	url=https://127.0.0.1:$aport
 	log "starting a kube-apiserver of its own on $url (log $own/kube-apiserver.log)"
 	local argv
-	# No endpoint reconciler: two servers on two ports would fight over the
-	# kubernetes Service's endpoints.
 	# shellcheck disable=SC2153 # ETCD_URL and KUBE_BIN come from plane.env
-	apiserver_argv "$dir" "$own" "$aport" "$ETCD_URL" "$KUBE_BIN" none
+	apiserver_argv "$dir" "$own" "$aport" "$ETCD_URL" "$KUBE_BIN"
 	spawn kube-apiserver "$own" "${argv[@]}"
 	wait_ready kube-apiserver "$own" "$url" "$admin" 120
 	kubeconfig "$own/admin.kubeconfig" "$url" "$own/certs/apiserver.crt" "$admin"
