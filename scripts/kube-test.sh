@@ -34,10 +34,12 @@
 # SRE_KUBE_CACHE/kubeplane-KEY/ (SRE_KUBE_CACHE defaults to
 # /var/cache/sre-agent when writable, else ~/.cache/sre-agent), KEY a hash of
 # the module's files and the go version; a cache that has the three binaries
-# is used as is. Cold, here (2 cores, shared): about 15 min wall, 1350 s of
-# CPU, 2.3 GB peak RSS; with GOCACHE warm, a rebuild only links (about 1 min).
-# A start with the binaries built takes 10-20 s until /readyz answers and the
-# default ServiceAccount exists; restart-apiserver about 5-10 s.
+# is used as is. Cold (empty GOCACHE, modules downloaded), measured here on 2
+# cores: 849 s user + 125 s system CPU, 2.3 GB peak RSS, 22.5 min wall at
+# nice 19 on a machine loaded 4-7 (about 8-10 min on 2 idle cores); with
+# GOCACHE warm, a rebuild only links (48 s). A start with the binaries built
+# took 7 s until /readyz answered and the default ServiceAccount existed;
+# restart-apiserver 7-10 s with a watch open; each API server holds ~270 MB.
 #
 # `apiserver OWN-DIR [DIR]` starts another kube-apiserver on DIR's etcd with
 # the same tokens and keys, its port, certificates, log and pid in OWN-DIR,
@@ -93,7 +95,7 @@ build() {
 	log "go mod download in $module"
 	(cd "$module" && GOWORK=off GOFLAGS=-mod=readonly go mod download) >&2 ||
 		die "go mod download failed in $module"
-	log "building kube-apiserver, kube-controller-manager and etcd into $bin (cold: ~15 min on 2 cores)"
+	log "building kube-apiserver, kube-controller-manager and etcd into $bin (cold: 10-25 min on 2 cores)"
 	if ! (cd "$module" && GOWORK=off GOFLAGS=-mod=readonly go build -trimpath -o "$tmp/" \
 		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager ./etcd) >&2; then
 		rm -rf "$tmp"
