@@ -385,7 +385,7 @@ apiserver)
 	[ -n "${2:-}" ] || die "usage: $0 apiserver OWN-DIR [DIR]"
 	own_apiserver "$2" "${3:-/tmp/sre-kube}"
 	;;
--h | --help) sed -n '2,52p' "$0" | sed 's/^# \{0,1\}//' ;;
+-h | --help) sed -n '2,53p' "$0" | sed 's/^# \{0,1\}//' ;;
 -*) die "unknown option $1; see $0 --help" ;;
 *) start "${1:-/tmp/sre-kube}" ;;
 esac
