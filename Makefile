@@ -41,7 +41,7 @@ help:
 	@echo "make demo          build, then watch a process crash (no root needed)"
 	@echo "make test          all tests with the race detector (unit, fixture, end-to-end)"
 	@echo "make test-systemd  the service under a real systemd in a container (needs DOCKER_HOST and scripts/systemd-test-image.sh)"
-	@echo "make kube-plane    build the tests' Kubernetes control plane into /var/cache/sre-agent (cold ~15 min; then eval \"\$$(scripts/kube-test.sh)\")"
+	@echo "make kube-plane    build the tests' Kubernetes control plane into /var/cache/sre-agent (cold 10-25 min; then eval \"\$$(scripts/kube-test.sh)\")"
 	@echo "make check         gofmt + go vet (amd64, arm64, arm, 386) + staticcheck + make test + test-systemd + the scripts as an ordinary user"
 	@echo "make bench         benchmarks against the baselines (see bench/README.md)"
 	@echo "make install       binaries, systemd units, completions, docs under PREFIX=$(PREFIX) (DESTDIR= to stage; docs/install.md)"

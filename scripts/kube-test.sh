@@ -35,10 +35,12 @@
 # SRE_KUBE_CACHE/kubeplane-KEY/ (SRE_KUBE_CACHE defaults to
 # /var/cache/sre-agent when writable, else ~/.cache/sre-agent), KEY a hash of
 # the module's files and the go version; a cache that has the three binaries
-# is used as is. Cold, here (2 cores, shared): about 15 min wall, 1350 s of
-# CPU, 2.3 GB peak RSS; with GOCACHE warm, a rebuild only links (about 1 min).
-# A start with the binaries built takes 10-20 s until /readyz answers and the
-# default ServiceAccount exists; restart-apiserver about 5-10 s.
+# is used as is. Cold (empty GOCACHE, modules downloaded), measured here on 2
+# cores: 849 s user + 125 s system CPU, 2.3 GB peak RSS, 22.5 min wall at
+# nice 19 on a machine loaded 4-7 (about 8-10 min on 2 idle cores); with
+# GOCACHE warm, a rebuild only links (48 s). A start with the binaries built
+# took 7 s until /readyz answered and the default ServiceAccount existed;
+# restart-apiserver 7-10 s with a watch open; each API server holds ~270 MB.
 #
 # `apiserver OWN-DIR [DIR]` starts another kube-apiserver on DIR's etcd with
 # the same tokens and keys, its port, certificates, log and pid in OWN-DIR,
@@ -94,7 +96,7 @@ build() {
 	log "go mod download in $module"
 	(cd "$module" && GOWORK=off GOFLAGS=-mod=readonly go mod download) >&2 ||
 		die "go mod download failed in $module"
-	log "building kube-apiserver, kube-controller-manager and etcd into $bin (cold: ~15 min on 2 cores)"
+	log "building kube-apiserver, kube-controller-manager and etcd into $bin (cold: 10-25 min on 2 cores)"
 	if ! (cd "$module" && GOWORK=off GOFLAGS=-mod=readonly go build -trimpath -o "$tmp/" \
 		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager ./etcd) >&2; then
 		rm -rf "$tmp"
@@ -208,7 +210,13 @@ EOF
 	mv "$1.tmp" "$1"
 }
 
-# apiserver_argv DIR(shared) OWN-DIR PORT ETCD-URL BIN RECONCILER
+# apiserver_argv DIR(shared) OWN-DIR PORT ETCD-URL BIN sets argv.
+# No endpoint reconciler: it would write 127.0.0.1 into the kubernetes
+# Service's endpoints, which validation refuses (loopback), every 10 s; and
+# two servers on two ports would fight over them. --shutdown-send-retry-after:
+# on SIGTERM the server answers 429 until its requests drain, then closes
+# open watches within 2 s; without it, one open watch holds the shutdown
+# for the full 60 s request timeout.
 apiserver_argv() {
 	local d=$1 own=$2
 	argv=("$5/kube-apiserver"
@@ -221,7 +229,8 @@ apiserver_argv() {
 		--service-account-key-file="$d/sa.pub"
 		--service-account-signing-key-file="$d/sa.key"
 		--service-cluster-ip-range=10.0.0.0/24
-		--endpoint-reconciler-type="$6"
+		--endpoint-reconciler-type=none
+		--shutdown-send-retry-after=true
 		--profiling=false)
 }
 
@@ -237,8 +246,10 @@ start() {
 			echo "export SRE_KUBE_DIR=$dir SRE_KUBECONFIG=$dir/admin.kubeconfig"
 			return 0
 		fi
-		log "the control plane in $dir does not answer: starting it afresh"
-		stop "$dir"
+		if alive "$dir/etcd.pid" || alive "$dir/kube-apiserver.pid" || alive "$dir/kube-controller-manager.pid"; then
+			log "the control plane in $dir does not answer: stopping what is left of it"
+			stop "$dir"
+		fi
 	fi
 	command -v openssl >/dev/null || die "no openssl on PATH (apt-get install openssl)"
 	command -v curl >/dev/null || die "no curl on PATH (apt-get install curl)"
@@ -293,7 +304,7 @@ EOF
 
 	log "starting kube-apiserver on $url (log $dir/kube-apiserver.log)"
 	local argv
-	apiserver_argv "$dir" "$dir" "$aport" "$etcd_url" "$bin" lease
+	apiserver_argv "$dir" "$dir" "$aport" "$etcd_url" "$bin"
 	spawn kube-apiserver "$dir" "${argv[@]}"
 	wait_ready kube-apiserver "$dir" "$url" "$admin" 120
 	kubeconfig "$dir/admin.kubeconfig" "$url" "$dir/certs/apiserver.crt" "$admin"
@@ -338,10 +349,8 @@ own_apiserver() {
 	url=https://127.0.0.1:$aport
 	log "starting a kube-apiserver of its own on $url (log $own/kube-apiserver.log)"
 	local argv
-	# No endpoint reconciler: two servers on two ports would fight over the
-	# kubernetes Service's endpoints.
 	# shellcheck disable=SC2153 # ETCD_URL and KUBE_BIN come from plane.env
-	apiserver_argv "$dir" "$own" "$aport" "$ETCD_URL" "$KUBE_BIN" none
+	apiserver_argv "$dir" "$own" "$aport" "$ETCD_URL" "$KUBE_BIN"
 	spawn kube-apiserver "$own" "${argv[@]}"
 	wait_ready kube-apiserver "$own" "$url" "$admin" 120
 	kubeconfig "$own/admin.kubeconfig" "$url" "$own/certs/apiserver.crt" "$admin"
@@ -402,7 +411,7 @@ apiserver)
 	[ -n "${2:-}" ] || die "usage: $0 apiserver OWN-DIR [DIR]"
 	own_apiserver "$2" "${3:-/tmp/sre-kube}"
 	;;
--h | --help) sed -n '2,52p' "$0" | sed 's/^# \{0,1\}//' ;;
+-h | --help) sed -n '2,53p' "$0" | sed 's/^# \{0,1\}//' ;;
 -*) die "unknown option $1; see $0 --help" ;;
 *) start "${1:-/tmp/sre-kube}" ;;
 esac

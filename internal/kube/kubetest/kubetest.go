@@ -7,6 +7,9 @@
 // The plane has no kubelet and no scheduler: pods stay Pending on no node
 // until a test writes their status as a kubelet would (SetStatus and the
 // builders Running, Restarted, CrashLoop). That is the one fake here.
+// Pods bound to no node are deleted at once, with no grace period, so a
+// controller replaces a deleted pod within a second or two; a pod bound to
+// a node would stay Terminating, waiting for a kubelet that never comes.
 package kubetest
 
 import (
