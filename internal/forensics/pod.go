@@ -3,11 +3,8 @@ package forensics
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"github.com/localsre/sre-agent/internal/kube/kubeprog"
 	"regexp"
 	"strconv"
 )
@@ -36,36 +33,10 @@ func NewPodEvidenceCollector(find func() (string, error), dir string, tail int) 
 	return &podEvidenceCollector{find: find, dir: dir, tail: tail}
 }
 
-// FindSreKube finds sre-kube: the program getenv("SRE_KUBE") names, else
-// the one beside this executable, else on PATH.
+// FindSreKube finds sre-kube as kubeprog.Find does, each time the
+// collector needs it.
 func FindSreKube(getenv func(string) string) func() (string, error) {
-	return func() (string, error) {
-		if p := getenv("SRE_KUBE"); p != "" {
-			if _, err := os.Stat(p); err != nil {
-				return "", fmt.Errorf("SRE_KUBE=%s: %w", p, unwrapPathErr(err))
-			}
-			return p, nil
-		}
-		if self, err := os.Executable(); err == nil {
-			p := filepath.Join(filepath.Dir(self), "sre-kube")
-			if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-				return p, nil
-			}
-		}
-		p, err := exec.LookPath("sre-kube")
-		if err != nil {
-			return "", errors.New("sre-kube not found (not beside this program, not on PATH; SRE_KUBE names it)")
-		}
-		return p, nil
-	}
-}
-
-func unwrapPathErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
+	return func() (string, error) { return kubeprog.Find(getenv, "sre-report") }
 }
 
 var (

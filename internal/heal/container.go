@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/localsre/sre-agent/internal/docker"
+	"github.com/localsre/sre-agent/internal/durable"
 	"github.com/localsre/sre-agent/internal/event"
 	"github.com/localsre/sre-agent/internal/report"
 )
@@ -187,7 +186,7 @@ func captureContainer(ctx context.Context, j *Job, op string, ct *docker.Contain
 		ij.Write(ct.Raw)
 	}
 	ij.WriteByte('\n')
-	if p, err := writeDurable(j.Dir, stem+"_inspect.json", ij.Bytes()); err != nil {
+	if p, err := durable.WriteNew(j.Dir, stem+"_inspect.json", ij.Bytes()); err != nil {
 		errs = append(errs, fmt.Errorf("inspect: %w", err))
 	} else {
 		files = append(files, p)
@@ -204,62 +203,13 @@ func captureContainer(ctx context.Context, j *Job, op string, ct *docker.Contain
 			ts, text, _ := strings.Cut(l.Text, " ")
 			fmt.Fprintf(&b, "%s %s %s\n", ts, l.Stream, text)
 		}
-		if p, werr := writeDurable(j.Dir, stem+"_logs.log", b.Bytes()); werr != nil {
+		if p, werr := durable.WriteNew(j.Dir, stem+"_logs.log", b.Bytes()); werr != nil {
 			errs = append(errs, fmt.Errorf("logs: %w", werr))
 		} else {
 			files = append(files, p)
 		}
 	}
 	return files, errors.Join(errs...)
-}
-
-// writeDurable writes data as dir/name (name-2 … when taken): a temp
-// file, fsync, link into place, and an fsync of the directory, so the file
-// is whole and on disk before the action that follows it.
-func writeDurable(dir, name string, data []byte) (string, error) {
-	tmp, err := os.CreateTemp(dir, ".writing-*.tmp")
-	if err != nil {
-		return "", err
-	}
-	fail := func(err error) (string, error) {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return "", err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Chmod(0o444); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fail(err)
-	}
-	// Never over another's evidence (two rules on one container and event):
-	// link fails on an existing name, where rename would replace it.
-	final := filepath.Join(dir, name)
-	for i := 2; ; i++ {
-		err := os.Link(tmp.Name(), final)
-		if err == nil {
-			os.Remove(tmp.Name())
-			break
-		}
-		if !errors.Is(err, os.ErrExist) || i > 100 {
-			os.Remove(tmp.Name())
-			return "", err
-		}
-		ext := filepath.Ext(name)
-		final = filepath.Join(dir, strings.TrimSuffix(name, ext)+"-"+strconv.Itoa(i)+ext)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return final, err
-	}
-	defer d.Close()
-	return final, d.Sync()
 }
 
 func shortHex(id string) string {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/localsre/sre-agent/internal/docker/dockertest"
+	"github.com/localsre/sre-agent/internal/durable"
 	"github.com/localsre/sre-agent/internal/event"
 )
 
@@ -259,11 +260,11 @@ func TestContainerActionNoClient(t *testing.T) {
 // its own, and no temp file stays.
 func TestWriteDurableNeverReplaces(t *testing.T) {
 	dir := t.TempDir()
-	a, err := writeDurable(dir, "x_logs.log", []byte("first\n"))
+	a, err := durable.WriteNew(dir, "x_logs.log", []byte("first\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := writeDurable(dir, "x_logs.log", []byte("second\n"))
+	b, err := durable.WriteNew(dir, "x_logs.log", []byte("second\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +277,7 @@ func TestWriteDurableNeverReplaces(t *testing.T) {
 	if got := dirFiles(t, dir); len(got) != 2 {
 		t.Errorf("files %q", got)
 	}
-	if _, err := writeDurable(filepath.Join(dir, "absent"), "y", nil); err == nil {
+	if _, err := durable.WriteNew(filepath.Join(dir, "absent"), "y", nil); err == nil {
 		t.Error("no error for a missing directory")
 	}
 }

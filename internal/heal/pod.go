@@ -6,14 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/localsre/sre-agent/internal/event"
+	"github.com/localsre/sre-agent/internal/kube/kubeprog"
 )
 
 // podAction acts on a pod or its workload through sre-kube, the agent's
@@ -278,23 +277,13 @@ func (l *limited) Write(p []byte) (int, error) {
 // sreKube finds the sre-kube program: SRE_KUBE in the job's environment,
 // else beside sre-heal's own executable, else on PATH.
 func (j *Job) sreKube() (string, error) {
-	for _, kv := range slices.Backward(j.Environ) {
-		if v, ok := strings.CutPrefix(kv, "SRE_KUBE="); ok && v != "" {
-			if _, err := os.Stat(v); err != nil {
-				return "", fmt.Errorf("SRE_KUBE=%s: %v", v, unwrapPath(err))
+	getenv := func(k string) string {
+		for _, kv := range slices.Backward(j.Environ) {
+			if v, ok := strings.CutPrefix(kv, k+"="); ok {
+				return v
 			}
-			return v, nil
 		}
+		return ""
 	}
-	if self, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(self), "sre-kube")
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p, nil
-		}
-	}
-	p, err := exec.LookPath("sre-kube")
-	if err != nil {
-		return "", errors.New("sre-kube not found (not beside sre-heal, not on PATH; SRE_KUBE names it)")
-	}
-	return p, nil
+	return kubeprog.Find(getenv, "sre-heal")
 }

@@ -9,12 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/localsre/sre-agent/internal/cli"
+	"github.com/localsre/sre-agent/internal/durable"
 	"github.com/localsre/sre-agent/internal/kube"
 )
 
@@ -204,62 +204,10 @@ func keepEvidence(ctx context.Context, c *kube.Client, ref kube.PodRef, containe
 }
 
 func writeEvidence(r *result, dir, name, what string, data []byte) {
-	path, err := writeDurable(dir, name, data)
+	path, err := durable.WriteNew(dir, name, data)
 	if err != nil {
 		r.Unread = append(r.Unread, unread{What: what, Why: "could not write " + filepath.Join(dir, name) + ": " + unwrapPath(err).Error()})
 		return
 	}
 	r.Files = append(r.Files, file{Path: path, What: what, Bytes: len(data)})
-}
-
-// writeDurable writes data as dir/name (name-2 … when taken): a temp file,
-// fsync, mode 0444, a link into place and an fsync of the directory, so
-// the file is whole and on disk before anything that follows it. name is
-// made of checked Kubernetes names (DNS-1123: no '/', no ".."), so it
-// stays in dir.
-func writeDurable(dir, name string, data []byte) (string, error) {
-	if strings.ContainsRune(name, '/') || strings.HasPrefix(name, ".") {
-		return "", fmt.Errorf("file name %q: not a plain name", name)
-	}
-	tmp, err := os.CreateTemp(dir, ".writing-*.tmp")
-	if err != nil {
-		return "", err
-	}
-	fail := func(err error) (string, error) {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return "", err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Chmod(0o444); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fail(err)
-	}
-	final := filepath.Join(dir, name)
-	for i := 2; ; i++ {
-		err := os.Link(tmp.Name(), final)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, os.ErrExist) || i > 100 {
-			os.Remove(tmp.Name())
-			return "", err
-		}
-		ext := filepath.Ext(name)
-		final = filepath.Join(dir, strings.TrimSuffix(name, ext)+"-"+strconv.Itoa(i)+ext)
-	}
-	os.Remove(tmp.Name())
-	d, err := os.Open(dir)
-	if err != nil {
-		return final, err
-	}
-	defer d.Close()
-	return final, d.Sync()
 }

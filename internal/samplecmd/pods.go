@@ -8,13 +8,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/localsre/sre-agent/internal/cli"
+	"github.com/localsre/sre-agent/internal/kube/kubeprog"
 	"github.com/localsre/sre-agent/internal/ndjson"
 )
 
@@ -22,25 +22,6 @@ import (
 // links the Kubernetes client: sre-sample runs `sre-kube watch` and passes
 // its samples on, line by line, through its own writer. A user who
 // watches no pod pays nothing for Kubernetes (bench/README.md, Pods).
-
-// kubeProgram finds sre-kube: SRE_KUBE, else beside this executable, else
-// on PATH.
-func kubeProgram(getenv func(string) string) (string, error) {
-	if p := getenv("SRE_KUBE"); p != "" {
-		return p, nil
-	}
-	if self, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(self), "sre-kube")
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	p, err := exec.LookPath("sre-kube")
-	if err != nil {
-		return "", errors.New("sre-kube, which watches pods, is neither beside sre-sample nor on PATH (make install puts it there; SRE_KUBE names it)")
-	}
-	return p, nil
-}
 
 // checkPods checks the pod flags' shape; sre-kube checks the names
 // themselves (DNS-1123) and the selector's syntax, before any sample.
@@ -69,7 +50,7 @@ func (o *Options) hasPods() bool { return len(o.Pods)+len(o.PodSelectors) > 0 }
 // out. wait returns when it has ended: nil when it ended because ctx did
 // or its output closed, else why it stopped.
 func startPods(ctx context.Context, std cli.IO, o *Options, host string, out *ndjson.Writer) (wait func() error, err error) {
-	prog, err := kubeProgram(std.Getenv)
+	prog, err := kubeprog.Find(std.Getenv, "sre-sample")
 	if err != nil {
 		return nil, cli.Usagef("pod targets: %v", err)
 	}
