@@ -35,7 +35,7 @@ func TestCollectorsTogether(t *testing.T) {
 		{Name: "host", Order: 5, Collector: NewHostCollector("/proc", []string{"/"})},
 		{Name: "kernel", Order: 6, Collector: NewKernelCollector("/proc")},
 		{Name: "docker", Order: 7, Collector: NewDockerCollector(api, 0)},
-		{Name: "kubernetes", Order: 8, Collector: NewKubernetesCollector("")},
+		{Name: "kubernetes", Order: 8, Collector: NewKubernetesCollector(FindSreKube(os.Getenv))},
 		{Name: "tools", Order: 9, Collector: tools},
 	}
 	now := time.Now()

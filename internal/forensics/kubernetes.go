@@ -3,37 +3,31 @@ package forensics
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 )
 
-// kubernetesCollector tells the pod's story through kubectl: namespace,
-// pod, container, restarts and the last termination's reason and exit
-// code. kubectl brings the user's kubeconfig, contexts and auth plugins,
-// which a client of our own would have to relearn.
+// kubernetesCollector tells the story of the pod a process of this node
+// ran in: namespace, pod, container, restarts and the last termination's
+// reason and exit code. It asks the cluster through sre-kube pods, the
+// agent's one Kubernetes client, which reads the kubeconfig as kubectl
+// does; sre-report itself links nothing of Kubernetes.
 type kubernetesCollector struct {
-	kubectl  string // program; found on PATH when empty or not a path
-	lookPath func(string) (string, error)
+	find     func() (string, error) // sre-kube
 	getenv   func(string) string
 	hostname func() (string, error)
-	maxBytes int // bytes of kubectl's JSON read
+	maxBytes int // bytes of the pod list read
 }
 
 var _ Collector = (*kubernetesCollector)(nil)
 
-// NewKubernetesCollector returns the "Kubernetes pod" collector; kubectlPath
-// is the program to run, or "" for kubectl on PATH.
-func NewKubernetesCollector(kubectlPath string) Collector {
-	return &kubernetesCollector{
-		kubectl: kubectlPath, lookPath: exec.LookPath, getenv: os.Getenv,
-		hostname: os.Hostname, maxBytes: 32 << 20,
-	}
+// NewKubernetesCollector returns the "Kubernetes pod" collector; find
+// finds sre-kube (FindSreKube).
+func NewKubernetesCollector(find func() (string, error)) Collector {
+	return &kubernetesCollector{find: find, getenv: os.Getenv, hostname: os.Hostname, maxBytes: 32 << 20}
 }
 
 func (c *kubernetesCollector) Collect(ctx context.Context, inc *Incident) (Section, error) {
@@ -48,9 +42,9 @@ func (c *kubernetesCollector) Collect(ctx context.Context, inc *Incident) (Secti
 	if p.ContainerID != "" {
 		s.Add("Container ID", p.ContainerID)
 	}
-	prog, err := c.program()
+	prog, err := c.find()
 	if err != nil {
-		s.Note("kubectl: %v", err)
+		s.Note("the pod is not named: %v", err)
 		return s, nil
 	}
 	// The pod runs on this node: ask for this node's pods first (a small
@@ -62,22 +56,22 @@ func (c *kubernetesCollector) Collect(ctx context.Context, inc *Incident) (Secti
 	selectors = append(selectors, "")
 	var tried []string
 	for _, sel := range selectors {
-		argv := []string{prog, "get", "pods", "--all-namespaces", "-o", "json", "--request-timeout=" + c.requestTimeout(ctx)}
+		argv := []string{prog, "pods", "--request-timeout=" + c.requestTimeout(ctx)}
 		if sel != "" {
 			argv = append(argv, "--field-selector", sel)
 		}
 		out, err := command{argv: argv}.output(ctx, c.maxBytes)
 		if err != nil {
-			s.Note("kubectl get pods: %v%s", err, c.configHint())
+			s.Note("sre-kube pods: %v%s", err, c.configHint())
 			return s, ctx.Err()
 		}
 		if len(out) >= c.maxBytes {
-			s.Note("kubectl get pods: answer over %s: not read", humanBytes(uint64(c.maxBytes)))
+			s.Note("sre-kube pods: answer over %s: not read", humanBytes(uint64(c.maxBytes)))
 			return s, nil
 		}
 		pods, err := parsePodList(out)
 		if err != nil {
-			s.Note("kubectl get pods: %v", err)
+			s.Note("sre-kube pods: %v", err)
 			return s, nil
 		}
 		if pod, cs, ok := findPod(pods, p.PodUID, p.ContainerID); ok {
@@ -90,33 +84,11 @@ func (c *kubernetesCollector) Collect(ctx context.Context, inc *Incident) (Secti
 			tried = append(tried, sel)
 		}
 	}
-	s.Note("kubectl: no pod with this uid or container among the pods of %s (deleted since?)", strings.Join(tried, ", then "))
+	s.Note("no pod with this uid or container among the pods of %s (deleted since?)", strings.Join(tried, ", then "))
 	return s, nil
 }
 
-// program finds kubectl, saying why when it cannot.
-func (c *kubernetesCollector) program() (string, error) {
-	name := c.kubectl
-	if name == "" {
-		name = "kubectl"
-	}
-	if strings.ContainsRune(name, '/') {
-		if _, err := os.Stat(name); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return "", fmt.Errorf("%s absent", name)
-			}
-			return "", err
-		}
-		return name, nil
-	}
-	p, err := c.lookPath(name)
-	if err != nil {
-		return "", fmt.Errorf("%s not installed (not on PATH)", name)
-	}
-	return p, nil
-}
-
-// requestTimeout leaves kubectl a little less than our own deadline, so
+// requestTimeout leaves sre-kube a little less than our own deadline, so
 // it says what it was waiting for instead of being killed mid-sentence.
 func (c *kubernetesCollector) requestTimeout(ctx context.Context) string {
 	d := 2 * time.Second
@@ -126,10 +98,10 @@ func (c *kubernetesCollector) requestTimeout(ctx context.Context) string {
 	return fmt.Sprintf("%dms", max(d.Milliseconds(), 100))
 }
 
-// configHint adds why kubectl may not know a cluster: no kubeconfig.
+// configHint adds why sre-kube may not know a cluster: no kubeconfig.
 func (c *kubernetesCollector) configHint() string {
 	if c.getenv("KUBERNETES_SERVICE_HOST") != "" {
-		return "" // in a pod: kubectl uses the service account
+		return "" // in a pod: sre-kube uses the service account
 	}
 	if kc := c.getenv("KUBECONFIG"); kc != "" {
 		for _, f := range filepath.SplitList(kc) {
@@ -192,7 +164,8 @@ type containerState struct {
 	}
 }
 
-// parsePodList parses kubectl get pods -o json (a v1 List of Pods).
+// parsePodList parses sre-kube pods (a v1 PodList, as kubectl get pods -o
+// json prints a List of Pods).
 func parsePodList(b []byte) ([]pod, error) {
 	var l struct {
 		Kind  string
@@ -250,7 +223,7 @@ func podFields(s *Section, p pod, cs *containerStatus) {
 			names = append(names, fmt.Sprintf("%s (%d restarts)", c.Name, c.RestartCount))
 		}
 		s.Add("Containers", strings.Join(names, ", "))
-		s.Note("kubectl: which container ran the process is unknown (no container id matched)")
+		s.Note("which container ran the process is unknown (no container id matched)")
 	} else {
 		s.Add("Container", cs.Name)
 		s.Addf("Restart count", "%d", cs.RestartCount)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -122,7 +121,7 @@ func TestParsePodListAndFields(t *testing.T) {
 				{"Phase", "Running"}, {"Containers", "api (3 restarts), envoy (0 restarts)"},
 				{"Describe", "kubectl -n shop describe pod shop-api-7d9c8b6f5-x2x9q"},
 			},
-			notes: []string{"kubectl: which container ran the process is unknown (no container id matched)"},
+			notes: []string{"which container ran the process is unknown (no container id matched)"},
 		},
 		{
 			name: "evicted pod", uid: "00000000-0000-0000-0000-000000000000",
@@ -131,7 +130,7 @@ func TestParsePodListAndFields(t *testing.T) {
 				{"Phase", "Failed (Evicted)"}, {"Containers", ""},
 				{"Describe", "kubectl -n default describe pod other"},
 			},
-			notes: []string{"kubectl: which container ran the process is unknown (no container id matched)"},
+			notes: []string{"which container ran the process is unknown (no container id matched)"},
 		},
 	}
 	for _, tt := range tests {
@@ -170,7 +169,7 @@ func TestParsePodListErrors(t *testing.T) {
 }
 
 func TestKubernetesNotApplicable(t *testing.T) {
-	c := NewKubernetesCollector("")
+	c := NewKubernetesCollector(noSreKube)
 	for _, p := range []*event.Process{nil, {PID: 1}, {PID: 1, ContainerID: podCtrID, Runtime: "docker", Cgroup: "/docker/x"}} {
 		if _, err := c.Collect(context.Background(), &Incident{Process: p}); !errors.Is(err, ErrNotApplicable) {
 			t.Errorf("Collect(%+v) = %v, want ErrNotApplicable", p, err)
@@ -183,66 +182,66 @@ func kubeIncident() *Incident {
 		Cgroup: "/kubepods/burstable/pod" + podUID + "/" + podCtrID}}
 }
 
-// TestKubernetesKubectlAbsent empties PATH: kubectl cannot be found.
-func TestKubernetesKubectlAbsent(t *testing.T) {
-	t.Setenv("PATH", "")
-	s, err := NewKubernetesCollector("").Collect(context.Background(), kubeIncident())
+func noSreKube() (string, error) {
+	return "", errors.New("sre-kube not found: not beside sre-report, not on PATH")
+}
+
+// TestKubernetesSreKubeAbsent: without sre-kube, the section says so.
+func TestKubernetesSreKubeAbsent(t *testing.T) {
+	s, err := NewKubernetesCollector(noSreKube).Collect(context.Background(), kubeIncident())
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Section{
 		Title:  "Kubernetes pod",
 		Fields: []Field{{"Pod UID", podUID}, {"Container ID", podCtrID}},
-		Notes:  []string{"kubectl: kubectl not installed (not on PATH)"},
+		Notes:  []string{"the pod is not named: sre-kube not found: not beside sre-report, not on PATH"},
 	}
 	if diff := cmp.Diff(want, s); diff != "" {
 		t.Errorf("-want +got:\n%s", diff)
 	}
-	s, _ = NewKubernetesCollector("/nonexistent/kubectl").Collect(context.Background(), kubeIncident())
-	if diff := cmp.Diff([]string{"kubectl: /nonexistent/kubectl absent"}, s.Notes); diff != "" {
-		t.Errorf("-want +got:\n%s", diff)
-	}
 }
 
-// TestKubernetesKubectlNotConfigured runs the real kubectl, when this host
-// has one, with no kubeconfig: it tries localhost:8080 and is refused.
-func TestKubernetesKubectlNotConfigured(t *testing.T) {
-	prog, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl is not installed here")
+// TestKubernetesNotConfigured: sre-kube refuses (no kubeconfig); the note
+// has its line and why it may not know a cluster.
+func TestKubernetesNotConfigured(t *testing.T) {
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "sre-kube")
+	script := "#!/bin/sh\necho 'sre-kube: kubeconfig: invalid configuration: no configuration has been provided' >&2\nexit 2\n"
+	if err := os.WriteFile(prog, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
 	}
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv("KUBECONFIG", "")
 	t.Setenv("KUBERNETES_SERVICE_HOST", "")
-	s, err := NewKubernetesCollector(prog).Collect(context.Background(), kubeIncident())
+	s, err := NewKubernetesCollector(func() (string, error) { return prog, nil }).Collect(context.Background(), kubeIncident())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Notes) != 1 || !strings.HasPrefix(s.Notes[0], "kubectl get pods: ") ||
+	if len(s.Notes) != 1 || !strings.HasPrefix(s.Notes[0], "sre-kube pods: ") || !strings.Contains(s.Notes[0], "no configuration has been provided") ||
 		!strings.HasSuffix(s.Notes[0], "(no kubeconfig: KUBECONFIG unset and "+home+"/.kube/config absent)") {
-		t.Errorf("notes = %q, want kubectl's refusal and the missing kubeconfig", s.Notes)
+		t.Errorf("notes = %q, want sre-kube's refusal and the missing kubeconfig", s.Notes)
 	}
-	t.Logf("note: %s", s.Notes)
 }
 
-// fakeKubectl writes a kubectl stand-in: there is no cluster on these
-// machines, so a real API server is a boundary the tests cannot run. The
-// script records its arguments and answers like kubectl: an empty list for
-// this node's pods (the pod runs on a node named otherwise), the fixture
-// for all.
-func fakeKubectl(t *testing.T) (prog, argsLog string) {
+// fakeSreKube writes an sre-kube stand-in for the collector's own logic
+// (the real sre-kube pods runs on a real control plane in
+// internal/kubecmd's tests). The script records its arguments and answers
+// as sre-kube pods does: an empty list for this node's pods (the pod runs
+// on a node named otherwise), the fixture for all.
+func fakeSreKube(t *testing.T) (prog, argsLog string) {
 	t.Helper()
 	dir := t.TempDir()
 	argsLog = filepath.Join(dir, "args")
 	if err := os.WriteFile(filepath.Join(dir, "pods.json"), []byte(podListJSON), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	prog = filepath.Join(dir, "kubectl")
+	prog = filepath.Join(dir, "sre-kube")
 	script := `#!/bin/sh
 echo "$*" >> '` + argsLog + `'
 case "$*" in
-*--field-selector*) echo '{"apiVersion":"v1","items":[],"kind":"List","metadata":{}}' ;;
+*--field-selector*) echo '{"kind":"PodList","apiVersion":"v1","metadata":{},"items":[]}' ;;
 *) cat '` + filepath.Join(dir, "pods.json") + `' ;;
 esac
 `
@@ -252,9 +251,9 @@ esac
 	return prog, argsLog
 }
 
-func TestKubernetesWithFakeKubectl(t *testing.T) {
-	prog, argsLog := fakeKubectl(t)
-	c := NewKubernetesCollector(prog).(*kubernetesCollector)
+func TestKubernetesWithFakeSreKube(t *testing.T) {
+	prog, argsLog := fakeSreKube(t)
+	c := NewKubernetesCollector(func() (string, error) { return prog, nil }).(*kubernetesCollector)
 	c.hostname = func() (string, error) { return "my-host", nil }
 	s, err := c.Collect(context.Background(), kubeIncident())
 	if err != nil {
@@ -272,9 +271,9 @@ func TestKubernetesWithFakeKubectl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantArgs := "get pods --all-namespaces -o json --request-timeout=2000ms --field-selector spec.nodeName=my-host\n" +
-		"get pods --all-namespaces -o json --request-timeout=2000ms\n"
+	wantArgs := "pods --request-timeout=2000ms --field-selector spec.nodeName=my-host\n" +
+		"pods --request-timeout=2000ms\n"
 	if diff := cmp.Diff(wantArgs, string(b)); diff != "" {
-		t.Errorf("kubectl args -want +got:\n%s", diff)
+		t.Errorf("sre-kube args -want +got:\n%s", diff)
 	}
 }

@@ -248,3 +248,28 @@ func (o *Owners) Of(ctx context.Context, p *corev1.Pod) *event.PodOwner {
 	}
 	return &event.PodOwner{Kind: "ReplicaSet", Name: ref.Name}
 }
+
+// maxListed bounds the pods ListPods reads, page by page.
+const maxListed = 50000
+
+// ListPods lists the pods of every namespace that fieldSelector picks
+// ("": all), in pages of 500, at most maxListed.
+func (c *Client) ListPods(ctx context.Context, fieldSelector string) (*corev1.PodList, error) {
+	all := &corev1.PodList{}
+	o := metav1.ListOptions{FieldSelector: fieldSelector, Limit: 500}
+	for {
+		var l corev1.PodList
+		if err := c.core.Get().Resource("pods").VersionedParams(&o, c.params).Do(ctx).Into(&l); err != nil {
+			return nil, err
+		}
+		all.Items = append(all.Items, l.Items...)
+		all.ResourceVersion = l.ResourceVersion
+		if l.Continue == "" {
+			return all, nil
+		}
+		if len(all.Items) >= maxListed {
+			return nil, fmt.Errorf("more than %d pods: not read", maxListed)
+		}
+		o.Continue = l.Continue
+	}
+}

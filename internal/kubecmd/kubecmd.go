@@ -35,6 +35,7 @@ var subcommands = []subcommand{
 	{"restart-pod", runRestartPod, "--pod NS/NAME ...", "delete a pod so that its controller recreates it (sre-heal)"},
 	{"rollout-restart", runRolloutRestart, "--namespace NS --kind KIND --name NAME ...", "restart a Deployment, StatefulSet or DaemonSet's pods (sre-heal)"},
 	{"scale", runScale, "--namespace NS --kind KIND --name NAME ...", "change a workload's replicas within bounds (sre-heal)"},
+	{"pods", runPods, "[--field-selector SELECTOR]", "every namespace's pods as a v1 PodList (sre-report: the pod of a process)"},
 }
 
 var usage = `Usage:

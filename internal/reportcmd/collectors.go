@@ -62,7 +62,6 @@ func collectors(ctx context.Context, std cli.IO, o *Options) (first, slow []fore
 	} else {
 		dockerAPI = dc
 	}
-	kubectl, _ := exec.LookPath("kubectl")
 	tools := forensics.NewToolsCollector(exec.LookPath)
 	cache := versionCachePath(std)
 	preloadVersions(std, tools, cache)
@@ -75,7 +74,7 @@ func collectors(ctx context.Context, std cli.IO, o *Options) (first, slow []fore
 		{Name: "kernel", Order: 40, Collector: forensics.NewKernelCollector("/proc")},
 		{Name: "docker", Order: 50, Collector: forensics.NewDockerCollector(dockerAPI, o.ContainerLogLines)},
 		{Name: "pod", Order: 55, Collector: forensics.NewPodEvidenceCollector(forensics.FindSreKube(std.Getenv), o.Dir, o.ContainerLogLines)},
-		{Name: "kubernetes", Order: 60, Collector: forensics.NewKubernetesCollector(kubectl)},
+		{Name: "kubernetes", Order: 60, Collector: forensics.NewKubernetesCollector(forensics.FindSreKube(std.Getenv))},
 		{Name: "tools", Order: 70, Collector: tools},
 	}
 	// Slow answers (gdb --version takes a quarter second) are read ahead of
