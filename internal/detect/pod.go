@@ -116,6 +116,7 @@ type podState struct {
 	everUp  bool
 	ready   bool // ready since the last unready (or since first seen)
 	evicted bool
+	gone    bool // its deletion told
 	ctrs    map[string]*podCtr
 }
 
@@ -193,6 +194,44 @@ func (pod) Observe(o *Obs) {
 	if p.Phase == "Failed" && p.Reason == "Evicted" && !st.evicted {
 		st.evicted = true
 		podEvicted(o, p)
+	}
+	if p.Deleting && o.S.Matches == 0 && !st.gone {
+		// The API server deleted it (a terminating pod still matches).
+		st.gone = true
+		podDeleted(o, p, st)
+	}
+}
+
+// podDeleted tells that the pod is gone: one deleted event, which ends
+// the target in sre-score. A container down at the time (a crash no
+// recovered answered: restart_pod on a crash loop, say) was down until
+// then, and the event says so with the crash's id and that downtime, once
+// per such crash: no container of a deleted pod runs again.
+func podDeleted(o *Obs, p *event.Pod, st *podState) {
+	var pending []*podCrash
+	var names []string
+	for i := range p.Containers {
+		if cs := st.ctrs[p.Containers[i].Name]; cs != nil && cs.pending != nil {
+			pending = append(pending, cs.pending)
+			names = append(names, p.Containers[i].Name)
+			cs.pending = nil
+		}
+	}
+	msg := fmt.Sprintf("%s was deleted", o.T.Name)
+	if len(pending) == 0 {
+		o.emit(ev{typ: event.TypeDeleted, sev: event.SevInfo, key: "pod:" + p.UID, detail: podDetail(p), noProcess: true, msg: msg + "."})
+		return
+	}
+	for i, cr := range pending {
+		d := podDetail(p)
+		down := max(0, o.S.TS.Sub(cr.ts).Seconds())
+		d["container"] = names[i]
+		d["crash_id"] = cr.id
+		d["restart_count"] = cr.restart
+		d["down_since"] = event.At(cr.ts)
+		d["downtime_s"] = round(down, 3)
+		m := fmt.Sprintf("%s, its container %s down since restart %d, %s before", msg, names[i], cr.restart, FormatDuration(down))
+		o.emit(ev{typ: event.TypeDeleted, sev: event.SevInfo, key: fmt.Sprintf("pod:%s/%s#%d:deleted", p.UID, names[i], cr.restart), detail: d, noProcess: true, msg: m + "."})
 	}
 }
 

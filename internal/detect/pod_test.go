@@ -113,6 +113,8 @@ func TestPodEvents(t *testing.T) {
 	evicted.Phase, evicted.Reason, evicted.Message, evicted.Ready = "Failed", "Evicted", "The node was low on resource: memory.", false
 	deleting := webPod(0, event.PodContainerState{Status: event.PodTerminated, Reason: "Completed"}, nil)
 	deleting.Deleting, deleting.Ready = true, false
+	deletedDown := webPod(1, backoff(), ended("Error", 1, 0, 15))
+	deletedDown.Deleting, deletedDown.Ready = true, false
 	other := webPod(0, running(30), nil)
 	other.Name, other.UID = "web-2", "u2"
 	tests := []struct {
@@ -165,9 +167,14 @@ func TestPodEvents(t *testing.T) {
 		{"evicted once",
 			[]podLine{up0, {5, evicted}, {6, evicted}},
 			[]string{"started@0", "evicted@5 reason=Evicted"}},
-		{"a pod deleted and a new one: no crash for the deletion",
+		{"a pod deleted and a new one: no crash for the deletion, which is told once",
 			[]podLine{up0, {30, deleting}, {31, other}, {90, deleting}},
-			[]string{"started@0", "started@31"}},
+			[]string{"started@0", "deleted@30", "started@31"}},
+		{"a pod deleted while its container is down: down until the deletion",
+			[]podLine{up0, {16, crashing}, {40, deletedDown}},
+			[]string{"started@0", "crash@15 container=app restart_count=1 reason=Error exit_code=1 oom_killed=false observed=true",
+				"crashloop@16 container=app restart_count=1 reason=Error exit_code=1 oom_killed=false", "unready@16",
+				"deleted@40 container=app restart_count=1 downtime_s=25 down_since=15"}},
 		{"a pod recreated under the same name counts its restarts afresh",
 			[]podLine{{0, webPod(3, running(0), nil)}, {10, func() event.Pod { p := webPod(0, running(10), nil); p.UID = "u9"; return p }()},
 				{30, func() event.Pod { p := webPod(1, running(25), ended("Error", 1, 10, 20)); p.UID = "u9"; return p }()}},

@@ -27,7 +27,7 @@ var registry = []entry{
 	{"started", "first sight of a target", newStarted},
 	{"recovered", "the target is up again after a crash", newRecovered},
 	{"restarted", "a new process replaced the old one between two ticks, or Docker's restart policy restarted a container", newRestarted},
-	{"pod", "a Kubernetes pod target: started, a container's restart (crash, recovered), crashloop, unready, evicted", newPod},
+	{"pod", "a Kubernetes pod target: started, a container's restart (crash, recovered), crashloop, unready, evicted, deleted", newPod},
 	{"unhealthy", "a container's health check turned unhealthy", newUnhealthy},
 	{"flapping", "--flap-count deaths within --flap-window: a crash loop", newFlapping},
 	{"absent", "no process for --absent-after", newAbsent},

@@ -44,7 +44,7 @@ A Kubernetes pod target (sre-sample --pod, --pod-selector: samples with a
 "pod") has events of its own, from the pod detector: started; crash, one
 per container restart, dated when the container died; recovered, with the
 kubelet's downtime; crashloop (CrashLoopBackOff), unready and evicted, once
-each time they begin.
+each time they begin; deleted when the API server deleted the pod.
 
 Examples:
   sre-sample nginx | sre-detect

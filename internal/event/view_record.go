@@ -17,6 +17,8 @@ const (
 	TypeOOMKill      = "oom_kill"
 	TypeStabilityLow = "stability_low"
 	TypeStarted      = "started"
+	// TypeDeleted: a pod target's pod was deleted; the target is gone.
+	TypeDeleted = "deleted"
 )
 
 // RecordView is the part of an event, action or summary record that

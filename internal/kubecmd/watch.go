@@ -143,14 +143,16 @@ func watchLoop(ctx context.Context, std cli.IO, o *watchOpts, c *kube.Client, sp
 	synced, ticks, tooMany := false, 0, false
 	tick := time.NewTicker(o.interval)
 	defer tick.Stop()
-	emit := func(st *podState, now time.Time, unavailable string) error {
+	// gone: the sample tells the pod's deletion (matches 0): a pod being
+	// deleted but not yet gone still matches.
+	emit := func(st *podState, now time.Time, unavailable string, gone bool) error {
 		st.seq++
 		s := event.Sample{Header: event.NewHeader(event.KindSample, tool, o.host, now), Target: st.target, Seq: st.seq}
 		if st.rec != nil {
 			rec := *st.rec
 			s.Pod, s.Matches = &rec, 1
 			s.Up = kube.Up(&rec)
-			if rec.Deleting && !st.named {
+			if gone {
 				s.Matches = 0
 			}
 		}
@@ -208,7 +210,7 @@ func watchLoop(ctx context.Context, std cli.IO, o *watchOpts, c *kube.Client, sp
 			news := st.rec == nil || st.uid != string(p.UID) || st.rec.ResourceVersion != rec.ResourceVersion || ch.Deleted
 			st.rec, st.uid = &rec, string(p.UID)
 			if news {
-				if err := emit(st, now, ""); err != nil {
+				if err := emit(st, now, "", ch.Deleted); err != nil {
 					return done2(err)
 				}
 			}
@@ -225,9 +227,9 @@ func watchLoop(ctx context.Context, std cli.IO, o *watchOpts, c *kube.Client, sp
 				var err error
 				switch {
 				case st.rec != nil:
-					err = emit(st, now, "")
+					err = emit(st, now, "", false)
 				case synced:
-					err = emit(st, now, "no such pod")
+					err = emit(st, now, "no such pod", false)
 				}
 				if err != nil {
 					return done2(err)

@@ -36,7 +36,11 @@ func podArchive(t *testing.T, pods []struct {
 	}
 	for _, s := range pods {
 		p := s.p
-		smp := event.Sample{Header: event.NewHeader(event.KindSample, "sre-sample", "h", at.Add(s.off)), Target: p.Ref(), Up: true, Matches: 1, Pod: &p}
+		up, matches := true, 1
+		if p.Deleting { // the deletion, as sre-kube tells it
+			up, matches = false, 0
+		}
+		smp := event.Sample{Header: event.NewHeader(event.KindSample, "sre-sample", "h", at.Add(s.off)), Target: p.Ref(), Up: up, Matches: matches, Pod: &p}
 		line, err := smp.AppendJSON(nil)
 		if err != nil {
 			t.Fatal(err)
@@ -101,6 +105,26 @@ func TestPodScoresLikeProcess(t *testing.T) {
 		s := snapshot(t, pod, "24h")
 		// Two failures; one incident, of the restart whose times the status gave.
 		if diff := cmp.Diff([]want{expect("shop/web-1", "24h", 2, 2, 1, 86400, 60)}, []want{got(s.Results[0])}, opt); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+	})
+	t.Run("deleted while down", func(t *testing.T) {
+		// A crash loop (the container waits in back-off), then the pod
+		// deleted (restart_pod, say): down from the death to the deletion,
+		// and observed no more after it, instead of down forever.
+		waiting := podOf(1, 0, lastRun("Error", 1, -2*day, -2*h))
+		waiting.Ready = false
+		waiting.Containers[0].Ready = false
+		waiting.Containers[0].State = event.PodContainerState{Status: event.PodWaiting, Reason: "CrashLoopBackOff"}
+		gone := waiting
+		gone.Deleting = true
+		pod := podArchive(t, []podAt{
+			{-2 * day, podOf(0, -2*day, nil)},
+			{-2*h + time.Second, waiting},
+			{-1 * h, gone},
+		})
+		s := snapshot(t, pod, "24h")
+		if diff := cmp.Diff([]want{expect("shop/web-1", "24h", 1, 1, 1, 23*3600, 3600)}, []want{got(s.Results[0])}, opt); diff != "" {
 			t.Errorf("(-want +got):\n%s", diff)
 		}
 	})

@@ -29,6 +29,7 @@ type ActionKey struct{ Rule, Action, Result string }
 
 type target struct {
 	firstSeen, lastSeen time.Time // events only; zero until one is seen
+	gone                time.Time // a pod target's deletion (deleted); zero while it exists
 	crashesTotal        int
 	oomTotal            int
 	lastCrash           time.Time
@@ -97,6 +98,7 @@ const (
 	TypeOOMKill      = event.TypeOOMKill
 	TypeStabilityLow = event.TypeStabilityLow
 	TypeStarted      = event.TypeStarted
+	TypeDeleted      = event.TypeDeleted
 )
 
 // ScopeHost is the detail.scope of an oom_kill event that names no
@@ -118,6 +120,10 @@ func (a *Aggregator) AddEvent(r *Rec) {
 	}
 	if r.Type == TypeStarted {
 		a.addStarted(r)
+		return
+	}
+	if r.Type == TypeDeleted {
+		a.addDeleted(r)
 		return
 	}
 	if a.after(r.TS) {
@@ -229,6 +235,25 @@ func (a *Aggregator) addRecovered(r *Rec) {
 		a.added++
 	}
 	a.maybePrune()
+}
+
+// addDeleted reads a pod target's deletion: the target is gone, so it is
+// observed no more after it (a pod recreated under the same name, seen
+// later, is observed again), and a crash it answers (crash_id, with
+// down_since and downtime_s: down until the deletion) is over.
+func (a *Aggregator) addDeleted(r *Rec) {
+	if r.CrashID != "" {
+		a.addRecovered(r)
+	} else if !a.after(r.TS) {
+		a.seen(a.target(r.Target), r.TS)
+	}
+	if a.after(r.TS) {
+		return
+	}
+	t := a.target(r.Target)
+	if r.TS.After(t.gone) {
+		t.gone = r.TS
+	}
 }
 
 // addStarted reads a started event: the first sight of a target by an
@@ -469,6 +494,9 @@ func overlap(s, e, lo, hi time.Time) (float64, bool) {
 
 func (t *target) window(name string, w Window, at time.Time) (Result, bool) {
 	ws := at.Add(-w.Dur)
+	if !t.gone.IsZero() && t.gone.Before(at) && !t.lastSeen.After(t.gone) {
+		at = t.gone // a deleted pod: observed until it was deleted
+	}
 	if t.firstSeen.IsZero() || t.firstSeen.After(at) {
 		return Result{}, false
 	}
