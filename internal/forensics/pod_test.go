@@ -23,7 +23,7 @@ func TestPodEvidenceCollector(t *testing.T) {
 	// testdata/script/report_pod.txtar on a real control plane.
 	fake := filepath.Join(t.TempDir(), "sre-kube")
 	script := "#!/bin/sh\nprintf '%s\\n' \"$@\" > " + ran + "\n" +
-		`echo '{"verb":"evidence","result":"ok","uid":"u1","owner":"ReplicaSet/api-7d","files":[{"path":"d/x_events.txt","what":"3 events","bytes":99}],"unread":[{"what":"logs of container app","why":"could not read logs: forbidden: User \"u\" cannot get resource \"pods/log\""}]}'` + "\n"
+		`echo '{"verb":"evidence","result":"ok","uid":"u1","owner":"ReplicaSet/api-7d","files":[{"path":"d/x_events.log","what":"3 events","bytes":99}],"unread":[{"what":"logs of container app","why":"could not read logs: forbidden: User \"u\" cannot get resource \"pods/log\""}]}'` + "\n"
 	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestPodEvidenceCollector(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Section{Title: "Kubernetes pod evidence",
-		Fields: []Field{{"Pod", "shop/api-1"}, {"Container", "app"}, {"Pod UID", "u1"}, {"Controller", "ReplicaSet/api-7d"}, {"Kept", "d/x_events.txt (3 events, 99 bytes)"}},
+		Fields: []Field{{"Pod", "shop/api-1"}, {"Container", "app"}, {"Pod UID", "u1"}, {"Controller", "ReplicaSet/api-7d"}, {"Kept", "d/x_events.log (3 events, 99 bytes)"}},
 		Notes:  []string{`logs of container app: could not read logs: forbidden: User "u" cannot get resource "pods/log"`}}
 	if diff := cmp.Diff(want, s); diff != "" {
 		t.Errorf("section (-want +got):\n%s", diff)

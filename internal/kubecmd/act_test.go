@@ -99,7 +99,7 @@ func TestRestartPod(t *testing.T) {
 		}
 		kept = append(kept, strings.TrimPrefix(filepath.Base(f.Path), filepath.Base(f.Path)[:17]))
 	}
-	if diff := cmp.Diff([]string{ns + "_" + old.Name + "_events.txt", ns + "_" + old.Name + "_pod.json"}, kept); diff != "" {
+	if diff := cmp.Diff([]string{ns + "_" + old.Name + "_events.log", ns + "_" + old.Name + "_pod.json"}, kept); diff != "" {
 		t.Errorf("evidence files (-want +got):\n%s", diff)
 	}
 	now := p.WaitPods(t, ns, "app=web", 1, time.Minute)

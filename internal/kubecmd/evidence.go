@@ -28,7 +28,7 @@ when anything was kept, 1 when nothing could be, 2 on a usage error.
 sre-report runs it for a pod incident, and restart-pod before it deletes.
 
 Files: TIME_NAMESPACE_POD_CONTAINER_previous.log (or _current.log),
-TIME_NAMESPACE_POD_events.txt and TIME_NAMESPACE_POD_pod.json, TIME the
+TIME_NAMESPACE_POD_events.log and TIME_NAMESPACE_POD_pod.json, TIME the
 UTC second; never over an existing file, mode 0444 once whole and on disk.
 `
 
@@ -190,7 +190,8 @@ func keepEvidence(ctx context.Context, c *kube.Client, ref kube.PodRef, containe
 		if len(evs) == 0 {
 			b.WriteString("# none: the API server keeps events an hour by default\n")
 		}
-		writeEvidence(r, dir, stem+"_events.txt", strconv.Itoa(len(evs))+" events", b.Bytes())
+		// Not .txt: TIME_….txt in a report directory is a report's name.
+		writeEvidence(r, dir, stem+"_events.log", strconv.Itoa(len(evs))+" events", b.Bytes())
 	}
 	if p != nil {
 		pj := p.DeepCopy()

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -61,7 +62,7 @@ type Pruned struct {
 	Time     time.Time // the event's time
 	What     string    // the report's What: line
 	Context  *Link     // its context report, when it has one
-	Evidence []string  // the evidence files a heal action kept for it (names in the directory)
+	Evidence []string  // the evidence files kept for it, by a heal action or by the report itself (names in the directory)
 	Bytes    int64     // of every file removed for it
 	Why      string    // the policy that removed it
 }
@@ -285,7 +286,11 @@ func incidents(c *Chain, dir string, l *pruneLedger) []*incident {
 	}
 	seen := map[string]bool{}
 	for _, in := range out {
-		for _, ev := range l.evidence[in.EventID] {
+		kept := keptEvidence(filepath.Join(dir, in.Name))
+		if in.Context != nil {
+			kept = append(kept, keptEvidence(filepath.Join(dir, in.Context.Name))...)
+		}
+		for _, ev := range append(kept, l.evidence[in.EventID]...) {
 			name := filepath.Base(ev)
 			if !isEvidenceName(name) || seen[name] {
 				continue
@@ -297,6 +302,37 @@ func incidents(c *Chain, dir string, l *pruneLedger) []*incident {
 			seen[name] = true
 			in.Evidence = append(in.Evidence, name)
 			in.Bytes += fi.Size()
+		}
+	}
+	return out
+}
+
+// keptEvidence is the files a report says it kept in its directory: the
+// "Kept:" lines of its "Kubernetes pod evidence" section (sre-kube
+// evidence's files: the previous container's logs, the pod's events).
+func keptEvidence(path string) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	in := false
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		if strings.HasPrefix(l, "== ") {
+			in = l == "== Kubernetes pod evidence =="
+			continue
+		}
+		v, ok := strings.CutPrefix(l, "Kept:")
+		if !in || !ok {
+			continue
+		}
+		// "Kept:   DIR/NAME (what, N bytes)"; "Kept: nothing"
+		if file, _, ok := strings.Cut(strings.TrimSpace(v), " ("); ok {
+			out = append(out, file)
 		}
 	}
 	return out

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/localsre/sre-agent/internal/event"
+	"github.com/localsre/sre-agent/internal/forensics"
 	"github.com/localsre/sre-agent/internal/ndjson"
 )
 
@@ -561,4 +562,58 @@ func TestPruneWhileWriting(t *testing.T) {
 		}
 	}
 	t.Logf("%d prunes, %d rotated archives removed", prunes, removed)
+}
+
+// TestPruneReportEvidence: a pod incident's report names the files its
+// pod evidence section kept (sre-kube evidence); pruning the incident
+// removes them with it, and nothing a "Kept:" line elsewhere names.
+func TestPruneReportEvidence(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	kept := []string{"20261101T120000Z_shop_web-1_app_previous.log", "20261101T120000Z_shop_web-1_events.log"}
+	other := "20261101T120000Z_other_logs.log"
+	for _, f := range append(kept, other) {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("evidence\n"), 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := fixtureEvent()
+	ev.TS = event.At(t0)
+	ev.ID = "ev-pod"
+	r := &Report{Event: ev, ShortID: "00000001", Name: FileName(t0, ev.Target, ev.Type, "00000001"), WrittenAt: t0,
+		Results: []forensics.Result{
+			{Name: "log", Section: forensics.Section{Title: "Log", Fields: []forensics.Field{{Key: "Kept", Value: "reports/" + other + " (a log, 9 bytes)"}}}},
+			{Name: "pod", Section: forensics.Section{Title: "Kubernetes pod evidence", Fields: []forensics.Field{
+				{Key: "Kept", Value: "reports/" + kept[0] + " (logs of container app, previous run, 9 bytes)"},
+				{Key: "Kept", Value: kept[1] + " (3 events, 9 bytes)"},
+				{Key: "Kept", Value: ArchiveName + " (not evidence, 9 bytes)"},
+			}}},
+		}}
+	rec := func(path, sum string) [][]byte {
+		return [][]byte{[]byte(`{"v":1,"kind":"notice","ts":"2026-11-27T00:00:00.000000000Z","host":"h","src":"sre-report","code":"report_written","msg":"m","detail":{"name":"` +
+			filepath.Base(path) + `","sha256":"` + sum + `","event_id":"` + ev.ID + `"}}`)}
+	}
+	if _, _, archErr, err := d.Write(r, rec); err != nil || archErr != nil {
+		t.Fatal(err, archErr)
+	}
+	incidentAt(t, d, t0.Add(24*time.Hour), "00000002", false)
+	res := prune(t, dir, Policy{KeepReports: 1})
+	if len(res.Pruned) != 1 || fmt.Sprint(res.Pruned[0].Evidence) != fmt.Sprint(kept) {
+		t.Fatalf("pruned %+v; want the pod incident with %v", res.Pruned, kept)
+	}
+	for _, f := range kept {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("%s left", f)
+		}
+	}
+	for _, f := range []string{other, ArchiveName} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s: %v; want it kept", f, err)
+		}
+	}
+	verifyOK(t, dir)
 }
