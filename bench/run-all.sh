@@ -49,6 +49,16 @@ else
 	DURATION=${CONTAINER_CPU_DURATION:-600} bench/container_cpu.sh
 fi
 
+## pods (a Kubernetes control plane: SRE_KUBECONFIG, from scripts/kube-test.sh)
+if [ -z "${SRE_KUBECONFIG:-}" ]; then
+	echo; echo "## pods: skipped: SRE_KUBECONFIG names no control plane (eval \"\$(scripts/kube-test.sh)\" starts one on loopback)"
+else
+	echo; echo "## pods: status write -> crash event (bench/pod_bench.go latency)"
+	go run bench/pod_bench.go latency bin 30
+	echo; echo "## pods: sre-kube's memory watching 200 pods (bench/pod_bench.go memory)"
+	go run bench/pod_bench.go memory bin 200
+fi
+
 ## sre-score
 echo; echo "## sre-score: a 1M-event archive (bench/score_1m.sh)"
 bench/score_1m.sh
