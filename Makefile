@@ -26,7 +26,7 @@ FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 # What is installed, from the tree as it is: uninstall recomputes the same lists.
 UNITS       := $(wildcard deploy/systemd/*.service deploy/systemd/*.socket deploy/systemd/*.timer)
 USERUNITS   := $(wildcard deploy/systemd/user/*.service deploy/systemd/user/*.socket deploy/systemd/user/*.timer)
-EXAMPLES    := $(wildcard deploy/systemd/*.yaml)
+EXAMPLES    := $(wildcard deploy/systemd/*.yaml deploy/kubernetes/*.yaml)
 DOCS        := $(wildcard docs/*.md docs/*.png)
 # The binaries install builds when a source is newer than them (not always,
 # as build does): `make build`, then `sudo make install` builds nothing as

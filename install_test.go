@@ -108,6 +108,8 @@ func TestMakeInstall(t *testing.T) {
 	units, _ := filepath.Glob(filepath.Join(tree, "deploy/systemd/*.service"))
 	userUnits, _ := filepath.Glob(filepath.Join(tree, "deploy/systemd/user/*.service"))
 	examples, _ := filepath.Glob(filepath.Join(tree, "deploy/systemd/*.yaml"))
+	rbac, _ := filepath.Glob(filepath.Join(tree, "deploy/kubernetes/*.yaml"))
+	examples = append(examples, rbac...)
 	docs, _ := filepath.Glob(filepath.Join(tree, "docs/*.md"))
 	pngs, _ := filepath.Glob(filepath.Join(tree, "docs/*.png"))
 	docs = append(docs, pngs...)
