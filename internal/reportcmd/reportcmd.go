@@ -54,7 +54,7 @@ Examples:
 `
 
 // DefaultOn is the event types reported unless --on says otherwise.
-var DefaultOn = []string{"crash", "oom_kill", "absent", "leak_suspected", "memory_high"}
+var DefaultOn = []string{"crash", "oom_kill", "absent", "leak_suspected", "memory_high", "evicted"}
 
 // Options are the filter's flags.
 type Options struct {
