@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +47,10 @@ type kubeResult struct {
 	} `json:"unread"`
 	Messages []string `json:"messages"`
 }
+
+// uidRe is the shape of a Kubernetes uid (a UUID); anything else in an
+// event's detail.uid is not passed on.
+var uidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // sre-kube's exit status when it refused by policy.
 const kubeExitRefused = 3
@@ -100,6 +105,11 @@ func (a podAction) argv(j *Job) ([]string, *Outcome) {
 	}
 	if a.action == "restart_pod" {
 		args := []string{"restart-pod", "--pod", ns + "/" + pod}
+		// The pod the event saw, and no other of its name (a StatefulSet's
+		// pod recreated since): its uid is the delete's precondition.
+		if uid := detailStr(ev, "uid"); uidRe.MatchString(uid) {
+			args = append(args, "--uid", uid)
+		}
 		if r.AllowOrphan {
 			args = append(args, "--allow-orphan")
 		}

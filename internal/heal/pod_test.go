@@ -104,6 +104,16 @@ func TestPodActionArgv(t *testing.T) {
 		refuse string
 	}{
 		{"restart", restart, podEvent("shop", "api-1", "Deployment", "api"), []string{"restart-pod", "--pod", "shop/api-1", "--allow-orphan", "--evidence-dir", "reports", "--tail", "30"}, ""},
+		{"restart, the pod's uid its precondition", restart, func() *event.Event {
+			e := podEvent("shop", "api-1", "Deployment", "api")
+			e.Detail["uid"] = "5b0d1f0c-6f1e-4a57-9a51-2f4c8e1d9b10"
+			return e
+		}(), []string{"restart-pod", "--pod", "shop/api-1", "--uid", "5b0d1f0c-6f1e-4a57-9a51-2f4c8e1d9b10", "--allow-orphan", "--evidence-dir", "reports", "--tail", "30"}, ""},
+		{"restart, a uid of another shape is not passed on", restart, func() *event.Event {
+			e := podEvent("shop", "api-1", "Deployment", "api")
+			e.Detail["uid"] = "--allow-orphan"
+			return e
+		}(), []string{"restart-pod", "--pod", "shop/api-1", "--allow-orphan", "--evidence-dir", "reports", "--tail", "30"}, ""},
 		{"restart by target", restart, &event.Event{Target: "shop/api-1"}, []string{"restart-pod", "--pod", "shop/api-1", "--allow-orphan", "--evidence-dir", "reports", "--tail", "30"}, ""},
 		{"scale", scale, podEvent("shop", "api-1", "Deployment", "api"), []string{"scale", "--namespace", "shop", "--kind", "Deployment", "--name", "api", "--by", "+2", "--min", "1", "--max", "4", "--step", "2"}, ""},
 		{"rollout", rollout, podEvent("shop", "db-0", "StatefulSet", "db"), []string{"rollout-restart", "--namespace", "shop", "--kind", "StatefulSet", "--name", "db"}, ""},
