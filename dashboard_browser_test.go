@@ -111,7 +111,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	watch := exec.Command("sh", "-c", "sre-sample --interval 200ms dash-victim | sre-detect --summary 1s | sre-report --dir "+dir)
 	watch.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
 	watch.Dir = work
-	var watchErr bytes.Buffer
+	var watchErr syncBuffer // written by the chain while the test may read it
 	watch.Stderr = &watchErr
 	background(t, watch)
 
@@ -164,6 +164,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	if !strings.Contains(url, "/incident?id=") {
 		t.Errorf("the mark led to %s", url)
 	}
+	// The incident page is the new document once its report shows: a
+	// loaded machine may still be reading it when the URL has changed.
+	p.WaitVisible(t, "#report", browsertest.Timeout)
 	if got := p.Text(t, "#report"); !strings.Contains(got, "SRE INCIDENT REPORT") || !strings.Contains(got, "Event-ID:        "+crashID) {
 		t.Errorf("the report shown: %.200q", got)
 	}
