@@ -44,5 +44,13 @@ func TestStateBoundedOverIdentities(t *testing.T) {
 		if len(tg.up) > 1 || len(tg.ended) > 64 || len(tg.pending) > 1 {
 			t.Errorf("after 20,000 identities: %d up, %d ended, %d pending crashes kept", len(tg.up), len(tg.ended), len(tg.pending))
 		}
+		for _, sl := range tg.slots {
+			// 20,000 deaths in 13 minutes, all but the first in one
+			// --flap-window: the flapping detector keeps the last
+			// --flap-count, not every death of the window.
+			if fs, ok := sl.(*flapState); ok && len(fs.deaths) > Defaults().FlapCount {
+				t.Errorf("flapping keeps %d deaths, want at most --flap-count %d", len(fs.deaths), Defaults().FlapCount)
+			}
+		}
 	}
 }

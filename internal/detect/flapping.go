@@ -38,6 +38,12 @@ func (d *flapping) Observe(o *Obs) {
 		}
 	}
 	st.deaths = append(keep, ts)
+	// Only the last --flap-count deaths can decide (the loop fires the
+	// moment that many fall in one window), so only they are kept: a crash
+	// loop at any rate costs the same, not a slice scan per death.
+	if n := len(st.deaths) - d.cfg.FlapCount; n > 0 {
+		st.deaths = append(st.deaths[:0], st.deaths[n:]...)
+	}
 	if st.firing || len(st.deaths) < d.cfg.FlapCount {
 		return
 	}
