@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/localsre/sre-agent/internal/kube/kubeprog"
-	"regexp"
 	"strconv"
 )
 
@@ -39,11 +38,6 @@ func FindSreKube(getenv func(string) string) func() (string, error) {
 	return func() (string, error) { return kubeprog.Find(getenv, "sre-report") }
 }
 
-var (
-	dnsLabelRe     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	dnsSubdomainRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-)
-
 // PodOf is the pod an incident is about: the namespace, pod and container
 // a pod event's detail names (sre-detect's pod events), "" when none.
 func PodOf(inc *Incident) (ns, pod, container string) {
@@ -52,24 +46,6 @@ func PodOf(inc *Incident) (ns, pod, container string) {
 	}
 	str := func(k string) string { s, _ := inc.Event.Detail[k].(string); return s }
 	return str("namespace"), str("pod"), str("container")
-}
-
-// podResult is sre-kube evidence's result line (internal/kubecmd).
-type podResult struct {
-	Result string `json:"result"`
-	UID    string `json:"uid"`
-	Owner  string `json:"owner"`
-	Files  []struct {
-		Path  string `json:"path"`
-		What  string `json:"what"`
-		Bytes int    `json:"bytes"`
-	} `json:"files"`
-	Unread []struct {
-		What string `json:"what"`
-		Why  string `json:"why"`
-	} `json:"unread"`
-	Messages []string `json:"messages"`
-	Error    string   `json:"error"`
 }
 
 func (c *podEvidenceCollector) Collect(ctx context.Context, inc *Incident) (Section, error) {
@@ -81,13 +57,13 @@ func (c *podEvidenceCollector) Collect(ctx context.Context, inc *Incident) (Sect
 	s.Add("Pod", truncate(ns+"/"+pod, 320))
 	// Names from the stream go to sre-kube only once checked, and after
 	// the flag that takes them.
-	if len(ns) > 63 || !dnsLabelRe.MatchString(ns) || len(pod) > 253 || !dnsSubdomainRe.MatchString(pod) {
+	if !kubeprog.ValidLabel(ns) || !kubeprog.ValidSubdomain(pod) {
 		s.Note("sre-kube: %q is not a valid NAMESPACE/POD: not asked", truncate(ns+"/"+pod, 120))
 		return s, nil
 	}
 	args := []string{"evidence", "--pod", ns + "/" + pod, "--dir", c.dir, "--tail", strconv.Itoa(c.tail)}
 	if container != "" {
-		if len(container) > 253 || !dnsSubdomainRe.MatchString(container) {
+		if !kubeprog.ValidLabel(container) { // a container's name is a DNS-1123 label
 			s.Note("sre-kube: container %q is not a valid name: each container's log asked for", truncate(container, 80))
 		} else {
 			s.Add("Container", container)
@@ -100,7 +76,7 @@ func (c *podEvidenceCollector) Collect(ctx context.Context, inc *Incident) (Sect
 		return s, nil
 	}
 	out, err := command{argv: append([]string{prog}, args...)}.output(ctx, 1<<20)
-	var r podResult
+	var r kubeprog.Result
 	if jerr := json.Unmarshal(out, &r); jerr != nil {
 		if err == nil {
 			err = fmt.Errorf("no result line (%v)", jerr)

@@ -25,35 +25,9 @@ type podAction struct{ action string }
 
 var _ Action = podAction{}
 
-// kubeResult is sre-kube's result line (internal/kubecmd).
-type kubeResult struct {
-	Verb      string `json:"verb"`
-	Resource  string `json:"resource"`
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-	Result    string `json:"result"`
-	Call      string `json:"call"`
-	Error     string `json:"error"`
-	Owner     string `json:"owner"`
-	From      *int   `json:"from"`
-	To        *int   `json:"to"`
-	Files     []struct {
-		Path string `json:"path"`
-		What string `json:"what"`
-	} `json:"files"`
-	Unread []struct {
-		What string `json:"what"`
-		Why  string `json:"why"`
-	} `json:"unread"`
-	Messages []string `json:"messages"`
-}
-
 // uidRe is the shape of a Kubernetes uid (a UUID); anything else in an
 // event's detail.uid is not passed on.
 var uidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
-// sre-kube's exit status when it refused by policy.
-const kubeExitRefused = 3
 
 // refused is an outcome of an action the rule's scope does not allow.
 func refused(format string, args ...any) Outcome {
@@ -95,7 +69,7 @@ func (a podAction) argv(j *Job) ([]string, *Outcome) {
 		}
 		o := refused("the event names no pod (target %q, no detail.namespace and detail.pod)", truncateStr(t, 80))
 		return nil, &o
-	case !dnsLabel(ns) || !dnsSubdomain(pod):
+	case !kubeprog.ValidLabel(ns) || !kubeprog.ValidSubdomain(pod):
 		o := refused("the event's pod %q is not a valid NAMESPACE/NAME", truncateStr(ns+"/"+pod, 120))
 		return nil, &o
 	}
@@ -174,7 +148,7 @@ func (a podAction) Do(ctx context.Context, j *Job) Outcome {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &limited{&stdout, 1 << 20}, &limited{&stderr, 64 << 10}
 	runErr := cmd.Run()
-	var res kubeResult
+	var res kubeprog.Result
 	line := bytes.TrimSpace(stdout.Bytes())
 	if i := bytes.LastIndexByte(line, '\n'); i >= 0 {
 		line = line[i+1:]
@@ -198,7 +172,7 @@ func (a podAction) Do(ctx context.Context, j *Job) Outcome {
 	switch {
 	case ctx.Err() != nil:
 		o.Result, o.Err = event.ResultFailed, fmt.Sprintf("sre-kube timed out after %v", j.Rule.Timeout)
-	case code == kubeExitRefused:
+	case code == kubeprog.ExitRefused:
 		o.Result, o.Err = event.ResultSkipped, "refused: "+why
 	case runErr != nil && code < 0:
 		o.Result, o.Err = event.ResultFailed, fmt.Sprintf("run %s: %v", prog, runErr)
@@ -211,9 +185,9 @@ func (a podAction) Do(ctx context.Context, j *Job) Outcome {
 		if o.Err == "" {
 			o.Err = fmt.Sprintf("sre-kube exited %d with no result line", code)
 		}
-	case res.Result == "no_change":
+	case res.Result == kubeprog.ResultNoChange:
 		o.Result, o.Err = event.ResultSkipped, strings.Join(res.Messages, "; ")
-	case res.Result == "planned":
+	case res.Result == kubeprog.ResultPlanned:
 		o.Result = event.ResultPlanned
 	default:
 		o.Result = event.ResultOK
@@ -244,7 +218,7 @@ func (a podAction) Do(ctx context.Context, j *Job) Outcome {
 		if res.From != nil && res.To != nil {
 			o.Desc += fmt.Sprintf(" (replicas %d → %d)", *res.From, *res.To)
 		}
-	case res.Result == "no_change":
+	case res.Result == kubeprog.ResultNoChange:
 		o.Desc = "no change: " + strings.Join(res.Messages, "; ")
 	default:
 		o.Desc = "ran " + quoteArgv(argv)

@@ -2,9 +2,10 @@ package heal
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/localsre/sre-agent/internal/kube/kubeprog"
 )
 
 // podActions are the actions that act on a pod or its workload, each the
@@ -70,7 +71,7 @@ func podKeys(r *Rule, raw *rawRule) error {
 		if !ok || !slices.Contains(workloadKinds[r.Action], kind) {
 			return keyErrf("workloads", "workloads: %q: want KIND/NAME, KIND one of %s", w, strings.Join(workloadKinds[r.Action], ", "))
 		}
-		if !dnsSubdomain(name) {
+		if !kubeprog.ValidSubdomain(name) {
 			return keyErrf("workloads", "workloads: %q: name %q: not a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', at most 253)", w, name)
 		}
 		r.Workloads = append(r.Workloads, Workload{kind, name})
@@ -127,7 +128,7 @@ func checkPod(r *Rule) error {
 		return keyErrf("namespaces", "action %s: namespaces: missing; name the namespaces the rule may act in (namespaces: [shop])", r.Action)
 	}
 	for _, ns := range r.Namespaces {
-		if !dnsLabel(ns) {
+		if !kubeprog.ValidLabel(ns) {
 			return keyErrf("namespaces", "namespaces: %q: not a DNS-1123 label (lower-case letters, digits and '-', at most 63)", ns)
 		}
 	}
@@ -155,23 +156,4 @@ func PodPlan(r *Rule) string {
 		return "rollout restart of " + strings.Join(ws, "|") + " " + scope
 	}
 	return fmt.Sprintf("scale %s %s by %+d, step %d, within [%d, %d]", strings.Join(ws, "|"), scope, r.By, r.Step, r.MinReplicas, r.MaxReplicas)
-}
-
-// DNS-1123 names as Kubernetes checks them. Checked here, not through
-// k8s.io/apimachinery, so that sre-heal links nothing of Kubernetes: the
-// sre-kube it runs checks them again.
-var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-
-func dnsLabel(s string) bool { return len(s) <= 63 && dns1123Label.MatchString(s) }
-
-func dnsSubdomain(s string) bool {
-	if len(s) == 0 || len(s) > 253 {
-		return false
-	}
-	for _, l := range strings.Split(s, ".") {
-		if !dns1123Label.MatchString(l) {
-			return false
-		}
-	}
-	return true
 }

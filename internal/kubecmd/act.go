@@ -105,7 +105,7 @@ func runRestartPod(ctx context.Context, std cli.IO, args []string) error {
 		keepEvidence(ctx, c, ref, "", dir, tail, std.Now(), r)
 		var missed *unread
 		for i := range r.Unread {
-			if !r.Unread[i].none {
+			if !r.Unread[i].None {
 				missed = &r.Unread[i]
 				break
 			}

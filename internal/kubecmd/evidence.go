@@ -152,7 +152,7 @@ func keepEvidence(ctx context.Context, c *kube.Client, ref kube.PodRef, containe
 			what = "logs of container " + cn
 		}
 		if p != nil && p.Spec.NodeName == "" {
-			r.Unread = append(r.Unread, unread{what, "could not read logs: " + kube.ErrNoNode.Error(), true})
+			r.Unread = append(r.Unread, unread{What: what, Why: "could not read logs: " + kube.ErrNoNode.Error(), None: true})
 			continue
 		}
 		l, err := c.PreviousLogs(ctx, ref.Namespace, ref.Name, cn, int64(tail), logLimitBytes)

@@ -23,18 +23,21 @@ import (
 // its samples on, line by line, through its own writer. A user who
 // watches no pod pays nothing for Kubernetes (bench/README.md, Pods).
 
-// checkPods checks the pod flags' shape; sre-kube checks the names
-// themselves (DNS-1123) and the selector's syntax, before any sample.
+// checkPods checks the pod flags before anything runs: the names
+// (DNS-1123); sre-kube checks the selector's syntax, before any sample.
 func (o *Options) checkPods() error {
 	for _, p := range o.Pods {
 		ns, name, ok := strings.Cut(p, "/")
 		if !ok || ns == "" || name == "" {
 			return cli.Usagef("--pod %q: want NAMESPACE/NAME", p)
 		}
+		if !kubeprog.ValidLabel(ns) || !kubeprog.ValidSubdomain(name) {
+			return cli.Usagef("--pod %q: not a Kubernetes NAMESPACE/NAME (lower-case letters, digits, '-', '.' in the name)", p)
+		}
 	}
 	for _, s := range o.PodSelectors {
 		ns, sel, ok := strings.Cut(s, ":")
-		if !ok || ns == "" || strings.TrimSpace(sel) == "" {
+		if !ok || !kubeprog.ValidLabel(ns) || strings.TrimSpace(sel) == "" {
 			return cli.Usagef("--pod-selector %q: want NAMESPACE:LABEL-SELECTOR (app=web)", s)
 		}
 	}

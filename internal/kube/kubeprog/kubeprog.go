@@ -1,6 +1,8 @@
-// Package kubeprog finds the sre-kube program, which the pipeline's stages
-// run for whatever touches a cluster. It links nothing of Kubernetes
-// itself: importing it keeps a stage free of client-go.
+// Package kubeprog is the sre-kube program as the pipeline's stages see
+// it: where it is, the names they may pass it, and the result line it
+// answers. The stages run sre-kube for whatever touches a cluster; this
+// package links nothing of Kubernetes, so importing it keeps a stage free
+// of client-go.
 package kubeprog
 
 import (
