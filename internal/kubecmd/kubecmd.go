@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
@@ -56,11 +57,15 @@ func subcommandUsage() string {
 	return b.String()
 }
 
+// quietKlog sets klog's logger once per process: informers of an earlier
+// Run may still be logging while a later one starts (in tests).
+var quietKlog sync.Once
+
 // Run is sre-kube.
 func Run(ctx context.Context, std cli.IO, args []string) error {
 	// client-go logs its retries through klog on stderr, a line per
 	// attempt; sre-kube says what matters once, itself.
-	klog.SetLogger(logr.Discard())
+	quietKlog.Do(func() { klog.SetLogger(logr.Discard()) })
 	if len(args) > 0 {
 		for _, s := range subcommands {
 			if s.name == args[0] {

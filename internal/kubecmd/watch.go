@@ -31,7 +31,7 @@ is told twice by sre-detect.
 
 // maxPods bounds the pods one watch samples: a selector that matches a
 // whole cluster by mistake is told, not followed into memory.
-const maxPods = 5000
+var maxPods = 5000 // a var for the tests
 
 type watchOpts struct {
 	pods      []string
