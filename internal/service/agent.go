@@ -418,7 +418,9 @@ func (a *Agent) record(line []byte) {
 	a.mu.Lock()
 	a.lastEvent = fmt.Sprintf("%s of %s at %s", e.Type, e.Target, e.TS.UTC().Format("15:04:05Z"))
 	a.mu.Unlock()
-	a.notify("STATUS=" + a.status())
+	// The journal first, then STATUS: whoever sees "last event: …" in
+	// systemctl status finds the event in the journal already.
+	defer a.notify("STATUS=" + a.status())
 	if a.o.Journal == nil {
 		return
 	}
